@@ -1,0 +1,346 @@
+//! Engine benchmarks: per-cycle cost vs table size, aggBy throughput, memory.
+//!
+//! Run with `cargo bench -p topictable-engine --bench engine`. Sizes can be
+//! scaled down with `ENGINE_BENCH_BIG_ROWS` (default 10,000,000) and
+//! `ENGINE_BENCH_STREAM_ROWS` (default 100,000,000).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use topictable_engine::{Engine, EngineConfig, Table, TableType, sum, wsum};
+
+/// Counts live heap bytes so memory can be measured without an external tool.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method delegates to `System` with the caller's arguments
+// unchanged and only adds bookkeeping on an atomic counter.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged; `ptr` came from `alloc` with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+fn env_rows(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const KEYS: i64 = 1_000;
+
+fn orders_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("Sym", DataType::Int64, false),
+        Field::new("Qty", DataType::Int64, false),
+        Field::new("Px", DataType::Float64, false),
+    ]))
+}
+
+/// `n` order rows starting at row `start`, keys cycling over 1,000 symbols.
+fn orders(start: usize, n: usize) -> RecordBatch {
+    let s = start as i64;
+    RecordBatch::try_new(
+        orders_schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (s..s + n as i64).map(|i| (i * 7919) % KEYS),
+            )) as ArrayRef,
+            Arc::new(Int64Array::from_iter_values(
+                (s..s + n as i64).map(|i| i % 100),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                (s..s + n as i64).map(|i| (i % 1000) as f64 * 0.5),
+            )),
+        ],
+    )
+    .expect("valid batch")
+}
+
+fn mixed_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("I", DataType::Int64, false),
+        Field::new("F", DataType::Float64, false),
+        Field::new("S", DataType::Utf8, false),
+    ]))
+}
+
+/// Rows of (int64, float64, short string like "SYM123").
+fn mixed(start: usize, n: usize) -> (RecordBatch, usize) {
+    let strings: Vec<String> = (start..start + n)
+        .map(|i| format!("SYM{}", i % 1000))
+        .collect();
+    let raw = n * (8 + 8 + 4) + strings.iter().map(String::len).sum::<usize>() + 4;
+    let b = RecordBatch::try_new(
+        mixed_schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                (start..start + n).map(|i| i as i64),
+            )) as ArrayRef,
+            Arc::new(Float64Array::from_iter_values(
+                (start..start + n).map(|i| i as f64),
+            )),
+            Arc::new(StringArray::from_iter_values(strings)),
+        ],
+    )
+    .expect("valid batch");
+    (b, raw)
+}
+
+fn engine() -> Engine {
+    Engine::with_config(EngineConfig {
+        writer_capacity_rows: 1 << 24,
+        ..EngineConfig::default()
+    })
+}
+
+/// Fills `src` with `rows` rows through cycles of up to 1M rows.
+fn preload(engine: &Engine, src: &Table, rows: usize) {
+    let w = src.writer().expect("source");
+    let mut done = 0;
+    while done < rows {
+        let n = (rows - done).min(1 << 20);
+        w.push(orders(done, n)).expect("push");
+        engine.run_cycle().expect("cycle");
+        done += n;
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Median cycle time for 10k-row deltas after preloading `size` rows.
+fn delta_cost(op: &str, size: usize) -> Duration {
+    let engine = engine();
+    let src = engine
+        .append_table("orders", orders_schema())
+        .expect("table");
+    let quotes = engine
+        .append_table("quotes", orders_schema())
+        .expect("table");
+    let _out = match op {
+        "last_by" => src.last_by(["Sym"]),
+        "agg_by" => src.agg_by([sum("Q = Qty")], ["Sym"]),
+        _ => {
+            let last = quotes.last_by(["Sym"]).expect("last_by");
+            src.natural_join(&last, ["Sym"], ["LastPx = Px"])
+        }
+    }
+    .expect("operator");
+    preload(&engine, &quotes, KEYS as usize);
+    preload(&engine, &src, size);
+    let w = src.writer().expect("source");
+    let mut times = Vec::new();
+    for i in 0..31 {
+        w.push(orders(size + i * 10_000, 10_000)).expect("push");
+        let t = Instant::now();
+        engine.run_cycle().expect("cycle");
+        times.push(t.elapsed());
+    }
+    median(times)
+}
+
+fn bench_delta(big: usize) {
+    println!("\n## Per-cycle cost of a 10,000-row delta (append source, 1,000 keys)\n");
+    println!(
+        "| operator | source holds 10k rows | source holds {} rows | ratio |",
+        fmt_n(big)
+    );
+    println!("|---|---|---|---|");
+    for op in ["last_by", "agg_by", "natural_join"] {
+        let small = delta_cost(op, 10_000);
+        let large = delta_cost(op, big);
+        let label = match op {
+            "last_by" => "last_by([Sym])",
+            "agg_by" => "agg_by([sum(Q = Qty)], [Sym])",
+            _ => "natural_join(last_by(quotes), [Sym], [LastPx = Px])",
+        };
+        println!(
+            "| {label} | {:.3} ms | {:.3} ms | {:.2} |",
+            ms(small),
+            ms(large),
+            large.as_secs_f64() / small.as_secs_f64()
+        );
+    }
+}
+
+fn bench_throughput(total: usize) {
+    println!(
+        "\n## agg_by throughput (blink source, 1,000 Int64 keys, 1M-row cycles, one thread)\n"
+    );
+    println!("| aggregations | rows | time | rows/s |");
+    println!("|---|---|---|---|");
+    let batches: Vec<RecordBatch> = (0..8).map(|i| orders(i << 20, 1 << 20)).collect();
+    for (label, which) in [
+        ("sum(Q = Qty) [int64]", 0),
+        ("sum(P = Px) [float64]", 1),
+        ("sum(Q = Qty), wsum(Qty, N = Px)", 2),
+    ] {
+        let engine = engine();
+        let src = engine
+            .blink_table("orders", orders_schema())
+            .expect("table");
+        let aggs = match which {
+            0 => vec![sum("Q = Qty")],
+            1 => vec![sum("P = Px")],
+            _ => vec![sum("Q = Qty"), wsum("Qty", "N = Px")],
+        };
+        let _agg = src.agg_by(aggs, ["Sym"]).expect("agg");
+        let w = src.writer().expect("writer");
+        let mut rows = 0;
+        let mut spent = Duration::ZERO;
+        while rows < total {
+            let b = &batches[(rows >> 20) % batches.len()];
+            w.push(b.clone()).expect("push");
+            let t = Instant::now();
+            engine.run_cycle().expect("cycle");
+            spent += t.elapsed();
+            rows += b.num_rows();
+        }
+        println!(
+            "| {label} | {} | {:.3} s | {:.1} M |",
+            fmt_n(rows),
+            spent.as_secs_f64(),
+            rows as f64 / spent.as_secs_f64() / 1e6
+        );
+    }
+}
+
+fn bench_memory(big: usize, stream: usize) {
+    println!("\n## Memory\n");
+    println!(
+        "| table | rows pushed | rows held | raw Arrow bytes held | heap used by engine | ratio |"
+    );
+    println!("|---|---|---|---|---|---|");
+    {
+        let before = live();
+        let engine = engine();
+        let t = engine.append_table("mixed", mixed_schema()).expect("table");
+        let w = t.writer().expect("writer");
+        let mut raw = 0;
+        let mut done = 0;
+        while done < big {
+            let n = (big - done).min(100_000);
+            let (b, r) = mixed(done, n);
+            raw += r;
+            w.push(b).expect("push");
+            engine.run_cycle().expect("cycle");
+            done += n;
+        }
+        let used = live() - before;
+        println!(
+            "| append (int64, float64, short string) | {} | {} | {} | {} | {:.3} |",
+            fmt_n(big),
+            fmt_n(t.num_rows().expect("rows")),
+            fmt_b(raw),
+            fmt_b(used),
+            used as f64 / raw as f64
+        );
+    }
+    for kind in [TableType::Blink, TableType::Ring(1_000_000)] {
+        let before = live();
+        let engine = engine();
+        let t = engine
+            .source_table("mixed", mixed_schema(), kind)
+            .expect("table");
+        let w = t.writer().expect("writer");
+        let mut peak = 0;
+        let mut done = 0;
+        let mut last_raw = 0;
+        let per_cycle = 1_000_000;
+        while done < stream {
+            let n = (stream - done).min(per_cycle);
+            let (b, r) = mixed(done, n);
+            last_raw = r;
+            w.push(b).expect("push");
+            engine.run_cycle().expect("cycle");
+            peak = peak.max(live() - before);
+            done += n;
+        }
+        let used = live() - before;
+        println!(
+            "| {kind:?} | {} | {} | {} (one cycle) | {} now, {} peak | {:.3} |",
+            fmt_n(done),
+            fmt_n(t.num_rows().expect("rows")),
+            fmt_b(last_raw),
+            fmt_b(used),
+            fmt_b(peak),
+            used as f64 / last_raw as f64
+        );
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn fmt_n(n: usize) -> String {
+    if n >= 1_000_000 && n % 1_000_000 == 0 {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1_000 && n % 1_000 == 0 {
+        format!("{}k", n / 1_000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn fmt_b(b: usize) -> String {
+    format!("{:.1} MB", b as f64 / 1e6)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let big = env_rows("ENGINE_BENCH_BIG_ROWS", 10_000_000);
+    let stream = env_rows("ENGINE_BENCH_STREAM_ROWS", 100_000_000);
+    let only = std::env::var("ENGINE_BENCH_ONLY").unwrap_or_default();
+    println!(
+        "topictable-engine benchmarks (big = {}, stream = {})",
+        fmt_n(big),
+        fmt_n(stream)
+    );
+    if only.is_empty() || only == "delta" {
+        bench_delta(big);
+    }
+    if only.is_empty() || only == "throughput" {
+        bench_throughput(20 << 20);
+    }
+    if only.is_empty() || only == "memory" {
+        bench_memory(big, stream);
+    }
+}

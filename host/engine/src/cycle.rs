@@ -1,0 +1,175 @@
+//! The update cycle: ingest, propagate in dependency order, publish, notify.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::engine::{Engine, Listener, Published, View};
+use crate::error::{EngineError, Result};
+use crate::ops::Input;
+use crate::update::Update;
+
+/// What one cycle did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleReport {
+    /// The cycle's number (starts at 1).
+    pub cycle: u64,
+    /// Names of the tables that changed.
+    pub changed: Vec<String>,
+}
+
+impl Engine {
+    /// Runs one update cycle now.
+    ///
+    /// Every source takes in its buffered rows, every derived table applies
+    /// its inputs' updates in dependency order, then all tables' new
+    /// versions become visible to readers at once and listeners are called.
+    /// If a table fails this cycle (for example a natural join finds a
+    /// duplicate right key), it and the tables depending on it stop updating,
+    /// the other tables still complete the cycle, and the first new failure
+    /// is returned.
+    pub fn run_cycle(&self) -> Result<CycleReport> {
+        let mut graph = self.graph();
+        graph.cycle += 1;
+        let cycle = graph.cycle;
+        let n = graph.nodes.len();
+        let mut updates: Vec<Option<Arc<Update>>> = vec![None; n];
+        let mut first_error: Option<EngineError> = None;
+        let mut changed = Vec::new();
+        for i in 0..n {
+            let (before, rest) = graph.nodes.split_at_mut(i);
+            let node = &mut rest[0];
+            if node.failed.is_some() {
+                continue;
+            }
+            if let Some(cause) = node.parents.iter().find_map(|&p| before[p].failed.clone()) {
+                let e = EngineError::TableFailed {
+                    table: node.name.to_string(),
+                    cause: Box::new(cause),
+                };
+                node.failed = Some(e.clone());
+                node.published = Published::new(Err(e));
+                continue;
+            }
+            let is_source = node.parents.is_empty();
+            if !is_source && node.parents.iter().all(|&p| updates[p].is_none()) {
+                continue;
+            }
+            let versions: Vec<_> = node
+                .parents
+                .iter()
+                .filter_map(|&p| before[p].published.version.as_ref().ok().cloned())
+                .collect();
+            let inputs: Vec<Input<'_>> = node
+                .parents
+                .iter()
+                .zip(versions.iter())
+                .map(|(&p, version)| Input {
+                    update: updates[p].as_deref(),
+                    version,
+                })
+                .collect();
+            match node.op.process(cycle, &inputs) {
+                Ok(update) => {
+                    if let Some(u) = update.filter(|u| !u.is_empty()) {
+                        node.published = Published::new(Ok(node.op.version()));
+                        changed.push(node.name.to_string());
+                        updates[i] = Some(Arc::new(u));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(table = %node.name, error = %e, "table failed");
+                    node.failed = Some(e.clone());
+                    node.published = Published::new(Err(e.clone()));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        let view = View {
+            cycle,
+            tables: graph.nodes.iter().map(|n| n.published.clone()).collect(),
+        };
+        self.set_view(view);
+        let calls: Vec<(Listener, Arc<Update>)> = graph
+            .nodes
+            .iter()
+            .zip(updates)
+            .filter_map(|(node, u)| u.map(|u| (node, u)))
+            .flat_map(|(node, u)| {
+                node.listeners
+                    .iter()
+                    .map(move |(_, l)| (l.clone(), u.clone()))
+            })
+            .collect();
+        drop(graph);
+        for (listener, update) in calls {
+            listener(&update);
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(CycleReport { cycle, changed }),
+        }
+    }
+
+    /// Starts a background thread running a cycle every configured period.
+    pub fn start(&self) -> CycleThread {
+        self.start_with_period(self.shared.config.period)
+    }
+
+    /// Starts a background thread running a cycle every `period`.
+    pub fn start_with_period(&self, period: Duration) -> CycleThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = self.clone();
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut next = Instant::now() + period;
+            while !flag.load(Ordering::Acquire) {
+                let now = Instant::now();
+                if now < next {
+                    std::thread::park_timeout(next - now);
+                    continue;
+                }
+                next += period;
+                if next < now {
+                    next = now + period;
+                }
+                if let Err(e) = engine.run_cycle() {
+                    tracing::warn!(error = %e, "cycle reported a failed table");
+                }
+            }
+        });
+        CycleThread {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+/// The background cycle thread; stops (after finishing its current cycle) when dropped.
+#[derive(Debug)]
+pub struct CycleThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl CycleThread {
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            h.thread().unpark();
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for CycleThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,46 @@
+//! Append-only source: rows are only ever added.
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use super::chunks::ChunkList;
+use super::{SourceStore, added_update};
+use crate::error::{EngineError, Result};
+use crate::update::{RowKey, Update};
+use crate::version::VersionRef;
+
+/// Storage of an append table; row keys are 0, 1, 2, ... in arrival order.
+pub(crate) struct AppendStore {
+    name: String,
+    chunks: ChunkList,
+    next_key: RowKey,
+}
+
+impl AppendStore {
+    /// An empty append table.
+    pub fn new(name: &str, schema: SchemaRef) -> Self {
+        AppendStore {
+            name: name.to_string(),
+            chunks: ChunkList::new(schema),
+            next_key: 0,
+        }
+    }
+}
+
+impl SourceStore for AppendStore {
+    fn ingest(&mut self, batch: Option<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
+        let Some(batch) = batch.filter(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
+        let first = self.next_key;
+        self.next_key += batch.num_rows() as RowKey;
+        self.chunks
+            .push(first, batch.clone())
+            .map_err(|e| EngineError::arrow(&self.name, e))?;
+        Ok(Some(added_update(batch, first, cycle)))
+    }
+
+    fn version(&self) -> VersionRef {
+        std::sync::Arc::new(self.chunks.version())
+    }
+}

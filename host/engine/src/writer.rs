@@ -1,0 +1,183 @@
+//! Writers: cloneable handles that push batches into a source table.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::error::{EngineError, Result};
+
+/// Rows waiting for the next cycle.
+#[derive(Default)]
+struct Buffer {
+    batches: Vec<RecordBatch>,
+    rows: usize,
+}
+
+/// State shared by a source table and all of its writers.
+pub(crate) struct WriterShared {
+    table: String,
+    schema: SchemaRef,
+    capacity: usize,
+    buffer: Mutex<Buffer>,
+    drained: Condvar,
+}
+
+impl WriterShared {
+    /// A buffer holding at most `capacity` rows (at least one).
+    pub fn new(table: &str, schema: SchemaRef, capacity: usize) -> Arc<Self> {
+        Arc::new(WriterShared {
+            table: table.to_string(),
+            schema,
+            capacity: capacity.max(1),
+            buffer: Mutex::new(Buffer::default()),
+            drained: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Buffer> {
+        // A writer that panicked mid-push left a consistent buffer: keep going.
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes everything buffered, concatenated, and wakes blocked writers.
+    pub fn drain(&self) -> Result<Option<RecordBatch>> {
+        let batches = {
+            let mut buf = self.lock();
+            buf.rows = 0;
+            std::mem::take(&mut buf.batches)
+        };
+        self.drained.notify_all();
+        if batches.is_empty() {
+            return Ok(None);
+        }
+        crate::version::concat(&self.schema, &batches)
+            .map(Some)
+            .map_err(|e| EngineError::arrow(&self.table, e))
+    }
+
+    /// Checks `batch` against the table schema and rebinds it to that schema.
+    fn validate(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mismatch = |reason: String| EngineError::SchemaMismatch {
+            table: self.table.clone(),
+            reason,
+        };
+        let want = self.schema.fields();
+        let got = batch.schema();
+        if want.len() != got.fields().len() {
+            return Err(mismatch(format!(
+                "expected {} columns, got {}",
+                want.len(),
+                got.fields().len()
+            )));
+        }
+        for (i, (w, g)) in want.iter().zip(got.fields().iter()).enumerate() {
+            if w.name() != g.name() {
+                return Err(mismatch(format!(
+                    "column {i} is named `{}`, expected `{}`",
+                    g.name(),
+                    w.name()
+                )));
+            }
+            if w.data_type() != g.data_type() {
+                return Err(mismatch(format!(
+                    "column `{}` has type {}, expected {}",
+                    w.name(),
+                    g.data_type(),
+                    w.data_type()
+                )));
+            }
+            if !w.is_nullable() && batch.column(i).null_count() > 0 {
+                return Err(mismatch(format!(
+                    "column `{}` is not nullable but has nulls",
+                    w.name()
+                )));
+            }
+        }
+        RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
+            .map_err(|e| mismatch(e.to_string()))
+    }
+}
+
+/// A cheap, cloneable, thread-safe handle that pushes batches into one source table.
+///
+/// Rows wait in a bounded buffer until the next cycle moves them into the
+/// table; [`Writer::push`] blocks while the buffer is full, [`Writer::try_push`]
+/// fails instead.
+#[derive(Clone)]
+pub struct Writer {
+    shared: Arc<WriterShared>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("table", &self.shared.table)
+            .finish()
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(shared: Arc<WriterShared>) -> Self {
+        Writer { shared }
+    }
+
+    /// Schema every pushed batch must have.
+    pub fn schema(&self) -> SchemaRef {
+        self.shared.schema.clone()
+    }
+
+    /// Buffer capacity in rows.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Rows currently waiting for the next cycle.
+    pub fn buffered_rows(&self) -> usize {
+        self.shared.lock().rows
+    }
+
+    /// Pushes a batch, blocking while the buffer is full.
+    ///
+    /// A batch larger than the capacity is split; its parts may land in
+    /// different cycles. Blocks forever if no cycle ever runs.
+    pub fn push(&self, batch: RecordBatch) -> Result<()> {
+        let batch = self.shared.validate(&batch)?;
+        let cap = self.shared.capacity;
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let mut buf = self.shared.lock();
+            while buf.rows >= cap {
+                buf = self
+                    .shared
+                    .drained
+                    .wait(buf)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+            let n = (cap - buf.rows).min(batch.num_rows() - offset);
+            buf.batches.push(batch.slice(offset, n));
+            buf.rows += n;
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// Pushes a batch if it fits in the buffer whole, else fails with [`EngineError::WriterFull`].
+    pub fn try_push(&self, batch: RecordBatch) -> Result<()> {
+        let batch = self.shared.validate(&batch)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let mut buf = self.shared.lock();
+        if buf.rows + batch.num_rows() > self.shared.capacity {
+            return Err(EngineError::WriterFull {
+                table: self.shared.table.clone(),
+                buffered: buf.rows,
+                capacity: self.shared.capacity,
+            });
+        }
+        buf.rows += batch.num_rows();
+        buf.batches.push(batch);
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Command-line parsing and dispatch.
+
+mod plugins;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// topictable turns Kafka topics into live, incrementally updated tables, and
+/// tables back into topics. Message formats (simple, JSON, Avro, Protobuf)
+/// and table sinks are plugins loaded from a plugin directory.
+#[derive(Debug, Parser)]
+#[command(name = "topictable", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Directory to load plugins from (every *.so, *.dylib or *.dll in it).
+    /// Default: `plugins/` next to the topictable binary.
+    #[arg(long, global = true, env = "TOPICTABLE_PLUGIN_DIR", value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, inspect and check the codec and sink plugins.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
+}
+
+impl Cli {
+    /// The plugin directory to use: the flag, the environment, or `plugins/`
+    /// next to the binary.
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.plugin_dir.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join("plugins")))
+                .unwrap_or_else(|| PathBuf::from("plugins"))
+        })
+    }
+}
+
+/// Parses the command line, sets up logging to stderr and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let plugin_dir = cli.plugin_dir();
+    match cli.command {
+        Command::Plugins(cmd) => plugins::run(cmd, &plugin_dir),
+    }
+}

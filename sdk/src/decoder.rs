@@ -1,0 +1,57 @@
+//! The decoder trait: a batch of messages in, a batch of Arrow rows out.
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::{MessageBatch, PluginError};
+
+/// One message that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// Index of the message in the batch.
+    pub row: usize,
+    /// What was expected and what came, e.g. `expected 8 bytes for int64, got 5: …`.
+    pub message: String,
+}
+
+impl RowError {
+    /// A row error.
+    pub fn new(row: usize, message: impl Into<String>) -> Self {
+        Self {
+            row,
+            message: message.into(),
+        }
+    }
+}
+
+/// The output of one [`Decoder::decode`] call.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// One row per input message, in order; a row listed in `errors` holds nulls.
+    pub batch: RecordBatch,
+    /// The messages that could not be decoded, in ascending row order.
+    pub errors: Vec<RowError>,
+}
+
+/// Turns the key (or value) bytes of a batch of messages into Arrow columns.
+///
+/// A decoder is created for one side of the message (see [`crate::Side`]);
+/// its output schema is fixed when it is created. It must never panic on bad
+/// input: a message it cannot read becomes a [`RowError`], and the whole call
+/// fails only when nothing at all can be produced.
+pub trait Decoder: Send {
+    /// The columns every [`Decoded::batch`] has.
+    fn output_schema(&self) -> SchemaRef;
+
+    /// Decodes every message of `messages`.
+    fn decode(&mut self, messages: &MessageBatch<'_>) -> Result<Decoded, PluginError>;
+}
+
+impl<D: Decoder + ?Sized> Decoder for Box<D> {
+    fn output_schema(&self) -> SchemaRef {
+        (**self).output_schema()
+    }
+    fn decode(&mut self, messages: &MessageBatch<'_>) -> Result<Decoded, PluginError> {
+        (**self).decode(messages)
+    }
+}
