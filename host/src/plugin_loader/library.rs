@@ -1,11 +1,29 @@
 //! One plugin file: probe, version and layout check, init.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use topictable_sdk::abi::{
-    ABI_VERSION, LibraryError, PluginModuleRef, ROOT_MODULE_LOADER_NAME, SDK_VERSION,
-    host_services, lib_header_from_path,
+    ABI_VERSION, LibHeader, LibraryError, PluginModuleRef, ROOT_MODULE_LOADER_NAME, RawLibrary,
+    SDK_VERSION, host_services, lib_header_from_raw_library,
 };
+
+/// Every library opened, held for the life of the process: a plugin's code
+/// and statics may be referenced until exit, so nothing is ever unloaded.
+static OPENED: Mutex<Vec<RawLibrary>> = Mutex::new(Vec::new());
+
+/// Opens the library (for good) and finds abi_stable's header in it.
+fn open_header(path: &Path) -> Result<&'static LibHeader, LibraryError> {
+    let library = RawLibrary::load_at(path)?;
+    // SAFETY: the header borrows from the library, which is pushed to OPENED
+    // below and never dropped, so its 'static lifetime holds.
+    let header = unsafe { lib_header_from_raw_library(&library) };
+    OPENED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(library);
+    header
+}
 
 use super::LoadError;
 
@@ -27,7 +45,7 @@ pub struct PluginInfo {
 /// The library stays loaded for the life of the process, whatever happens.
 pub fn load_library(path: &Path) -> Result<(PluginModuleRef, PluginInfo), LoadError> {
     probe(path)?;
-    let header = lib_header_from_path(path).map_err(|e| library_error(path, e))?;
+    let header = open_header(path).map_err(|e| library_error(path, e))?;
     let module = header
         .init_root_module::<PluginModuleRef>()
         .map_err(|e| library_error(path, e))?;

@@ -43,7 +43,7 @@ use crate::{PluginError, RowError, Side};
 
 /// `abi_stable`'s library handles, for the host's loader.
 pub use abi_stable::library::{
-    LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME, lib_header_from_path,
+    LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME, RawLibrary, lib_header_from_raw_library,
 };
 
 /// Which side of a message, across the ABI.
