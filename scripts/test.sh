@@ -19,6 +19,10 @@ install_system_packages() {
     command -v valgrind >/dev/null || need+=(valgrind)
     command -v cmake >/dev/null || need+=(cmake)
     command -v python3 >/dev/null || need+=(python3 python3-venv)
+    # librdkafka (built from source by rdkafka-sys) links these.
+    for pkg in libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev pkg-config; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+    done
     if [ ${#need[@]} -gt 0 ]; then
         step "installing system packages: ${need[*]}"
         local sudo=""

@@ -35,6 +35,7 @@ fn batches(
     out
 }
 
+#[inline(never)]
 fn run(decoder: &mut dyn Decoder, input: &[OwnedMessageBatch]) -> Duration {
     let start = Instant::now();
     let mut rows = 0;

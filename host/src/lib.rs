@@ -5,6 +5,7 @@
 //! (`topictable-engine`) and publish (table → sink) build on it.
 #![deny(missing_docs)]
 
+pub mod ingest;
 pub mod plugin_loader;
 
 pub use plugin_loader::{LoadError, LoadedPlugin, PluginRegistry};

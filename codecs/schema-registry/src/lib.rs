@@ -1,1 +1,35 @@
-//! (being written)
+//! The Confluent Schema Registry, as topictable's Avro and Protobuf codecs need it:
+//!
+//! - [`framing`]: the wire format (magic byte `0x00`, 4-byte big-endian schema
+//!   id, and Protobuf's message-index array);
+//! - [`client`] (feature `client`): a caching registry client with retries,
+//!   basic auth and TLS, whose calls block;
+//! - [`server`] (feature `server`): an embedded, Confluent-compatible
+//!   registry that confluent-kafka's `SchemaRegistryClient` talks to unchanged;
+//! - [`model`]: the REST bodies both share, and the subject name strategies.
+//!
+//! ```no_run
+//! use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, server};
+//! let registry = server::spawn("127.0.0.1:0")?;
+//! let client = RegistryClient::new(ClientConfig::new(&registry.url()))?;
+//! let id = client.register("orders-value", &Schema::avro(r#"{"type":"string"}"#))?;
+//! assert_eq!(client.schema_by_id(id)?.schema.schema, r#"{"type":"string"}"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+#[cfg(feature = "client")]
+pub mod client;
+pub mod framing;
+pub mod model;
+#[cfg(feature = "server")]
+pub mod server;
+
+#[cfg(feature = "client")]
+pub use client::{
+    ClientConfig, RegistryClient, RegistryError, ResolvedReference, ResolvedSchema, Version,
+};
+pub use framing::FramingError;
+pub use model::{Schema, SchemaReference, SchemaType, SubjectNameStrategy, SubjectVersion};
+#[cfg(feature = "server")]
+pub use server::{RegistryHandle, RegistryServer};

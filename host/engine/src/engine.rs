@@ -255,6 +255,7 @@ impl Engine {
             id,
             name,
             schema: spec.schema,
+            blink: spec.blink,
             writer: None,
         })
     }

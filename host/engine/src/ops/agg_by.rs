@@ -196,7 +196,8 @@ fn build_acc(
                 _ => Box::new(FirstLast::new(pair.output, c, dt, true).map_err(arrow)?),
             }
         }
-        AggKind::Count => unreachable!("handled above"),
+        // Returned early above; kept so the match stays exhaustive.
+        AggKind::Count => Box::new(Count::new(pair.output)),
     })
 }
 

@@ -79,7 +79,9 @@ impl Table {
                 sets: Vec::new(),
                 winner: Vec::new(),
                 log: RowLog::new(schema.clone()),
-                version: RowLogVersion::clone(&RowLog::new(schema.clone()).version()),
+                version: RowLog::new(schema.clone()).version(),
+                scratch_flag: Vec::new(),
+                scratch_pick: Vec::new(),
             };
             op.init(&parent.version)?;
             Ok(NodeSpec {
@@ -110,6 +112,10 @@ struct ByOp {
     winner: Vec<Option<RowKey>>,
     log: RowLog,
     version: RowLogVersion,
+    /// Scratch, all `false` between cycles: groups touched this cycle.
+    scratch_flag: Vec<bool>,
+    /// Scratch, all `None` between cycles: the row picked per group.
+    scratch_pick: Vec<Option<usize>>,
 }
 
 impl ByOp {
@@ -150,10 +156,12 @@ impl ByOp {
             .intern_batch(&self.codec, &u.added)
             .map_err(self.err())?;
         self.grow();
-        let mut flag = vec![false; self.groups.len()];
+        let mut flag = std::mem::take(&mut self.scratch_flag);
+        flag.resize(self.groups.len(), false);
         if self.accumulate {
             // Blink removals are ignored; append inputs never remove.
-            let mut pick_at: Vec<Option<usize>> = vec![None; self.groups.len()];
+            let mut pick_at = std::mem::take(&mut self.scratch_pick);
+            pick_at.resize(self.groups.len(), None);
             for (i, &g) in added_gids.iter().enumerate() {
                 let gi = g as usize;
                 let take = match self.which {
@@ -166,10 +174,11 @@ impl ByOp {
                 }
             }
             for &g in &touched {
-                if let Some(i) = pick_at[g as usize] {
+                if let Some(i) = pick_at[g as usize].take() {
                     picks.push((g, u.added_keys[i], i));
                 }
             }
+            self.scratch_pick = pick_at;
         } else {
             let removed = self
                 .groups
@@ -206,6 +215,10 @@ impl ByOp {
                 mark(g, &mut flag);
             }
         }
+        for &g in &touched {
+            flag[g as usize] = false;
+        }
+        self.scratch_flag = flag;
         let modified_now: std::collections::HashSet<RowKey> =
             u.modified_keys.iter().copied().collect();
         let (mut add_g, mut mod_g, mut rem_g) = (Vec::new(), Vec::new(), Vec::new());

@@ -22,6 +22,50 @@ use crate::table::handle::Table;
 use crate::update::{RowKey, Update};
 use crate::version::{Version, VersionRef, concat};
 
+/// Left rows holding one key.
+///
+/// An append-only left table never removes rows, so a plain vector (cheap,
+/// cache-friendly pushes) suffices; otherwise an ordered set supports removal.
+enum Members {
+    Append(Vec<RowKey>),
+    Ordered(BTreeSet<RowKey>),
+}
+
+impl Members {
+    fn new(add_only: bool) -> Self {
+        if add_only {
+            Members::Append(Vec::new())
+        } else {
+            Members::Ordered(BTreeSet::new())
+        }
+    }
+
+    fn insert(&mut self, k: RowKey) {
+        match self {
+            Members::Append(v) => v.push(k),
+            Members::Ordered(s) => {
+                s.insert(k);
+            }
+        }
+    }
+
+    fn remove(&mut self, k: RowKey) {
+        match self {
+            Members::Append(v) => v.retain(|&x| x != k),
+            Members::Ordered(s) => {
+                s.remove(&k);
+            }
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = RowKey> + '_> {
+        match self {
+            Members::Append(v) => Box::new(v.iter().copied()),
+            Members::Ordered(s) => Box::new(s.iter().copied()),
+        }
+    }
+}
+
 /// Encoded key to group id, shared structurally between cycles.
 type KeyMap = imbl::GenericHashMap<
     Box<[u8]>,
@@ -139,6 +183,7 @@ impl Table {
                 map: KeyMap::default(),
                 right_cols,
                 right_schema,
+                left_add_only: left.add_only,
                 left_rows: Vec::new(),
                 right_rows: Vec::new(),
                 version: Arc::new(JoinVersion {
@@ -181,8 +226,10 @@ struct JoinOp {
     map: KeyMap,
     right_cols: Vec<usize>,
     right_schema: SchemaRef,
+    /// The left table never removes or modifies rows.
+    left_add_only: bool,
     /// Left rows per key.
-    left_rows: Vec<BTreeSet<RowKey>>,
+    left_rows: Vec<Members>,
     /// Right rows per key (more than one is an error).
     right_rows: Vec<Vec<RowKey>>,
     /// Right values per key.
@@ -220,7 +267,8 @@ impl JoinOp {
             self.map.insert(self.groups.key(g as Gid).into(), g as Gid);
         }
         let n = self.groups.len();
-        self.left_rows.resize_with(n, BTreeSet::new);
+        let add_only = self.left_add_only;
+        self.left_rows.resize_with(n, || Members::new(add_only));
         self.right_rows.resize_with(n, Vec::new);
         Ok(gids)
     }
@@ -314,7 +362,7 @@ impl JoinOp {
             .chain(l.modified_keys.iter().zip(&prev))
         {
             if let Some(g) = *g {
-                self.left_rows[g as usize].remove(k);
+                self.left_rows[g as usize].remove(*k);
             }
         }
         let new = self.intern(false, &l.modified).map_err(err)?;
@@ -365,7 +413,7 @@ impl JoinOp {
             .collect();
         let (mut keys2, mut gids2) = (Vec::new(), Vec::new());
         for &g in &changed {
-            for &k in &self.left_rows[g as usize] {
+            for k in self.left_rows[g as usize].iter() {
                 if !touched.contains(&k) {
                     keys2.push(k);
                     gids2.push(Some(g));

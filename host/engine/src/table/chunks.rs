@@ -25,6 +25,29 @@ impl Chunk {
     }
 }
 
+/// Bytes the buffers of `data` actually use (lengths, not capacities).
+fn used_bytes(data: &arrow_data::ArrayData) -> usize {
+    data.buffers().iter().map(|b| b.len()).sum::<usize>()
+        + data.nulls().map_or(0, |n| n.buffer().len())
+        + data.child_data().iter().map(used_bytes).sum::<usize>()
+}
+
+/// Copies `batch` into exactly sized buffers if builders left it with more
+/// than 10% slack, so long-lived tables cost what their data needs.
+fn shrink(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let used: usize = batch
+        .columns()
+        .iter()
+        .map(|c| used_bytes(&c.to_data()))
+        .sum();
+    if batch.get_array_memory_size() * 10 <= used * 11 {
+        return Ok(batch);
+    }
+    // `concat` of a single batch only re-slices; adding an empty one forces a copy.
+    let empty = RecordBatch::new_empty(schema.clone());
+    arrow_select::concat::concat_batches(schema, [&batch, &empty])
+}
+
 /// Ordered chunks; keys increase across chunks.
 #[derive(Debug)]
 pub(crate) struct ChunkList {
@@ -54,6 +77,7 @@ impl ChunkList {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        let batch = shrink(&self.schema, batch)?;
         self.len += batch.num_rows();
         self.chunks.push_back(Chunk { first, batch });
         while self.chunks.len() >= 2 {

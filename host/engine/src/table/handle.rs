@@ -19,6 +19,7 @@ pub struct Table {
     pub(crate) id: usize,
     pub(crate) name: Arc<str>,
     pub(crate) schema: SchemaRef,
+    pub(crate) blink: bool,
     pub(crate) writer: Option<Writer>,
 }
 
@@ -63,14 +64,15 @@ impl Table {
 
     /// Whether this is a blink table (a blink source, or a filter/view of one).
     pub fn is_blink(&self) -> bool {
-        self.engine.graph().nodes[self.id].blink
+        self.blink
     }
 
-    /// `Err` with the cause if this table, or one it depends on, has failed.
+    /// `Err` with the cause if this table, or one it depends on, has failed
+    /// (as of the last completed cycle).
     pub fn status(&self) -> Result<()> {
-        match &self.engine.graph().nodes[self.id].failed {
-            Some(e) => Err(e.clone()),
-            None => Ok(()),
+        match &self.engine.view().tables[self.id].version {
+            Err(e) => Err(e.clone()),
+            Ok(_) => Ok(()),
         }
     }
 

@@ -1,0 +1,215 @@
+//! One JSON value's text into one column cell, by the column's type.
+//!
+//! The value arrives as its raw JSON text (already checked to be valid JSON),
+//! so numbers are parsed exactly from their digits and an error can quote
+//! what the message really held.
+
+use std::borrow::Cow;
+
+use crate::JsonType;
+use crate::columns::ColumnBuf;
+
+/// How many characters of a wrong value an error message quotes.
+const FOUND_CHARS: usize = 40;
+
+/// Appends the value `raw` to `buf`, or says what was expected and what was found.
+#[inline]
+pub(crate) fn store(
+    buf: &mut ColumnBuf,
+    kind: JsonType,
+    raw: &str,
+    lenient: bool,
+) -> Result<(), String> {
+    let first = raw.as_bytes().first().copied().unwrap_or(b'n');
+    if first == b'n' {
+        buf.push_null();
+        return Ok(());
+    }
+    let is_number = first == b'-' || first.is_ascii_digit();
+    let is_string = first == b'"';
+    match (buf, kind) {
+        (ColumnBuf::Text(b), JsonType::Json) => b.push(raw),
+        (ColumnBuf::Text(b), _) => {
+            if is_string {
+                b.push(&unquote(raw));
+            } else if lenient && (is_number || first == b't' || first == b'f') {
+                b.push(raw);
+            } else {
+                return Err(mismatch("a string", raw));
+            }
+        }
+        (ColumnBuf::Bool(b), _) => {
+            let text = if lenient && is_string {
+                unquote(raw)
+            } else {
+                Cow::Borrowed(raw)
+            };
+            match text.as_ref() {
+                "true" => b.push(true),
+                "false" => b.push(false),
+                _ => return Err(mismatch("true or false", raw)),
+            }
+        }
+        (ColumnBuf::Int32(b), _) => {
+            let v = integer(raw, is_number, is_string, lenient, "an integer")?;
+            let v = i32::try_from(v).map_err(|_| mismatch("an integer in int32 range", raw))?;
+            b.push(v);
+        }
+        (ColumnBuf::Int64(b), JsonType::Timestamp) => {
+            if is_number || (lenient && is_string && looks_integer(&unquote(raw))) {
+                b.push(integer(
+                    raw,
+                    is_number,
+                    is_string,
+                    lenient,
+                    "an RFC 3339 string or epoch milliseconds",
+                )?);
+            } else if is_string {
+                let text = unquote(raw);
+                let t = chrono::DateTime::parse_from_rfc3339(text.as_ref()).map_err(|e| {
+                    format!(
+                        "{} ({e})",
+                        mismatch("an RFC 3339 string or epoch milliseconds", raw)
+                    )
+                })?;
+                b.push(t.timestamp_millis());
+            } else {
+                return Err(mismatch("an RFC 3339 string or epoch milliseconds", raw));
+            }
+        }
+        (ColumnBuf::Int64(b), _) => {
+            b.push(integer(raw, is_number, is_string, lenient, "an integer")?)
+        }
+        (ColumnBuf::Float32(b), _) => {
+            let v: f32 = number(raw, is_number, is_string, lenient)?;
+            if !v.is_finite() {
+                return Err(mismatch("a number in float32 range", raw));
+            }
+            b.push(v);
+        }
+        (ColumnBuf::Float64(b), _) => {
+            let v: f64 = number(raw, is_number, is_string, lenient)?;
+            if !v.is_finite() {
+                return Err(mismatch("a number in float64 range", raw));
+            }
+            b.push(v);
+        }
+    }
+    Ok(())
+}
+
+/// An integer literal (or, when lenient, a string holding one), exactly.
+#[inline]
+fn integer(
+    raw: &str,
+    is_number: bool,
+    is_string: bool,
+    lenient: bool,
+    expected: &str,
+) -> Result<i64, String> {
+    let text = if is_number {
+        Cow::Borrowed(raw)
+    } else if lenient && is_string {
+        unquote(raw)
+    } else {
+        return Err(mismatch(expected, raw));
+    };
+    let text = text.trim();
+    if !looks_integer(text) {
+        return Err(mismatch(expected, raw));
+    }
+    parse_i64(text.as_bytes()).ok_or_else(|| mismatch("an integer in int64 range", raw))
+}
+
+/// Whether `text` is `-?[0-9]+`.
+fn looks_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `-?[0-9]+` to i64, `None` on overflow; the caller checked the syntax.
+#[inline]
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    // Accumulate negatively so that i64::MIN fits.
+    let mut v: i64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+    }
+    if negative { Some(v) } else { v.checked_neg() }
+}
+
+/// A number (or, when lenient, a string holding one), correctly rounded.
+#[inline]
+fn number<F: std::str::FromStr>(
+    raw: &str,
+    is_number: bool,
+    is_string: bool,
+    lenient: bool,
+) -> Result<F, String> {
+    if is_number {
+        // JSON's number syntax is a subset of Rust's float syntax.
+        return raw.parse().map_err(|_| mismatch("a number", raw));
+    }
+    if lenient && is_string {
+        let text = unquote(raw);
+        let text = text.trim();
+        let numeric = text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        if numeric && let Ok(v) = text.parse() {
+            return Ok(v);
+        }
+    }
+    Err(mismatch("a number", raw))
+}
+
+/// The text of a JSON string literal, unescaped only when it has escapes.
+#[inline]
+pub(crate) fn unquote(raw: &str) -> Cow<'_, str> {
+    let inner = &raw[1..raw.len() - 1];
+    if !inner.contains('\\') {
+        return Cow::Borrowed(inner);
+    }
+    // The literal was already checked by serde_json, so this cannot fail.
+    serde_json::from_str::<String>(raw)
+        .map(Cow::Owned)
+        .unwrap_or(Cow::Borrowed(inner))
+}
+
+/// `expected {expected}, found {raw}`, the raw value cut to a readable length.
+pub(crate) fn mismatch(expected: &str, raw: &str) -> String {
+    format!("expected {expected}, found {}", found(raw))
+}
+
+/// A value's text for an error message, cut after [`FOUND_CHARS`] characters.
+pub(crate) fn found(raw: &str) -> Cow<'_, str> {
+    match raw.char_indices().nth(FOUND_CHARS) {
+        None => Cow::Borrowed(raw),
+        Some((cut, _)) => Cow::Owned(format!("{}… ({} bytes)", &raw[..cut], raw.len())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_exact_and_range_checked() {
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_i64(b"-0"), Some(0));
+        assert_eq!(parse_i64(b"9007199254740993"), Some(9_007_199_254_740_993));
+    }
+
+    #[test]
+    fn found_cuts_long_values() {
+        let long = format!("\"{}\"", "x".repeat(100));
+        assert_eq!(found(&long), format!("\"{}… (102 bytes)", "x".repeat(39)));
+        assert_eq!(found("1.5"), "1.5");
+    }
+}

@@ -1,0 +1,676 @@
+//! The consume loop: poll a batch, decode key and value through their codec
+//! plugins, apply the bad-record policy, push the rows into the table, and
+//! (in group mode) commit offsets once the rows are visible.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
+use arrow_schema::{Field, Schema, SchemaRef};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use topictable_engine::{Engine, Table, Writer};
+use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side};
+
+use super::commits::{CommitTracker, commit, wait_until_visible};
+use super::dead_letter::DeadLetterQueue;
+use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog, RecordError};
+use super::spec::{ConsumeSpec, ConsumerMode, OnError, Partitions, StartAt, ValueSpec};
+use crate::plugin_loader::{CreateError, PluginRegistry};
+
+/// Why a table could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The spec is inconsistent.
+    #[error("table `{table}`: {message}")]
+    Config {
+        /// The table.
+        table: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key or value codec could not be created.
+    #[error("table `{table}`, {side} spec: {source}")]
+    Codec {
+        /// The table.
+        table: String,
+        /// Key or value.
+        side: Side,
+        /// The loader's error.
+        source: CreateError,
+    },
+    /// The Kafka client failed.
+    #[error("table `{table}`: kafka: {source}")]
+    Kafka {
+        /// The table.
+        table: String,
+        /// librdkafka's error.
+        source: rdkafka::error::KafkaError,
+    },
+    /// The engine refused the table.
+    #[error("table `{table}`: {source}")]
+    Engine {
+        /// The table.
+        table: String,
+        /// The engine's error.
+        source: topictable_engine::EngineError,
+    },
+}
+
+/// Where a consumed table is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestStatus {
+    /// Consuming.
+    Running,
+    /// Stopped by a bad record (`on_error = fail`) or a fatal error; rows
+    /// already visible stay.
+    Failed(String),
+    /// Stopped on request.
+    Stopped,
+}
+
+struct Shared {
+    name: String,
+    stop: AtomicBool,
+    status: Mutex<IngestStatus>,
+    counts: ErrorCounts,
+    messages: AtomicU64,
+    rows: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A live table fed from Kafka, and the handle that controls its consumer.
+pub struct ConsumedTable {
+    table: Table,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ConsumedTable {
+    /// The live table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+    /// The consumer's status.
+    pub fn status(&self) -> IngestStatus {
+        lock(&self.shared.status).clone()
+    }
+    /// Bad-record counts so far.
+    pub fn error_counts(&self) -> ErrorCountsSnapshot {
+        self.shared.counts.snapshot()
+    }
+    /// Messages consumed and rows pushed so far.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.shared.messages.load(Relaxed),
+            self.shared.rows.load(Relaxed),
+        )
+    }
+    /// Stops consuming: waits until pushed rows are visible, commits (group
+    /// mode) and leaves the group. Idempotent.
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ConsumedTable {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct IngestContext {
+    tracker: Arc<Mutex<CommitTracker>>,
+    engine: Engine,
+    table: String,
+}
+
+impl ClientContext for IngestContext {}
+
+impl ConsumerContext for IngestContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            // Hand over cleanly: what we made visible is committed before
+            // another member takes the partitions.
+            let offsets = wait_until_visible(
+                &mut lock(&self.tracker),
+                &self.engine,
+                Duration::from_secs(10),
+            );
+            if let Err(e) = commit(consumer, &offsets) {
+                tracing::warn!(table = %self.table, "commit before rebalance failed: {e}");
+            }
+        }
+    }
+}
+
+/// Consumes `spec.topics` into a new live table `name` of `engine` (the
+/// library form of Deephaven's `consumeToTable`). Returns once the consumer is
+/// assigned or subscribed; rows arrive with the following update cycles.
+pub fn consume_to_table(
+    engine: &Engine,
+    name: &str,
+    plugins: &PluginRegistry,
+    spec: ConsumeSpec,
+) -> Result<ConsumedTable, IngestError> {
+    let config_error = |message: String| IngestError::Config {
+        table: name.to_string(),
+        message,
+    };
+    if spec.key == ValueSpec::Ignore && spec.value == ValueSpec::Ignore {
+        return Err(config_error(
+            "the key and the value are both ignored; read at least one".into(),
+        ));
+    }
+    if spec.topics.is_empty() {
+        return Err(config_error("no topic given".into()));
+    }
+    let decoder = |side: Side, vs: &ValueSpec| -> Result<Option<Box<dyn Decoder>>, IngestError> {
+        match vs {
+            ValueSpec::Ignore => Ok(None),
+            ValueSpec::Codec { format, config } => plugins
+                .new_decoder(format, config, side)
+                .map(Some)
+                .map_err(|source| IngestError::Codec {
+                    table: name.to_string(),
+                    side,
+                    source,
+                }),
+        }
+    };
+    let key_decoder = decoder(Side::Key, &spec.key)?;
+    let value_decoder = decoder(Side::Value, &spec.value)?;
+
+    let mut fields: Vec<Field> = spec.columns.fields();
+    for d in [&key_decoder, &value_decoder].into_iter().flatten() {
+        fields.extend(
+            d.output_schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone()),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for f in &fields {
+        if !seen.insert(f.name().clone()) {
+            return Err(config_error(format!(
+                "column `{}` appears twice (rename a standard column or a codec column)",
+                f.name()
+            )));
+        }
+    }
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let table = engine
+        .source_table(name, schema.clone(), spec.table_type)
+        .map_err(|source| IngestError::Engine {
+            table: name.to_string(),
+            source,
+        })?;
+    let writer = table.writer().map_err(|source| IngestError::Engine {
+        table: name.to_string(),
+        source,
+    })?;
+
+    let kafka = |source| IngestError::Kafka {
+        table: name.to_string(),
+        source,
+    };
+    let tracker = Arc::new(Mutex::new(CommitTracker::default()));
+    let consumer = create_consumer(&spec, name, engine, tracker.clone()).map_err(kafka)?;
+    let has_group = spec.properties.contains_key("group.id");
+    let assigned = match spec.mode {
+        ConsumerMode::Group => {
+            if !has_group {
+                return Err(config_error(
+                    "group mode needs `group.id` in the broker properties".into(),
+                ));
+            }
+            if spec.partitions != Partitions::All || !spec.offsets.per_partition.is_empty() {
+                return Err(config_error(
+                    "in group mode the group assigns partitions and starts at its committed offsets; \
+                     use `offsets = \"beginning\"` or `\"end\"` for where a new group starts"
+                        .into(),
+                ));
+            }
+            let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
+            consumer.subscribe(&topics).map_err(kafka)?;
+            BTreeSet::new()
+        }
+        ConsumerMode::Assign => assign_initial(&consumer, &spec, has_group).map_err(kafka)?,
+    };
+    let dead_letter = match &spec.on_error {
+        OnError::DeadLetter { topic } => {
+            Some(DeadLetterQueue::new(&spec.properties, topic).map_err(kafka)?)
+        }
+        _ => None,
+    };
+
+    let shared = Arc::new(Shared {
+        name: name.to_string(),
+        stop: AtomicBool::new(false),
+        status: Mutex::new(IngestStatus::Running),
+        counts: ErrorCounts::default(),
+        messages: AtomicU64::new(0),
+        rows: AtomicU64::new(0),
+    });
+    let mut ingest = IngestLoop {
+        shared: shared.clone(),
+        consumer,
+        spec,
+        schema,
+        key_decoder,
+        value_decoder,
+        writer,
+        engine: engine.clone(),
+        tracker,
+        dead_letter,
+        assigned,
+        skip_log: RateLimitedLog::new(Duration::from_secs(1)),
+        last_partition_check: Instant::now(),
+    };
+    let thread = std::thread::Builder::new()
+        .name(format!("ingest-{name}"))
+        .spawn(move || ingest.run())
+        .expect("spawn an ingest thread");
+    Ok(ConsumedTable {
+        table,
+        shared,
+        thread: Some(thread),
+    })
+}
+
+fn create_consumer(
+    spec: &ConsumeSpec,
+    name: &str,
+    engine: &Engine,
+    tracker: Arc<Mutex<CommitTracker>>,
+) -> Result<BaseConsumer<IngestContext>, rdkafka::error::KafkaError> {
+    let mut config = ClientConfig::new();
+    let reset = match spec.offsets.default {
+        StartAt::Beginning => "earliest",
+        _ => "latest",
+    };
+    config
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", reset)
+        .set("topic.metadata.refresh.interval.ms", "5000")
+        .set("client.id", format!("topictable-{name}"));
+    for (k, v) in &spec.properties {
+        config.set(k, v);
+    }
+    if !spec.properties.contains_key("group.id") {
+        // librdkafka's assign() needs a consumer group even when nothing is
+        // committed; a private one means "no committed offsets".
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        config.set(
+            "group.id",
+            format!("topictable-{name}-{}-{nanos}", std::process::id()),
+        );
+    }
+    config.create_with_context(IngestContext {
+        tracker,
+        engine: engine.clone(),
+        table: name.to_string(),
+    })
+}
+
+fn partitions_of<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> Result<Vec<i32>, rdkafka::error::KafkaError> {
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let t = metadata.topics().iter().find(|t| t.name() == topic);
+    match t {
+        Some(t) if t.error().is_none() => Ok(t.partitions().iter().map(|p| p.id()).collect()),
+        Some(t) => Err(rdkafka::error::KafkaError::MetadataFetch(
+            t.error().map(Into::into).expect("checked"),
+        )),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Assigns the chosen partitions at their initial offsets.
+fn assign_initial<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    spec: &ConsumeSpec,
+    has_group: bool,
+) -> Result<BTreeSet<(String, i32)>, rdkafka::error::KafkaError> {
+    let mut tpl = TopicPartitionList::new();
+    let mut by_time = TopicPartitionList::new();
+    let mut assigned = BTreeSet::new();
+    for topic in &spec.topics {
+        let partitions = match &spec.partitions {
+            Partitions::All => partitions_of(consumer, topic)?,
+            Partitions::List(list) => list.clone(),
+        };
+        for p in partitions {
+            assigned.insert((topic.clone(), p));
+            let offset = match spec.offsets.for_partition(p) {
+                StartAt::Committed if has_group => Offset::Stored,
+                StartAt::Committed => {
+                    if spec
+                        .properties
+                        .get("auto.offset.reset")
+                        .is_some_and(|r| r == "earliest" || r == "beginning")
+                    {
+                        Offset::Beginning
+                    } else {
+                        Offset::End
+                    }
+                }
+                StartAt::Beginning => Offset::Beginning,
+                StartAt::End => Offset::End,
+                StartAt::Offset(o) => Offset::Offset(*o),
+                StartAt::Timestamp(ms) => {
+                    by_time.add_partition_offset(topic, p, Offset::Offset(*ms))?;
+                    continue;
+                }
+            };
+            tpl.add_partition_offset(topic, p, offset)?;
+        }
+    }
+    if by_time.count() > 0 {
+        let found = consumer.offsets_for_times(by_time, Duration::from_secs(10))?;
+        for e in found.elements() {
+            // No message at or after the time: start at the end.
+            let offset = match e.offset() {
+                Offset::Offset(o) if o >= 0 => Offset::Offset(o),
+                _ => Offset::End,
+            };
+            tpl.add_partition_offset(e.topic(), e.partition(), offset)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    Ok(assigned)
+}
+
+struct IngestLoop {
+    shared: Arc<Shared>,
+    consumer: BaseConsumer<IngestContext>,
+    spec: ConsumeSpec,
+    schema: SchemaRef,
+    key_decoder: Option<Box<dyn Decoder>>,
+    value_decoder: Option<Box<dyn Decoder>>,
+    writer: Writer,
+    engine: Engine,
+    tracker: Arc<Mutex<CommitTracker>>,
+    dead_letter: Option<DeadLetterQueue>,
+    assigned: BTreeSet<(String, i32)>,
+    skip_log: RateLimitedLog,
+    last_partition_check: Instant,
+}
+
+/// What decoding one batch came to.
+struct BatchOutcome {
+    /// The rows to push (all columns), already filtered.
+    rows: Option<RecordBatch>,
+    /// Per topic/partition, the offset after the last handled message.
+    next_offsets: BTreeMap<(String, i32), i64>,
+    /// Set when the table must stop.
+    failure: Option<String>,
+}
+
+impl IngestLoop {
+    fn run(&mut self) {
+        let mut builder = MessageBatchBuilder::with_capacity(self.spec.max_batch.min(65_536), 64);
+        while !self.shared.stop.load(Relaxed) {
+            builder.clear();
+            self.poll_batch(&mut builder);
+            if !builder.is_empty() {
+                let outcome = self.process(&builder.batch().view());
+                if let Some(rows) = outcome.rows {
+                    let n = rows.num_rows() as u64;
+                    let cycle = self.engine.cycle();
+                    if let Err(e) = self.writer.push(rows) {
+                        self.fail(format!("cannot push rows into the table: {e}"));
+                        break;
+                    }
+                    self.shared.rows.fetch_add(n, Relaxed);
+                    lock(&self.tracker).pushed(cycle, outcome.next_offsets);
+                } else {
+                    lock(&self.tracker).pushed(self.engine.cycle(), outcome.next_offsets);
+                }
+                if let Some(message) = outcome.failure {
+                    self.fail(message);
+                    break;
+                }
+            }
+            self.maintain();
+        }
+        self.shutdown();
+    }
+
+    fn fail(&self, message: String) {
+        tracing::error!(table = %self.shared.name, "{message}");
+        *lock(&self.shared.status) = IngestStatus::Failed(message);
+    }
+
+    fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) {
+        let mut timeout = Duration::from_millis(100);
+        while builder.len() < self.spec.max_batch {
+            match self.consumer.poll(timeout) {
+                None => break,
+                Some(Err(e)) => {
+                    tracing::warn!(table = %self.shared.name, "kafka: {e}");
+                    break;
+                }
+                Some(Ok(m)) => {
+                    let headers: Vec<(&str, Option<&[u8]>)> = m
+                        .headers()
+                        .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+                        .unwrap_or_default();
+                    builder.push(
+                        m.topic(),
+                        m.partition(),
+                        m.offset(),
+                        m.timestamp().to_millis(),
+                        m.key(),
+                        m.payload(),
+                        &headers,
+                    );
+                }
+            }
+            timeout = Duration::ZERO;
+        }
+        self.shared
+            .messages
+            .fetch_add(builder.len() as u64, Relaxed);
+    }
+
+    fn decode(
+        decoder: &mut Option<Box<dyn Decoder>>,
+        batch: &MessageBatch<'_>,
+    ) -> Option<Result<Decoded, String>> {
+        decoder
+            .as_mut()
+            .map(|d| d.decode(batch).map_err(|e| e.to_string()))
+    }
+
+    /// Decodes one batch and applies the bad-record policy.
+    fn process(&mut self, batch: &MessageBatch<'_>) -> BatchOutcome {
+        let n = batch.len();
+        let received = chrono::Utc::now().timestamp_millis();
+        let key = Self::decode(&mut self.key_decoder, batch);
+        let value = Self::decode(&mut self.value_decoder, batch);
+
+        // Every bad row, first reason wins (key before value).
+        let mut bad: BTreeMap<usize, RecordError> = BTreeMap::new();
+        for (side, out) in [(Side::Key, &key), (Side::Value, &value)] {
+            match out {
+                Some(Ok(decoded)) => {
+                    for e in &decoded.errors {
+                        bad.entry(e.row).or_insert_with(|| {
+                            RecordError::new(batch, e.row, side, e.message.clone(), false)
+                        });
+                    }
+                }
+                Some(Err(message)) => {
+                    for row in 0..n {
+                        bad.entry(row).or_insert_with(|| {
+                            RecordError::new(batch, row, side, message.clone(), true)
+                        });
+                    }
+                }
+                None => {}
+            }
+        }
+        self.shared.counts.add_decode_errors(bad.len() as u64);
+
+        // How many rows (in order) this batch handles, and whether to stop.
+        let mut handled = n;
+        let mut failure = None;
+        match &self.spec.on_error {
+            OnError::Fail => {
+                if let Some((&row, error)) = bad.iter().next() {
+                    handled = row;
+                    failure = Some(format!(
+                        "{error} (on_error = fail; set on_error = \"skip\" or \"dead-letter\" to go on)"
+                    ));
+                }
+            }
+            OnError::Skip => {
+                for error in bad.values() {
+                    self.skip_log.warn(&self.shared.name, error);
+                }
+                self.shared.counts.add_skipped(bad.len() as u64);
+            }
+            OnError::DeadLetter { .. } => {
+                let dlq = self.dead_letter.as_ref().expect("created with the policy");
+                let sent = bad
+                    .iter()
+                    .try_for_each(|(&row, error)| dlq.send(batch, row, error))
+                    .and_then(|()| dlq.flush());
+                match sent {
+                    Ok(()) => self.shared.counts.add_dead_lettered(bad.len() as u64),
+                    Err(e) => {
+                        // Nothing of this batch is counted as handled: it is re-read after a restart.
+                        handled = 0;
+                        failure = Some(e);
+                    }
+                }
+            }
+        }
+
+        let mut next_offsets = BTreeMap::new();
+        for i in 0..handled {
+            next_offsets.insert(
+                (batch.topic(i).to_string(), batch.partitions[i]),
+                batch.offsets[i] + 1,
+            );
+        }
+        let keep = (0..n).map(|i| i < handled && !bad.contains_key(&i));
+        let keep = BooleanArray::from_iter(keep.map(Some));
+        let rows = if keep.true_count() == 0 {
+            None
+        } else {
+            match self.assemble(batch, received, key, value, &keep) {
+                Ok(rows) => Some(rows),
+                Err(e) => {
+                    return BatchOutcome {
+                        rows: None,
+                        next_offsets: BTreeMap::new(),
+                        failure: Some(e),
+                    };
+                }
+            }
+        };
+        BatchOutcome {
+            rows,
+            next_offsets,
+            failure,
+        }
+    }
+
+    /// Puts the standard, key and value columns side by side and keeps the good rows.
+    fn assemble(
+        &self,
+        batch: &MessageBatch<'_>,
+        received: i64,
+        key: Option<Result<Decoded, String>>,
+        value: Option<Result<Decoded, String>>,
+        keep: &BooleanArray,
+    ) -> Result<RecordBatch, String> {
+        let mut columns: Vec<ArrayRef> = self.spec.columns.build(batch, received);
+        for decoded in [key, value].into_iter().flatten() {
+            let decoded = decoded?;
+            columns.extend(decoded.batch.columns().iter().cloned());
+        }
+        let all = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| format!("assembling rows: {e}"))?;
+        if keep.true_count() == keep.len() {
+            Ok(all)
+        } else {
+            arrow_select::filter::filter_record_batch(&all, keep)
+                .map_err(|e| format!("filtering rows: {e}"))
+        }
+    }
+
+    /// Periodic work between batches: commits, and new partitions.
+    fn maintain(&mut self) {
+        if self.spec.mode == ConsumerMode::Group {
+            let offsets = lock(&self.tracker).take_visible(self.engine.cycle());
+            if let Err(e) = commit(&self.consumer, &offsets) {
+                tracing::warn!(table = %self.shared.name, "commit failed: {e}");
+            }
+        }
+        if self.spec.mode == ConsumerMode::Assign
+            && self.spec.partitions == Partitions::All
+            && self.last_partition_check.elapsed() >= Duration::from_secs(5)
+        {
+            self.last_partition_check = Instant::now();
+            self.pick_up_new_partitions();
+        }
+    }
+
+    /// Partitions added to a topic after start are read from their beginning.
+    fn pick_up_new_partitions(&mut self) {
+        let mut tpl = TopicPartitionList::new();
+        for topic in &self.spec.topics {
+            let Ok(partitions) = partitions_of(&self.consumer, topic) else {
+                continue;
+            };
+            for p in partitions {
+                if self.assigned.insert((topic.clone(), p)) {
+                    tracing::info!(table = %self.shared.name, "new partition {topic}/{p}: reading it from the beginning");
+                    let _ = tpl.add_partition_offset(topic, p, Offset::Beginning);
+                }
+            }
+        }
+        if tpl.count() > 0
+            && let Err(e) = self.consumer.incremental_assign(&tpl)
+        {
+            tracing::warn!(table = %self.shared.name, "assigning new partitions failed: {e}");
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if self.spec.mode == ConsumerMode::Group {
+            let offsets = wait_until_visible(
+                &mut lock(&self.tracker),
+                &self.engine,
+                Duration::from_secs(10),
+            );
+            if let Err(e) = commit(&self.consumer, &offsets) {
+                tracing::warn!(table = %self.shared.name, "final commit failed: {e}");
+            }
+            self.consumer.unsubscribe();
+        }
+        let mut status = lock(&self.shared.status);
+        if *status == IngestStatus::Running {
+            *status = IngestStatus::Stopped;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Kafka → live tables.
+//!
+//! [`consume_to_table`] is the library form of Deephaven's `consumeToTable`:
+//! properties, topics, partitions, initial offsets, key and value specs and a
+//! table type in; a live engine table out. Messages are decoded in batches
+//! by codec plugins; a record that cannot be decoded is handled by the
+//! table's `on_error` policy (`fail`, `skip` or `dead-letter`), and every
+//! error names its topic, partition and offset.
+//!
+//! Delivery: in group mode, offsets are committed only after the rows they
+//! cover are visible in a completed update cycle, so a restart re-reads what
+//! was not yet visible: at-least-once.
+
+mod columns;
+mod commits;
+mod consumer;
+mod dead_letter;
+mod record_error;
+mod spec;
+
+pub use consumer::{ConsumedTable, IngestError, IngestStatus, consume_to_table};
+pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
+pub use record_error::{ErrorCountsSnapshot, RecordError};
+pub use spec::{
+    ConsumeSpec, ConsumerMode, HeaderColumns, HeaderType, InitialOffsets, OnError, Partitions,
+    StandardColumns, StartAt, ValueSpec,
+};

@@ -1,0 +1,666 @@
+//! Kafka → live tables against a real broker (tansu), with records produced
+//! by rdkafka and by confluent-kafka for Python.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use serde_json::json;
+use topictable::ingest::{
+    ConsumeSpec, ConsumedTable, ConsumerMode, IngestStatus, InitialOffsets, OnError, StartAt,
+    ValueSpec, consume_to_table,
+};
+use topictable_e2e::{Broker, TestProducer, plugins, run_python, wait_for};
+use topictable_engine::{Engine, TableType};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn engine() -> (Engine, topictable_engine::CycleThread) {
+    let engine = Engine::new();
+    let cycles = engine.start_with_period(Duration::from_millis(20));
+    (engine, cycles)
+}
+
+fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
+    let c = batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column} in {:?}", batch.schema()));
+    c.as_string::<i32>()
+        .iter()
+        .map(|s| s.unwrap_or("<null>").to_string())
+        .collect()
+}
+
+fn int64s(batch: &RecordBatch, column: &str) -> Vec<i64> {
+    batch
+        .column_by_name(column)
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec()
+}
+
+fn rows(t: &ConsumedTable) -> RecordBatch {
+    t.table().snapshot().expect("snapshot")
+}
+
+fn wait_rows(t: &ConsumedTable, n: usize) -> RecordBatch {
+    wait_for(&format!("{n} rows in {}", t.table().name()), WAIT, || {
+        let batch = rows(t);
+        (batch.num_rows() >= n).then_some(batch)
+    })
+}
+
+fn produce_py(broker: &Broker, topic: &str, records: serde_json::Value) {
+    let mut child = std::process::Command::new(topictable_e2e::python())
+        .arg(topictable_e2e::workspace_root().join("tests/python/produce.py"))
+        .args([broker.bootstrap().as_str(), topic])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("python");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(records.to_string().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "produce.py failed");
+}
+
+fn spec(
+    broker: &Broker,
+    topic: &str,
+    key: ValueSpec,
+    value: ValueSpec,
+    table_type: TableType,
+) -> ConsumeSpec {
+    let mut s = ConsumeSpec::new(&broker.bootstrap(), topic, key, value);
+    s.table_type = table_type;
+    s.offsets = InitialOffsets::all(StartAt::Beginning);
+    s
+}
+
+fn command_spec() -> ValueSpec {
+    ValueSpec::codec("simple", json!({"type": "string", "column": "Command"}))
+}
+
+#[test]
+fn seed_test_topic_as_append_ring_and_blink_with_last_by() {
+    let broker = Broker::start();
+    broker.create_topic("test.topic", 1);
+    let registry = plugins();
+    let (engine, _cycles) = engine();
+    let append = consume_to_table(
+        &engine,
+        "resultAppend",
+        &registry,
+        spec(
+            &broker,
+            "test.topic",
+            ValueSpec::Ignore,
+            command_spec(),
+            TableType::Append,
+        ),
+    )
+    .unwrap();
+    let ring = consume_to_table(
+        &engine,
+        "resultRing",
+        &registry,
+        spec(
+            &broker,
+            "test.topic",
+            ValueSpec::Ignore,
+            command_spec(),
+            TableType::Ring(3),
+        ),
+    )
+    .unwrap();
+    let blink = consume_to_table(
+        &engine,
+        "resultBlink",
+        &registry,
+        spec(
+            &broker,
+            "test.topic",
+            ValueSpec::Ignore,
+            command_spec(),
+            TableType::Blink,
+        ),
+    )
+    .unwrap();
+    let last_blink = blink.table().last_by(Vec::<String>::new()).unwrap();
+
+    let commands = ["ls", "pwd", "whoami", "date", "uptime"];
+    let records: Vec<_> = commands
+        .iter()
+        .map(|c| json!({"value": c, "value_type": "string"}))
+        .collect();
+    produce_py(&broker, "test.topic", json!(records));
+
+    let all = wait_rows(&append, 5);
+    assert_eq!(strings(&all, "Command"), commands);
+    assert_eq!(int64s(&all, "KafkaOffset"), [0, 1, 2, 3, 4]);
+    assert!(
+        all.column_by_name("KafkaPartition")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .values()
+            .iter()
+            .all(|&p| p == 0)
+    );
+    assert_eq!(
+        all.column_by_name("KafkaTimestamp").unwrap().null_count(),
+        0
+    );
+    wait_for("ring to hold the last 3", WAIT, || {
+        (strings(&rows(&ring), "Command") == ["date", "pwd", "whoami"].map(String::from)
+            || strings(&rows(&ring), "Command") == ["whoami", "date", "uptime"].map(String::from))
+        .then_some(())
+    });
+    let ring_rows = rows(&ring);
+    let mut got = strings(&ring_rows, "Command");
+    got.sort();
+    assert_eq!(got, ["date", "uptime", "whoami"]);
+    wait_for("lastBy over the blink table", WAIT, || {
+        let b = last_blink.snapshot().unwrap();
+        (b.num_rows() == 1 && strings(&b, "Command") == ["uptime"]).then_some(())
+    });
+    // The blink table itself only ever holds one cycle's rows.
+    wait_for("blink table to empty", WAIT, || {
+        (rows(&blink).num_rows() == 0).then_some(())
+    });
+}
+
+#[test]
+fn seed_share_price_simple_key_and_value_from_java_serializers() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    let registry = plugins();
+    let (engine, _cycles) = engine();
+    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let value = ValueSpec::codec("simple", json!({"type": "float64", "column": "Price"}));
+    let table = consume_to_table(
+        &engine,
+        "prices",
+        &registry,
+        spec(&broker, "share.price", key, value, TableType::Append),
+    )
+    .unwrap();
+    let records: Vec<_> = [("AAPL", 135.60), ("AAPL", 135.99), ("AAPL", 136.82)]
+        .iter()
+        .map(|(k, v)| json!({"key": k, "key_type": "string", "value": v, "value_type": "double"}))
+        .collect();
+    produce_py(&broker, "share.price", json!(records));
+    let got = wait_rows(&table, 3);
+    let names: Vec<String> = got
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "KafkaPartition",
+            "KafkaOffset",
+            "KafkaTimestamp",
+            "Symbol",
+            "Price"
+        ]
+    );
+    assert_eq!(strings(&got, "Symbol"), ["AAPL", "AAPL", "AAPL"]);
+    assert_eq!(
+        got.column_by_name("Price")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec(),
+        [135.60, 135.99, 136.82]
+    );
+}
+
+#[test]
+fn seed_share_price_ignoring_the_key_with_typed_text() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    let registry = plugins();
+    let (engine, _cycles) = engine();
+    let value = ValueSpec::codec(
+        "simple",
+        json!({"type": "float64", "column": "Price", "encoding": "text"}),
+    );
+    let mut s = spec(
+        &broker,
+        "share.price",
+        ValueSpec::Ignore,
+        value,
+        TableType::Append,
+    );
+    s.columns.partition = None;
+    s.columns.offset = None;
+    s.columns.timestamp = None;
+    let table = consume_to_table(&engine, "prices", &registry, s).unwrap();
+    // What an rpk/kcat user types: `AAPL 135.60` with `-f '%k %v\n'`.
+    TestProducer::new(&broker).send_text(
+        "share.price",
+        0,
+        &[
+            (Some("AAPL"), "135.60"),
+            (Some("AAPL"), "135.99"),
+            (Some("AAPL"), "136.82"),
+        ],
+    );
+    let got = wait_rows(&table, 3);
+    assert_eq!(
+        got.num_columns(),
+        1,
+        "the key and the standard columns are not included"
+    );
+    assert_eq!(
+        got.column(0)
+            .as_primitive::<Float64Type>()
+            .values()
+            .to_vec(),
+        [135.60, 135.99, 136.82]
+    );
+}
+
+fn value_strings(
+    broker: &Broker,
+    topic: &str,
+    offsets: InitialOffsets,
+    engine: &Engine,
+    name: &str,
+) -> ConsumedTable {
+    let mut s = spec(
+        broker,
+        topic,
+        ValueSpec::Ignore,
+        command_spec(),
+        TableType::Append,
+    );
+    s.offsets = offsets;
+    consume_to_table(engine, name, &plugins(), s).unwrap()
+}
+
+#[test]
+fn every_initial_offset_option_lands_where_it_should() {
+    let broker = Broker::start();
+    broker.create_topic("offsets", 2);
+    let p = TestProducer::new(&broker);
+    for part in 0..2 {
+        for i in 0..5 {
+            p.send(
+                "offsets",
+                part,
+                None,
+                Some(format!("p{part}-{i}").as_bytes()),
+                &[],
+            );
+        }
+    }
+    let (engine, _cycles) = engine();
+
+    let beginning = value_strings(
+        &broker,
+        "offsets",
+        InitialOffsets::all(StartAt::Beginning),
+        &engine,
+        "beginning",
+    );
+    let got = wait_rows(&beginning, 10);
+    assert_eq!(got.num_rows(), 10);
+
+    let mut map = InitialOffsets::all(StartAt::End);
+    map.per_partition.insert(0, StartAt::Offset(3));
+    let per_partition = value_strings(&broker, "offsets", map, &engine, "per_partition");
+    let got = wait_rows(&per_partition, 2);
+    let mut values = strings(&got, "Command");
+    values.sort();
+    assert_eq!(values, ["p0-3", "p0-4"]);
+
+    let end = value_strings(
+        &broker,
+        "offsets",
+        InitialOffsets::all(StartAt::End),
+        &engine,
+        "end",
+    );
+    // Let the end offsets resolve before producing.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(rows(&end).num_rows(), 0);
+    p.send("offsets", 1, None, Some(b"after-start"), &[]);
+    let got = wait_rows(&end, 1);
+    assert_eq!(strings(&got, "Command"), ["after-start"]);
+    let got = wait_rows(&per_partition, 3);
+    assert!(
+        strings(&got, "Command").contains(&"after-start".to_string()),
+        "partition 1 started at its end"
+    );
+
+    // By time: everything produced after `cut`.
+    let cut = wait_for("a timestamp boundary", WAIT, || {
+        let b = rows(&beginning);
+        (b.num_rows() == 11).then(|| {
+            let ts = b
+                .column_by_name("KafkaTimestamp")
+                .unwrap()
+                .as_primitive::<arrow_array::types::TimestampMillisecondType>();
+            ts.values().iter().copied().max().unwrap() + 1
+        })
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    p.send("offsets", 0, None, Some(b"late-0"), &[]);
+    p.send("offsets", 1, None, Some(b"late-1"), &[]);
+    let mut by_time = InitialOffsets::all(StartAt::Timestamp(cut));
+    by_time.per_partition.clear();
+    let timed = value_strings(&broker, "offsets", by_time, &engine, "by_time");
+    let got = wait_rows(&timed, 2);
+    let mut values = strings(&got, "Command");
+    values.sort();
+    assert_eq!(values, ["late-0", "late-1"]);
+}
+
+fn group_member(broker: &Broker, engine: &Engine, name: &str, group: &str) -> ConsumedTable {
+    let mut s = spec(
+        broker,
+        "orders4",
+        ValueSpec::Ignore,
+        command_spec(),
+        TableType::Append,
+    );
+    s.mode = ConsumerMode::Group;
+    s.properties.insert("group.id".into(), group.into());
+    s.properties
+        .insert("session.timeout.ms".into(), "6000".into());
+    s.properties
+        .insert("heartbeat.interval.ms".into(), "500".into());
+    consume_to_table(engine, name, &plugins(), s).unwrap()
+}
+
+fn values_of(t: &ConsumedTable) -> BTreeSet<String> {
+    strings(&rows(t), "Command").into_iter().collect()
+}
+
+#[test]
+fn group_members_split_partitions_take_over_and_resume_from_commits() {
+    let broker = Broker::start();
+    broker.create_topic("orders4", 4);
+    let p = TestProducer::new(&broker);
+    let send = |from: usize, to: usize| {
+        for i in from..to {
+            p.send(
+                "orders4",
+                (i % 4) as i32,
+                None,
+                Some(format!("m{i}").as_bytes()),
+                &[],
+            );
+        }
+    };
+    let expect = |to: usize| (0..to).map(|i| format!("m{i}")).collect::<BTreeSet<_>>();
+    send(0, 40);
+    let (engine_a, _ca) = engine();
+    let (engine_b, _cb) = engine();
+    let mut a = group_member(&broker, &engine_a, "a", "g1");
+    let mut b = group_member(&broker, &engine_b, "b", "g1");
+    wait_for(
+        "both members to read everything between them",
+        Duration::from_secs(60),
+        || {
+            let union: BTreeSet<String> = values_of(&a).union(&values_of(&b)).cloned().collect();
+            (union == expect(40)).then_some(())
+        },
+    );
+    send(40, 60);
+    wait_for(
+        "new messages split between members",
+        Duration::from_secs(60),
+        || {
+            let union: BTreeSet<String> = values_of(&a).union(&values_of(&b)).cloned().collect();
+            (union == expect(60)).then_some(())
+        },
+    );
+    assert!(
+        !values_of(&a).is_empty() && !values_of(&b).is_empty(),
+        "both members got partitions"
+    );
+
+    // Stop one member: the other takes over its partitions, nothing missing.
+    a.stop();
+    send(60, 80);
+    wait_for("b to take over", Duration::from_secs(60), || {
+        let union: BTreeSet<String> = values_of(&a).union(&values_of(&b)).cloned().collect();
+        (union == expect(80)).then_some(())
+    });
+    let a_before = values_of(&a);
+
+    // Restart: a new member of the group resumes from committed offsets.
+    b.stop();
+    let b_values = values_of(&b);
+    send(80, 100);
+    let (engine_c, _cc) = engine();
+    let c = group_member(&broker, &engine_c, "c", "g1");
+    wait_for(
+        "c to resume from the commits",
+        Duration::from_secs(60),
+        || {
+            let union: BTreeSet<String> = a_before
+                .union(&b_values)
+                .chain(values_of(&c).iter())
+                .cloned()
+                .collect();
+            (union == expect(100)).then_some(())
+        },
+    );
+    let c_values = values_of(&c);
+    let new: BTreeSet<String> = (80..100).map(|i| format!("m{i}")).collect();
+    assert!(c_values.is_superset(&new));
+    assert!(
+        c_values.len() < 100,
+        "c started from the committed offsets, not from the beginning ({} rows)",
+        c_values.len()
+    );
+}
+
+fn bad_int_records(p: &TestProducer, topic: &str) {
+    p.send(topic, 0, None, Some(&7i64.to_be_bytes()), &[]);
+    p.send(topic, 0, None, Some(b"12345"), &[("trace", b"t-1")]);
+    p.send(topic, 0, None, Some(&9i64.to_be_bytes()), &[]);
+}
+
+fn int_table(broker: &Broker, engine: &Engine, topic: &str, on_error: OnError) -> ConsumedTable {
+    let mut s = spec(
+        broker,
+        topic,
+        ValueSpec::Ignore,
+        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        TableType::Append,
+    );
+    s.on_error = on_error;
+    consume_to_table(engine, topic, &plugins(), s).unwrap()
+}
+
+#[test]
+fn on_error_fail_stops_the_table_naming_topic_partition_and_offset() {
+    let broker = Broker::start();
+    broker.create_topic("bad.fail", 1);
+    broker.create_topic("good", 1);
+    let p = TestProducer::new(&broker);
+    bad_int_records(&p, "bad.fail");
+    let (engine, _cycles) = engine();
+    let failing = int_table(&broker, &engine, "bad.fail", OnError::Fail);
+    let other = value_strings(
+        &broker,
+        "good",
+        InitialOffsets::all(StartAt::Beginning),
+        &engine,
+        "good",
+    );
+    let status = wait_for("the table to fail", WAIT, || match failing.status() {
+        IngestStatus::Failed(m) => Some(m),
+        _ => None,
+    });
+    assert!(
+        status.contains("topic bad.fail partition 0 offset 1"),
+        "{status}"
+    );
+    assert!(status.contains("cannot decode the value"), "{status}");
+    assert!(
+        status.contains("expected 8 bytes (LongSerializer) for int64, got 5 bytes"),
+        "{status}"
+    );
+    assert!(status.contains("31 32 33 34 35 \"12345\""), "{status}");
+    let kept = wait_rows(&failing, 1);
+    assert_eq!(
+        kept.column_by_name("Qty")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec(),
+        [7],
+        "rows before the bad one stay"
+    );
+    assert_eq!(failing.error_counts().decode_errors, 1);
+    // Other tables keep running.
+    p.send("good", 0, None, Some(b"still here"), &[]);
+    wait_rows(&other, 1);
+    assert_eq!(other.status(), IngestStatus::Running);
+}
+
+#[test]
+fn on_error_skip_counts_and_goes_on() {
+    let broker = Broker::start();
+    broker.create_topic("bad.skip", 1);
+    bad_int_records(&TestProducer::new(&broker), "bad.skip");
+    let (engine, _cycles) = engine();
+    let t = int_table(&broker, &engine, "bad.skip", OnError::Skip);
+    let got = wait_rows(&t, 2);
+    assert_eq!(
+        got.column_by_name("Qty")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec(),
+        [7, 9]
+    );
+    assert_eq!(int64s(&got, "KafkaOffset"), [0, 2]);
+    let counts = t.error_counts();
+    assert_eq!(
+        (counts.decode_errors, counts.skipped, counts.dead_lettered),
+        (1, 1, 0)
+    );
+    assert_eq!(t.status(), IngestStatus::Running);
+}
+
+#[test]
+fn on_error_dead_letter_writes_the_original_with_context_headers() {
+    let broker = Broker::start();
+    broker.create_topic("bad.dlq", 1);
+    broker.create_topic("bad.dlq.errors", 1);
+    bad_int_records(&TestProducer::new(&broker), "bad.dlq");
+    let (engine, _cycles) = engine();
+    let t = int_table(
+        &broker,
+        &engine,
+        "bad.dlq",
+        OnError::DeadLetter {
+            topic: "bad.dlq.errors".into(),
+        },
+    );
+    let got = wait_rows(&t, 2);
+    assert_eq!(
+        got.column_by_name("Qty")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec(),
+        [7, 9]
+    );
+    assert_eq!(t.error_counts().dead_lettered, 1);
+    // Read back by an independent client.
+    let out = run_python("consume.py", &[&broker.bootstrap(), "bad.dlq.errors", "1"]);
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{out}");
+    let r = &records[0];
+    assert_eq!(r["value_hex"], json!("3132333435"));
+    assert_eq!(r["key_hex"], json!(null));
+    let h = &r["headers"];
+    assert_eq!(h["trace"], json!("t-1"), "original headers are kept");
+    assert_eq!(h["topictable.errors.topic"], json!("bad.dlq"));
+    assert_eq!(h["topictable.errors.partition"], json!("0"));
+    assert_eq!(h["topictable.errors.offset"], json!("1"));
+    assert_eq!(h["topictable.errors.stage"], json!("value_decode"));
+    assert_eq!(h["topictable.errors.exception.class"], json!("RowError"));
+    assert!(
+        h["topictable.errors.exception.message"]
+            .as_str()
+            .unwrap()
+            .contains("expected 8 bytes (LongSerializer) for int64"),
+        "{h}"
+    );
+}
+
+#[test]
+fn one_table_reads_several_topics() {
+    let broker = Broker::start();
+    broker.create_topic("east", 1);
+    broker.create_topic("west", 2);
+    let p = TestProducer::new(&broker);
+    p.send("east", 0, None, Some(b"e0"), &[]);
+    p.send("west", 1, None, Some(b"w1"), &[]);
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "east",
+        ValueSpec::Ignore,
+        command_spec(),
+        TableType::Append,
+    );
+    s.topics.push("west".into());
+    s.columns.topic = Some("KafkaTopic".into());
+    let t = consume_to_table(&engine, "both", &plugins(), s).unwrap();
+    let got = wait_rows(&t, 2);
+    let mut pairs: Vec<(String, String)> = strings(&got, "KafkaTopic")
+        .into_iter()
+        .zip(strings(&got, "Command"))
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [("east".into(), "e0".into()), ("west".into(), "w1".into())]
+    );
+}
+
+#[test]
+fn both_sides_ignored_is_a_config_error() {
+    let broker = Broker::start();
+    let (engine, _cycles) = engine();
+    let err = consume_to_table(
+        &engine,
+        "nothing",
+        &plugins(),
+        spec(
+            &broker,
+            "x",
+            ValueSpec::Ignore,
+            ValueSpec::Ignore,
+            TableType::Append,
+        ),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string()
+            .contains("table `nothing`: the key and the value are both ignored"),
+        "{err}"
+    );
+}

@@ -1,0 +1,291 @@
+//! Harness for the end-to-end tests: a real tansu broker on a free loopback
+//! port, the first-party plugins built and laid out in a plugin directory, a
+//! plain rdkafka producer, and the Python client (confluent-kafka).
+#![allow(clippy::missing_panics_doc)]
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use topictable::PluginRegistry;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+fn tansu_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU") {
+        return p.into();
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cargo_bin = home.join(".cargo/bin/tansu");
+    if cargo_bin.exists() {
+        cargo_bin
+    } else {
+        PathBuf::from("tansu")
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A tansu broker with durable sqlite storage, killed when dropped.
+pub struct Broker {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Broker {
+    /// Starts a broker on a free loopback port.
+    pub fn start() -> Self {
+        let mut broker = Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            port: free_port(),
+            child: None,
+        };
+        broker.launch();
+        broker
+    }
+
+    fn launch(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::create(self.dir.path().join("tansu.log")).expect("log file");
+        let child = Command::new(tansu_binary())
+            .current_dir(self.dir.path())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tansu (install it with `cargo install tansu --locked --features dynostore,libsql`)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The broker's log so far.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.path().join("tansu.log")) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// `bootstrap.servers` for clients.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a topic.
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let status = Command::new(tansu_binary())
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+                "--broker",
+            ])
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu topic create");
+        assert!(status.success(), "creating topic {name} failed");
+    }
+
+    /// Stops the broker (its data stays).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A plain rdkafka producer that waits for every record to be acknowledged.
+pub struct TestProducer {
+    producer: BaseProducer,
+}
+
+impl TestProducer {
+    /// A producer for `broker`.
+    pub fn new(broker: &Broker) -> Self {
+        let producer = ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap())
+            .set("linger.ms", "0")
+            .create()
+            .expect("producer");
+        Self { producer }
+    }
+
+    /// Sends one record to `partition` and waits for it.
+    pub fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, &[u8])],
+    ) {
+        let mut owned = OwnedHeaders::new();
+        for (k, v) in headers {
+            owned = owned.insert(Header {
+                key: k,
+                value: Some(*v),
+            });
+        }
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).partition(partition).headers(owned);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        self.producer
+            .send(record)
+            .map_err(|(e, _)| e)
+            .expect("queue record");
+        self.producer.flush(Duration::from_secs(30)).expect("flush");
+    }
+
+    /// Sends `(key, value)` text records to `partition`.
+    pub fn send_text(&self, topic: &str, partition: i32, records: &[(Option<&str>, &str)]) {
+        for (k, v) in records {
+            self.send(
+                topic,
+                partition,
+                k.map(str::as_bytes),
+                Some(v.as_bytes()),
+                &[],
+            );
+        }
+    }
+}
+
+/// The plugin crates the end-to-end tests load.
+const PLUGINS: [(&str, &str); 1] = [("topictable-plugin-simple", "topictable_plugin_simple")];
+
+/// Builds the first-party plugins (same profile as this test) once, and
+/// returns a registry loaded from a directory holding them.
+pub fn plugins() -> PluginRegistry {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("exe");
+        let mut profile_dir = exe.parent().expect("dir").to_path_buf();
+        if profile_dir.ends_with("deps") {
+            profile_dir.pop();
+        }
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "--quiet", "--manifest-path"])
+            .arg(workspace_root().join("Cargo.toml"));
+        cmd.arg("--target-dir")
+            .arg(profile_dir.parent().expect("target"));
+        if profile_dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        for (krate, _) in PLUGINS {
+            cmd.args(["-p", krate]);
+        }
+        assert!(
+            cmd.status().expect("cargo build").success(),
+            "building plugins failed"
+        );
+        let dir = profile_dir.join("e2e-plugins");
+        std::fs::create_dir_all(&dir).expect("plugin dir");
+        for (_, stem) in PLUGINS {
+            let file = format!(
+                "{}{stem}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            );
+            std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
+        }
+        dir
+    });
+    let (registry, errors) = PluginRegistry::load_dir(dir);
+    assert!(errors.is_empty(), "{errors:?}");
+    registry
+}
+
+/// The Python interpreter with confluent-kafka: `TOPICTABLE_TEST_PYTHON`, or
+/// the venv `scripts/test.sh` makes. Panics when neither exists: these tests
+/// never pass silently without their independent client.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TOPICTABLE_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = workspace_root().join(".cache/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with confluent-kafka: run scripts/test.sh once, or set TOPICTABLE_TEST_PYTHON"
+    );
+    venv
+}
+
+/// Runs `tests/python/<script>` with `args`; returns its stdout, panicking on failure.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg(workspace_root().join("tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
