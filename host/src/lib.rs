@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod ingest;
+pub mod pipeline;
 pub mod plugin_loader;
 
 pub use plugin_loader::{LoadError, LoadedPlugin, PluginRegistry};

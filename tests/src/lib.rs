@@ -208,8 +208,27 @@ const PLUGINS: [(&str, &str); 1] = [("topictable-plugin-simple", "topictable_plu
 /// Builds the first-party plugins (same profile as this test) once, and
 /// returns a registry loaded from a directory holding them.
 pub fn plugins() -> PluginRegistry {
+    let (registry, errors) = PluginRegistry::load_dir(&plugin_dir());
+    assert!(errors.is_empty(), "{errors:?}");
+    registry
+}
+
+/// The `topictable` binary, built with the same profile as this test.
+pub fn topictable_bin() -> PathBuf {
+    let dir = plugin_dir();
+    let bin = dir
+        .parent()
+        .expect("profile dir")
+        .join(format!("topictable{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+/// A directory holding the first-party plugins (built once per test process,
+/// together with the `topictable` binary).
+pub fn plugin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
+    DIR.get_or_init(|| {
         let exe = std::env::current_exe().expect("exe");
         let mut profile_dir = exe.parent().expect("dir").to_path_buf();
         if profile_dir.ends_with("deps") {
@@ -223,6 +242,7 @@ pub fn plugins() -> PluginRegistry {
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
         }
+        cmd.args(["-p", "topictable"]);
         for (krate, _) in PLUGINS {
             cmd.args(["-p", krate]);
         }
@@ -241,10 +261,8 @@ pub fn plugins() -> PluginRegistry {
             std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
         }
         dir
-    });
-    let (registry, errors) = PluginRegistry::load_dir(dir);
-    assert!(errors.is_empty(), "{errors:?}");
-    registry
+    })
+    .clone()
 }
 
 /// The Python interpreter with confluent-kafka: `TOPICTABLE_TEST_PYTHON`, or

@@ -9,6 +9,9 @@ use std::borrow::Cow;
 use crate::JsonType;
 use crate::columns::ColumnBuf;
 
+/// Added to a strict mismatch whose string would have passed with `lenient`.
+const LENIENT_HINT: &str = " (a number in a string; `lenient: true` accepts it)";
+
 /// How many characters of a wrong value an error message quotes.
 const FOUND_CHARS: usize = 40;
 
@@ -66,6 +69,10 @@ pub(crate) fn store(
                 )?);
             } else if is_string {
                 let text = unquote(raw);
+                if looks_integer(text.trim()) {
+                    let expected = "an RFC 3339 string or epoch milliseconds";
+                    return Err(format!("{}{LENIENT_HINT}", mismatch(expected, raw)));
+                }
                 let t = chrono::DateTime::parse_from_rfc3339(text.as_ref()).map_err(|e| {
                     format!(
                         "{} ({e})",
@@ -111,6 +118,8 @@ fn integer(
         Cow::Borrowed(raw)
     } else if lenient && is_string {
         unquote(raw)
+    } else if is_string && looks_integer(unquote(raw).trim()) {
+        return Err(format!("{}{LENIENT_HINT}", mismatch(expected, raw)));
     } else {
         return Err(mismatch(expected, raw));
     };
@@ -154,14 +163,18 @@ fn number<F: std::str::FromStr>(
         // JSON's number syntax is a subset of Rust's float syntax.
         return raw.parse().map_err(|_| mismatch("a number", raw));
     }
-    if lenient && is_string {
+    if is_string {
         let text = unquote(raw);
         let text = text.trim();
-        let numeric = text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+        let numeric = !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
         if numeric && let Ok(v) = text.parse() {
-            return Ok(v);
+            if lenient {
+                return Ok(v);
+            }
+            return Err(format!("{}{LENIENT_HINT}", mismatch("a number", raw)));
         }
     }
     Err(mismatch("a number", raw))

@@ -1,6 +1,9 @@
 //! Command-line parsing and dispatch.
 
+mod demo;
+mod output;
 mod plugins;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +27,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a pipeline file: consume topics into live tables, derive tables,
+    /// until Ctrl-C (or --exit-when / --exit-after).
+    ///
+    /// Exit codes: 0 done (condition met, time up without a condition, or
+    /// Ctrl-C); 1 runtime failure; 2 bad pipeline file or arguments; 3
+    /// --exit-after ran out before every --exit-when held.
+    Run(run::RunArgs),
+    /// Check a pipeline file (syntax, codec configs, columns, operators) without connecting to Kafka.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
+    /// Start an embedded Kafka broker, feed it a quotes/orders stream and show
+    /// the seed's live totalNotional table. Needs no other process.
+    Demo(demo::DemoArgs),
     /// List, inspect and check the codec and sink plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -52,7 +70,17 @@ pub fn run() -> ExitCode {
         )
         .init();
     let plugin_dir = cli.plugin_dir();
+    if let Command::Plugins(cmd) = cli.command {
+        return plugins::run(cmd, &plugin_dir);
+    }
+    let (registry, errors) = topictable::PluginRegistry::load_dir(&plugin_dir);
+    for e in &errors {
+        eprintln!("warning: {e}");
+    }
     match cli.command {
-        Command::Plugins(cmd) => plugins::run(cmd, &plugin_dir),
+        Command::Run(args) => run::run(args, &registry),
+        Command::Validate { pipeline } => run::validate(&pipeline, &registry),
+        Command::Demo(args) => demo::demo(args, &registry),
+        Command::Plugins(_) => unreachable!("handled above"),
     }
 }

@@ -167,49 +167,11 @@ pub fn consume_to_table(
         table: name.to_string(),
         message,
     };
-    if spec.key == ValueSpec::Ignore && spec.value == ValueSpec::Ignore {
-        return Err(config_error(
-            "the key and the value are both ignored; read at least one".into(),
-        ));
-    }
-    if spec.topics.is_empty() {
-        return Err(config_error("no topic given".into()));
-    }
-    let decoder = |side: Side, vs: &ValueSpec| -> Result<Option<Box<dyn Decoder>>, IngestError> {
-        match vs {
-            ValueSpec::Ignore => Ok(None),
-            ValueSpec::Codec { format, config } => plugins
-                .new_decoder(format, config, side)
-                .map(Some)
-                .map_err(|source| IngestError::Codec {
-                    table: name.to_string(),
-                    side,
-                    source,
-                }),
-        }
-    };
-    let key_decoder = decoder(Side::Key, &spec.key)?;
-    let value_decoder = decoder(Side::Value, &spec.value)?;
-
-    let mut fields: Vec<Field> = spec.columns.fields();
-    for d in [&key_decoder, &value_decoder].into_iter().flatten() {
-        fields.extend(
-            d.output_schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone()),
-        );
-    }
-    let mut seen = BTreeSet::new();
-    for f in &fields {
-        if !seen.insert(f.name().clone()) {
-            return Err(config_error(format!(
-                "column `{}` appears twice (rename a standard column or a codec column)",
-                f.name()
-            )));
-        }
-    }
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let SourcePlan {
+        key_decoder,
+        value_decoder,
+        schema,
+    } = plan_source(name, plugins, &spec)?;
     let table = engine
         .source_table(name, schema.clone(), spec.table_type)
         .map_err(|source| IngestError::Engine {
@@ -286,6 +248,77 @@ pub fn consume_to_table(
         table,
         shared,
         thread: Some(thread),
+    })
+}
+
+/// A source table's decoders and schema, made before anything connects.
+pub struct SourcePlan {
+    /// The key's decoder, unless the key is ignored.
+    pub key_decoder: Option<Box<dyn Decoder>>,
+    /// The value's decoder, unless the value is ignored.
+    pub value_decoder: Option<Box<dyn Decoder>>,
+    /// The table's schema: standard columns, then key columns, then value columns.
+    pub schema: SchemaRef,
+}
+
+/// Creates the decoders of `spec` and the table's schema, checking the spec
+/// (both sides ignored, no topic, duplicate column names) without connecting.
+pub fn plan_source(
+    name: &str,
+    plugins: &PluginRegistry,
+    spec: &ConsumeSpec,
+) -> Result<SourcePlan, IngestError> {
+    let config_error = |message: String| IngestError::Config {
+        table: name.to_string(),
+        message,
+    };
+    if spec.key == ValueSpec::Ignore && spec.value == ValueSpec::Ignore {
+        return Err(config_error(
+            "the key and the value are both ignored; read at least one".into(),
+        ));
+    }
+    if spec.topics.is_empty() {
+        return Err(config_error("no topic given".into()));
+    }
+    let decoder = |side: Side, vs: &ValueSpec| -> Result<Option<Box<dyn Decoder>>, IngestError> {
+        match vs {
+            ValueSpec::Ignore => Ok(None),
+            ValueSpec::Codec { format, config } => plugins
+                .new_decoder(format, config, side)
+                .map(Some)
+                .map_err(|source| IngestError::Codec {
+                    table: name.to_string(),
+                    side,
+                    source,
+                }),
+        }
+    };
+    let key_decoder = decoder(Side::Key, &spec.key)?;
+    let value_decoder = decoder(Side::Value, &spec.value)?;
+
+    let mut fields: Vec<Field> = spec.columns.fields();
+    for d in [&key_decoder, &value_decoder].into_iter().flatten() {
+        fields.extend(
+            d.output_schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone()),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for f in &fields {
+        if !seen.insert(f.name().clone()) {
+            return Err(config_error(format!(
+                "column `{}` appears twice (rename a standard column or a codec column)",
+                f.name()
+            )));
+        }
+    }
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    Ok(SourcePlan {
+        key_decoder,
+        value_decoder,
+        schema,
     })
 }
 

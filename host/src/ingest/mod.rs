@@ -18,7 +18,9 @@ mod dead_letter;
 mod record_error;
 mod spec;
 
-pub use consumer::{ConsumedTable, IngestError, IngestStatus, consume_to_table};
+pub use consumer::{
+    ConsumedTable, IngestError, IngestStatus, SourcePlan, consume_to_table, plan_source,
+};
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use record_error::{ErrorCountsSnapshot, RecordError};
 pub use spec::{

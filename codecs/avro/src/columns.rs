@@ -1,0 +1,332 @@
+//! Output columns: growable buffers that can be cut back to a row count (so a
+//! message that fails half-way leaves no partial row), then finished into
+//! Arrow arrays.
+
+use std::sync::Arc;
+
+use topictable_sdk::arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type,
+    Time32MillisecondType, Time64MicrosecondType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType,
+};
+use topictable_sdk::arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, DictionaryArray, FixedSizeBinaryArray, ListArray,
+    MapArray, NullArray, PrimitiveArray, StringArray, StructArray,
+};
+use topictable_sdk::arrow_buffer::{
+    BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
+};
+use topictable_sdk::arrow_schema::{DataType, TimeUnit};
+
+/// A column id in a [`Columns`] arena.
+pub type ColId = usize;
+
+/// The values of one column.
+#[derive(Debug)]
+pub enum Data {
+    /// Nulls only.
+    Null,
+    /// Booleans.
+    Bool(BooleanBufferBuilder),
+    /// 32-bit values (int, date, time-millis).
+    I32(Vec<i32>),
+    /// 64-bit values (long, time-micros, timestamps).
+    I64(Vec<i64>),
+    /// `float`.
+    F32(Vec<f32>),
+    /// `double`.
+    F64(Vec<f64>),
+    /// Decimals.
+    I128(Vec<i128>),
+    /// Variable-length bytes (string, bytes).
+    Bytes {
+        /// `len + 1` offsets.
+        offsets: Vec<i32>,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Fixed-size bytes.
+    Fixed {
+        /// Bytes per value.
+        size: usize,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Enum symbol indexes into a fixed dictionary.
+    Dict {
+        /// Per row, the symbol index.
+        keys: Vec<i32>,
+        /// The symbols.
+        values: ArrayRef,
+    },
+    /// A list of `child` values.
+    List {
+        /// `len + 1` offsets into the child.
+        offsets: Vec<i32>,
+        /// The item column.
+        child: ColId,
+    },
+    /// A map: offsets into the `keys` and `values` columns.
+    Map {
+        /// `len + 1` offsets.
+        offsets: Vec<i32>,
+        /// The key column (strings).
+        keys: ColId,
+        /// The value column.
+        values: ColId,
+    },
+    /// A struct of child columns, each as long as this one.
+    Struct {
+        /// The children.
+        children: Vec<ColId>,
+    },
+}
+
+/// One column: its Arrow type, values and validity.
+#[derive(Debug)]
+pub struct Column {
+    /// The Arrow type it finishes into.
+    pub data_type: DataType,
+    /// Its values.
+    pub data: Data,
+    /// Validity, one bit per row.
+    pub valid: BooleanBufferBuilder,
+}
+
+/// All columns of a decoder, top-level and nested, by id.
+#[derive(Debug, Default)]
+pub struct Columns {
+    /// The columns.
+    pub cols: Vec<Column>,
+}
+
+impl Columns {
+    /// Adds a column and returns its id (children must already be added).
+    pub fn add(&mut self, data_type: DataType, data: Data) -> ColId {
+        self.cols.push(Column {
+            data_type,
+            data,
+            valid: BooleanBufferBuilder::new(0),
+        });
+        self.cols.len() - 1
+    }
+
+    /// Adds a column of a type without children (enums pass their symbols).
+    pub fn add_leaf(&mut self, data_type: DataType, dict_values: Option<ArrayRef>) -> ColId {
+        let data = match &data_type {
+            DataType::Null => Data::Null,
+            DataType::Boolean => Data::Bool(BooleanBufferBuilder::new(0)),
+            DataType::Int32 | DataType::Date32 | DataType::Time32(_) => Data::I32(Vec::new()),
+            DataType::Int64 | DataType::Time64(_) | DataType::Timestamp(_, _) => {
+                Data::I64(Vec::new())
+            }
+            DataType::Float32 => Data::F32(Vec::new()),
+            DataType::Float64 => Data::F64(Vec::new()),
+            DataType::Decimal128(_, _) => Data::I128(Vec::new()),
+            DataType::Utf8 | DataType::Binary => Data::Bytes {
+                offsets: vec![0],
+                data: Vec::new(),
+            },
+            DataType::FixedSizeBinary(n) => Data::Fixed {
+                size: *n as usize,
+                data: Vec::new(),
+            },
+            DataType::Dictionary(_, _) => Data::Dict {
+                keys: Vec::new(),
+                values: dict_values.expect("an enum column comes with its symbols"),
+            },
+            other => unreachable!("{other} is not a leaf type"),
+        };
+        self.add(data_type, data)
+    }
+
+    /// Number of rows in column `c`.
+    #[inline]
+    pub fn len(&self, c: ColId) -> usize {
+        self.cols[c].valid.len()
+    }
+
+    /// Appends a null to column `c` (and an empty slot to its children).
+    pub fn append_null(&mut self, c: ColId) {
+        let col = &mut self.cols[c];
+        col.valid.append(false);
+        match &mut col.data {
+            Data::Null => {}
+            Data::Bool(b) => b.append(false),
+            Data::I32(v) => v.push(0),
+            Data::I64(v) => v.push(0),
+            Data::F32(v) => v.push(0.0),
+            Data::F64(v) => v.push(0.0),
+            Data::I128(v) => v.push(0),
+            Data::Bytes { offsets, data } => offsets.push(data.len() as i32),
+            Data::Fixed { size, data } => data.resize(data.len() + *size, 0),
+            Data::Dict { keys, .. } => keys.push(0),
+            Data::List { offsets, .. } | Data::Map { offsets, .. } => {
+                let last = *offsets.last().unwrap_or(&0);
+                offsets.push(last);
+            }
+            Data::Struct { children } => {
+                for child in children.clone() {
+                    self.append_null(child);
+                }
+            }
+        }
+    }
+
+    /// Cuts column `c` (and its children) back to `len` rows.
+    pub fn truncate(&mut self, c: ColId, len: usize) {
+        let col = &mut self.cols[c];
+        if col.valid.len() <= len {
+            return;
+        }
+        col.valid.truncate(len);
+        let mut nested: Vec<(ColId, usize)> = Vec::new();
+        match &mut col.data {
+            Data::Null => {}
+            Data::Bool(b) => b.truncate(len),
+            Data::I32(v) => v.truncate(len),
+            Data::I64(v) => v.truncate(len),
+            Data::F32(v) => v.truncate(len),
+            Data::F64(v) => v.truncate(len),
+            Data::I128(v) => v.truncate(len),
+            Data::Bytes { offsets, data } => {
+                offsets.truncate(len + 1);
+                data.truncate(offsets[len] as usize);
+            }
+            Data::Fixed { size, data } => data.truncate(len * *size),
+            Data::Dict { keys, .. } => keys.truncate(len),
+            Data::List { offsets, child } => {
+                offsets.truncate(len + 1);
+                nested.push((*child, offsets[len] as usize));
+            }
+            Data::Map {
+                offsets,
+                keys,
+                values,
+            } => {
+                offsets.truncate(len + 1);
+                let n = offsets[len] as usize;
+                nested.push((*keys, n));
+                nested.push((*values, n));
+            }
+            Data::Struct { children } => nested.extend(children.iter().map(|&ch| (ch, len))),
+        }
+        for (child, n) in nested {
+            self.truncate(child, n);
+        }
+    }
+
+    /// Takes column `c`'s rows as an Arrow array and leaves it empty.
+    pub fn finish(&mut self, c: ColId) -> ArrayRef {
+        let col = &mut self.cols[c];
+        let len = col.valid.len();
+        let valid = col.valid.finish();
+        let nulls = Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0);
+        let data_type = col.data_type.clone();
+        macro_rules! prim {
+            ($t:ty, $v:expr) => {
+                Arc::new(PrimitiveArray::<$t>::new(
+                    ScalarBuffer::from(std::mem::take($v)),
+                    nulls,
+                ))
+            };
+        }
+        let children = match &col.data {
+            Data::List { child, .. } => vec![*child],
+            Data::Map { keys, values, .. } => vec![*keys, *values],
+            Data::Struct { children } => children.clone(),
+            _ => Vec::new(),
+        };
+        let mut finished: Vec<ArrayRef> = children.iter().map(|&ch| self.finish(ch)).collect();
+        let col = &mut self.cols[c];
+        match (&mut col.data, &data_type) {
+            (Data::Null, _) => Arc::new(NullArray::new(len)),
+            (Data::Bool(b), _) => Arc::new(BooleanArray::new(b.finish(), nulls)),
+            (Data::I32(v), DataType::Date32) => prim!(Date32Type, v),
+            (Data::I32(v), DataType::Time32(_)) => prim!(Time32MillisecondType, v),
+            (Data::I32(v), _) => prim!(Int32Type, v),
+            (Data::I64(v), DataType::Time64(_)) => prim!(Time64MicrosecondType, v),
+            (Data::I64(v), DataType::Timestamp(unit, tz)) => {
+                let values = ScalarBuffer::from(std::mem::take(v));
+                let tz = tz.clone();
+                match unit {
+                    TimeUnit::Millisecond => Arc::new(
+                        PrimitiveArray::<TimestampMillisecondType>::new(values, nulls)
+                            .with_timezone_opt(tz),
+                    ),
+                    TimeUnit::Microsecond => Arc::new(
+                        PrimitiveArray::<TimestampMicrosecondType>::new(values, nulls)
+                            .with_timezone_opt(tz),
+                    ),
+                    _ => Arc::new(
+                        PrimitiveArray::<TimestampNanosecondType>::new(values, nulls)
+                            .with_timezone_opt(tz),
+                    ),
+                }
+            }
+            (Data::I64(v), _) => prim!(Int64Type, v),
+            (Data::F32(v), _) => prim!(Float32Type, v),
+            (Data::F64(v), _) => prim!(Float64Type, v),
+            (Data::I128(v), DataType::Decimal128(p, s)) => Arc::new(
+                PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(std::mem::take(v)), nulls)
+                    .with_precision_and_scale(*p, *s)
+                    .expect("precision and scale were checked when the schema was read"),
+            ),
+            (Data::I128(_), _) => unreachable!("decimal data is Decimal128"),
+            (Data::Bytes { offsets, data }, dt) => {
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let values = Buffer::from(std::mem::take(data));
+                if *dt == DataType::Utf8 {
+                    // SAFETY: every value was checked to be UTF-8 as it was appended,
+                    // and the offsets only grow.
+                    Arc::new(unsafe { StringArray::new_unchecked(offsets, values, nulls) })
+                } else {
+                    Arc::new(BinaryArray::new(offsets, values, nulls))
+                }
+            }
+            (Data::Fixed { size, data }, _) => Arc::new(FixedSizeBinaryArray::new(
+                *size as i32,
+                Buffer::from(std::mem::take(data)),
+                nulls,
+            )),
+            (Data::Dict { keys, values }, _) => {
+                let keys = PrimitiveArray::<Int32Type>::new(
+                    ScalarBuffer::from(std::mem::take(keys)),
+                    nulls,
+                );
+                // SAFETY: every key is an index into `values` (checked when decoded).
+                Arc::new(unsafe { DictionaryArray::new_unchecked(keys, values.clone()) })
+            }
+            (Data::List { offsets, .. }, DataType::List(item)) => {
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                Arc::new(ListArray::new(
+                    item.clone(),
+                    offsets,
+                    finished.remove(0),
+                    nulls,
+                ))
+            }
+            (Data::Map { offsets, .. }, DataType::Map(entries, sorted)) => {
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let DataType::Struct(kv) = entries.data_type() else {
+                    unreachable!()
+                };
+                let entries_array = StructArray::new(kv.clone(), finished, None);
+                Arc::new(MapArray::new(
+                    entries.clone(),
+                    offsets,
+                    entries_array,
+                    nulls,
+                    *sorted,
+                ))
+            }
+            (Data::Struct { .. }, DataType::Struct(fields)) => {
+                Arc::new(StructArray::new(fields.clone(), finished, nulls))
+            }
+            (data, dt) => unreachable!("column data {data:?} does not fit {dt}"),
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! The `avro` format's config keys.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use topictable_schema_registry::{ClientConfig, RegistryClient, SubjectNameStrategy, Version};
+use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
+
+use crate::plan::{Nested, PlanOptions};
+use crate::schema::SchemaSet;
+
+/// How messages are framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Magic byte `0x00`, 4-byte schema id, datum (Confluent's serializers).
+    #[default]
+    Confluent,
+    /// The bare datum; the schema comes from config.
+    Raw,
+}
+
+/// Config of one `avro` decoder or encoder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvroConfig {
+    /// `confluent` or `raw`.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Inline reader schema (JSON text) or a path to an `.avsc` file.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Schema Registry URL(s), comma-separated.
+    #[serde(default)]
+    pub schema_registry_url: Option<String>,
+    /// Subject of the reader schema (or of registration, for the encoder).
+    #[serde(default)]
+    pub schema_subject: Option<String>,
+    /// Version of the subject: a number or `latest`.
+    #[serde(default)]
+    pub schema_version: Option<Value>,
+    /// Topic, to name the subject with `subject_strategy` when `schema_subject` is unset.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Subject naming strategy.
+    #[serde(default)]
+    pub subject_strategy: Option<String>,
+    /// Record full name for the record strategies.
+    #[serde(default)]
+    pub record_name: Option<String>,
+    /// Basic auth user.
+    #[serde(default)]
+    pub registry_user: Option<String>,
+    /// Basic auth password.
+    #[serde(default)]
+    pub registry_password: Option<String>,
+    /// PEM file of a private CA.
+    #[serde(default)]
+    pub registry_ca_cert: Option<String>,
+    /// Request timeout in milliseconds.
+    #[serde(default)]
+    pub registry_timeout_ms: Option<u64>,
+    /// Retries per registry call.
+    #[serde(default)]
+    pub registry_retries: Option<u32>,
+    /// Field → column renames; other fields keep their names.
+    #[serde(default)]
+    pub mapping: Option<HashMap<String, String>>,
+    /// Field → column; only these fields become columns.
+    #[serde(default)]
+    pub mapping_only: Option<HashMap<String, String>>,
+    /// `flatten` (`a__b` columns) or `struct`.
+    #[serde(default)]
+    pub nested: Option<String>,
+    /// Separator of flattened names.
+    #[serde(default)]
+    pub separator: Option<String>,
+    /// Column name when the schema is not a record.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Encoder: register the schema under the subject.
+    #[serde(default)]
+    pub auto_register: Option<bool>,
+}
+
+fn choices(c: &[&str]) -> ConfigType {
+    ConfigType::Enum {
+        choices: c.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+impl AvroConfig {
+    /// The config keys, for validation and `topictable plugins describe`.
+    pub fn spec() -> ConfigSpec {
+        ConfigSpec::new(vec![
+            ConfigKey::optional(
+                "protocol",
+                choices(&["confluent", "raw"]),
+                json!("confluent"),
+                "confluent = magic byte 0x00 + 4-byte schema id + datum (writer schema from the registry); raw = the bare datum, written with the reader schema",
+            ),
+            ConfigKey::unset(
+                "schema",
+                ConfigType::String,
+                "reader schema: inline Avro JSON, or a path to an .avsc file (else it comes from the registry)",
+            ),
+            ConfigKey::unset(
+                "schema_registry_url",
+                ConfigType::String,
+                "Schema Registry URL(s), comma-separated (needed for protocol confluent)",
+            ),
+            ConfigKey::unset(
+                "schema_subject",
+                ConfigType::String,
+                "subject of the reader schema in the registry (default: from topic and subject_strategy)",
+            ),
+            ConfigKey::optional(
+                "schema_version",
+                ConfigType::Any,
+                json!("latest"),
+                "version of schema_subject: a number or \"latest\"",
+            ),
+            ConfigKey::unset(
+                "topic",
+                ConfigType::String,
+                "topic name, to name the subject with subject_strategy when schema_subject is unset",
+            ),
+            ConfigKey::optional(
+                "subject_strategy",
+                choices(&["topic_name", "record_name", "topic_record_name"]),
+                json!("topic_name"),
+                "how subjects are named: <topic>-value/-key, <record name>, or <topic>-<record name>",
+            ),
+            ConfigKey::unset(
+                "record_name",
+                ConfigType::String,
+                "record full name for the record_name and topic_record_name strategies",
+            ),
+            ConfigKey::unset(
+                "registry_user",
+                ConfigType::String,
+                "registry basic auth user",
+            ),
+            ConfigKey::unset(
+                "registry_password",
+                ConfigType::String,
+                "registry basic auth password",
+            ),
+            ConfigKey::unset(
+                "registry_ca_cert",
+                ConfigType::String,
+                "PEM file of a CA to trust for an https registry",
+            ),
+            ConfigKey::optional(
+                "registry_timeout_ms",
+                ConfigType::Integer,
+                json!(10000),
+                "time limit of one registry request",
+            ),
+            ConfigKey::optional(
+                "registry_retries",
+                ConfigType::Integer,
+                json!(3),
+                "retries (with backoff from 100 ms) when the registry is unreachable or answers 5xx",
+            ),
+            ConfigKey::unset(
+                "mapping",
+                ConfigType::Object,
+                "field → column renames (nested fields by flattened name, e.g. address__city); other fields keep their names",
+            ),
+            ConfigKey::unset(
+                "mapping_only",
+                ConfigType::Object,
+                "field → column; only these fields become columns",
+            ),
+            ConfigKey::optional(
+                "nested",
+                choices(&["flatten", "struct"]),
+                json!("flatten"),
+                "nested records: flatten into a__b columns, or keep as Arrow structs",
+            ),
+            ConfigKey::optional(
+                "separator",
+                ConfigType::String,
+                json!("__"),
+                "separator of flattened column names",
+            ),
+            ConfigKey::unset(
+                "column",
+                ConfigType::String,
+                "column name when the schema is not a record (default KafkaKey or KafkaValue)",
+            ),
+            ConfigKey::optional(
+                "auto_register",
+                ConfigType::Boolean,
+                json!(false),
+                "encoder: register the schema under the subject (else it must already be registered)",
+            ),
+        ])
+    }
+
+    /// Reads a config validated against [`AvroConfig::spec`].
+    pub fn from_map(config: &Map<String, Value>) -> Result<Self, PluginError> {
+        let c: Self = serde_json::from_value(Value::Object(config.clone()))?;
+        if c.mapping.is_some() && c.mapping_only.is_some() {
+            return Err(PluginError::config(
+                "give either `mapping` or `mapping_only`, not both",
+            ));
+        }
+        if c.protocol == Protocol::Confluent && c.schema_registry_url.is_none() {
+            return Err(PluginError::config(
+                "protocol `confluent` needs `schema_registry_url` (each message names its writer schema by id); use protocol `raw` for bare datums",
+            ));
+        }
+        if c.schema.is_none() && c.schema_registry_url.is_none() {
+            return Err(PluginError::config(
+                "no schema: give `schema` (inline JSON or .avsc path), or `schema_registry_url` with `schema_subject`",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The registry client, if a URL is configured.
+    pub fn registry(&self) -> Result<Option<RegistryClient>, PluginError> {
+        let Some(url) = &self.schema_registry_url else {
+            return Ok(None);
+        };
+        let mut cc = ClientConfig::new(url);
+        if let Some(user) = &self.registry_user {
+            cc = cc.with_basic_auth(user, self.registry_password.as_deref().unwrap_or(""));
+        }
+        if let Some(path) = &self.registry_ca_cert {
+            cc.ca_cert_pem = Some(
+                std::fs::read(path)
+                    .map_err(|e| PluginError::config(format!("registry_ca_cert `{path}`: {e}")))?,
+            );
+        }
+        if let Some(ms) = self.registry_timeout_ms {
+            cc.request_timeout = Duration::from_millis(ms);
+        }
+        if let Some(n) = self.registry_retries {
+            cc.max_retries = n;
+        }
+        RegistryClient::new(cc)
+            .map(Some)
+            .map_err(|e| PluginError::config(e.to_string()))
+    }
+
+    /// The subject named by config for `side`, if any.
+    pub fn subject(&self, side: Side) -> Result<Option<String>, PluginError> {
+        if let Some(s) = &self.schema_subject {
+            return Ok(Some(s.clone()));
+        }
+        let strategy = match self.subject_strategy.as_deref() {
+            None => SubjectNameStrategy::TopicName,
+            Some(name) => SubjectNameStrategy::ALL
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| *s)
+                .ok_or_else(|| PluginError::config(format!("unknown subject_strategy `{name}`")))?,
+        };
+        let topic = self.topic.as_deref().unwrap_or_default();
+        if strategy != SubjectNameStrategy::RecordName && topic.is_empty() {
+            return Ok(None);
+        }
+        strategy
+            .subject(topic, side == Side::Key, self.record_name.as_deref())
+            .map(Some)
+            .map_err(PluginError::config)
+    }
+
+    /// The version of `schema_version`.
+    pub fn version(&self) -> Result<Version, PluginError> {
+        match &self.schema_version {
+            None => Ok(Version::Latest),
+            Some(Value::String(s)) if s == "latest" => Ok(Version::Latest),
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n >= 1) => {
+                Ok(Version::Number(n.as_i64().unwrap_or(1) as i32))
+            }
+            Some(Value::String(s)) if s.parse::<i32>().is_ok_and(|n| n >= 1) => {
+                Ok(Version::Number(s.parse().unwrap_or(1)))
+            }
+            Some(v) => Err(PluginError::config(format!(
+                "schema_version must be a version number or \"latest\", got {v}"
+            ))),
+        }
+    }
+
+    /// The inline schema's text (reading the `.avsc` file when it is a path).
+    pub fn inline_schema(&self) -> Result<Option<String>, PluginError> {
+        let Some(s) = &self.schema else {
+            return Ok(None);
+        };
+        let t = s.trim_start();
+        if t.starts_with('{') || t.starts_with('[') || t.starts_with('"') {
+            return Ok(Some(s.clone()));
+        }
+        std::fs::read_to_string(s)
+            .map(Some)
+            .map_err(|e| PluginError::config(format!("schema file `{s}`: {e}")))
+    }
+
+    /// The reader schema: inline, or from the registry; returns its texts
+    /// (dependencies first) and its registry id when it came from there.
+    pub fn reader_schema(
+        &self,
+        side: Side,
+        registry: Option<&RegistryClient>,
+    ) -> Result<(Vec<String>, Option<u32>), PluginError> {
+        if let Some(text) = self.inline_schema()? {
+            return Ok((vec![text], None));
+        }
+        let registry = registry.ok_or_else(|| PluginError::config("no schema and no registry"))?;
+        let subject = self.subject(side)?.ok_or_else(|| {
+            PluginError::config(
+                "the registry is configured but no subject: give `schema_subject`, or `topic` (with `subject_strategy`)",
+            )
+        })?;
+        let version = self.version()?;
+        let (sv, resolved) = registry.subject_version(&subject, version).map_err(|e| {
+            PluginError::config(format!("reader schema {subject} version {version}: {e}"))
+        })?;
+        Ok((
+            resolved
+                .texts_in_dependency_order()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            Some(sv.id),
+        ))
+    }
+
+    /// Options for planning the reader schema's columns.
+    pub fn plan_options(&self, side: Side) -> Result<PlanOptions, PluginError> {
+        let nested = match self.nested.as_deref() {
+            None | Some("flatten") => Nested::Flatten,
+            Some("struct") => Nested::Struct,
+            Some(other) => return Err(PluginError::config(format!("unknown nested `{other}`"))),
+        };
+        Ok(PlanOptions {
+            nested,
+            separator: self.separator.clone().unwrap_or_else(|| "__".into()),
+            mapping_only: self.mapping_only.is_some(),
+            mapping: self
+                .mapping
+                .clone()
+                .or_else(|| self.mapping_only.clone())
+                .unwrap_or_default(),
+            column: self
+                .column
+                .clone()
+                .unwrap_or_else(|| side.default_column().to_string()),
+        })
+    }
+}
+
+/// Parses schema texts (dependencies first) into a set, checking with
+/// apache-avro that they are valid Avro.
+pub fn parse_schema(texts: &[String]) -> Result<(SchemaSet, usize), String> {
+    let (main, deps) = texts.split_last().ok_or("no schema")?;
+    apache_avro::Schema::parse_str_with_list(main, deps)
+        .map_err(|e| format!("invalid Avro schema: {e}"))?;
+    SchemaSet::parse(texts)
+}

@@ -1,0 +1,225 @@
+//! The decoder: framing, per-writer-id programs, and batches of rows.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use topictable_schema_registry::RegistryClient;
+use topictable_schema_registry::framing::split_frame;
+use topictable_sdk::arrow_array::{RecordBatch, RecordBatchOptions};
+use topictable_sdk::arrow_schema::SchemaRef;
+use topictable_sdk::preview::preview_bytes;
+use topictable_sdk::{Decoded, Decoder, MessageBatch, PluginError, RowError, Side};
+
+use crate::config::{AvroConfig, Protocol, parse_schema};
+use crate::datum::Cursor;
+use crate::plan::ReaderPlan;
+use crate::program::{Op, resolve};
+
+/// How long a registry failure for one schema id is reused before asking again.
+const REGISTRY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A program for one writer schema id, or why there is none.
+enum Program {
+    Ready(Op),
+    /// The schema cannot be resolved against the reader schema: permanent.
+    Unresolvable(String),
+    /// The registry failed (unknown id, unreachable): retried after a while.
+    RegistryFailed(String, Instant),
+}
+
+/// Decodes Avro datums (Confluent-framed or raw) into the reader schema's columns.
+pub struct AvroDecoder {
+    plan: ReaderPlan,
+    side: Side,
+    protocol: Protocol,
+    registry: Option<RegistryClient>,
+    /// The program for raw datums (writer = reader schema).
+    raw: Option<Op>,
+    programs: HashMap<u32, Program>,
+}
+
+impl std::fmt::Debug for AvroDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AvroDecoder")
+            .field("schema", &self.plan.schema)
+            .field("protocol", &self.protocol)
+            .field("writer_ids", &self.programs.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl AvroDecoder {
+    /// A decoder for `side` from a config.
+    pub fn new(config: &AvroConfig, side: Side) -> Result<Self, PluginError> {
+        let registry = match config.protocol {
+            Protocol::Raw if config.schema.is_some() => None,
+            _ => config.registry()?,
+        };
+        let (texts, _) = config.reader_schema(side, registry.as_ref())?;
+        Self::with_reader_schema(config, side, &texts, registry)
+    }
+
+    /// A decoder with the reader schema given as texts (dependencies first).
+    pub fn with_reader_schema(
+        config: &AvroConfig,
+        side: Side,
+        texts: &[String],
+        registry: Option<RegistryClient>,
+    ) -> Result<Self, PluginError> {
+        let (set, root) =
+            parse_schema(texts).map_err(|e| PluginError::config(format!("reader schema: {e}")))?;
+        let plan = ReaderPlan::new(set, root, &config.plan_options(side)?)
+            .map_err(|e| PluginError::config(format!("reader schema: {e}")))?;
+        let raw = match config.protocol {
+            Protocol::Raw => Some(
+                resolve(&plan.set, plan.root, &plan.set, plan.root, &plan.target)
+                    .map_err(|e| PluginError::config(format!("reader schema: {e}")))?,
+            ),
+            Protocol::Confluent => None,
+        };
+        Ok(Self {
+            plan,
+            side,
+            protocol: config.protocol,
+            registry,
+            raw,
+            programs: HashMap::new(),
+        })
+    }
+
+    /// The registry client, e.g. to read its HTTP call count.
+    pub fn registry(&self) -> Option<&RegistryClient> {
+        self.registry.as_ref()
+    }
+
+    /// Makes sure `programs` has an entry for `id`.
+    fn load(&mut self, id: u32) {
+        if let Some(Program::RegistryFailed(_, at)) = self.programs.get(&id)
+            && at.elapsed() >= REGISTRY_RETRY_AFTER
+        {
+            self.programs.remove(&id);
+        }
+        if self.programs.contains_key(&id) {
+            return;
+        }
+        let program = match &self.registry {
+            None => Program::Unresolvable("no schema registry configured".into()),
+            Some(registry) => match registry.schema_by_id(id) {
+                Err(e) => Program::RegistryFailed(e.to_string(), Instant::now()),
+                Ok(resolved) => {
+                    let texts: Vec<String> = resolved
+                        .texts_in_dependency_order()
+                        .into_iter()
+                        .map(String::from)
+                        .collect();
+                    match parse_schema(&texts).and_then(|(wset, wroot)| {
+                        resolve(
+                            &wset,
+                            wroot,
+                            &self.plan.set,
+                            self.plan.root,
+                            &self.plan.target,
+                        )
+                    }) {
+                        Ok(op) => Program::Ready(op),
+                        Err(e) => Program::Unresolvable(format!(
+                            "writer schema cannot be resolved against the reader schema: {e}"
+                        )),
+                    }
+                }
+            },
+        };
+        self.programs.insert(id, program);
+    }
+
+    fn fail_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
+        for &c in &self.plan.top {
+            self.plan.columns.truncate(c, row);
+            self.plan.columns.append_null(c);
+        }
+        errors.push(RowError::new(row, message));
+    }
+}
+
+impl Decoder for AvroDecoder {
+    fn output_schema(&self) -> SchemaRef {
+        self.plan.schema.clone()
+    }
+
+    fn decode(&mut self, messages: &MessageBatch<'_>) -> Result<Decoded, PluginError> {
+        let column = match self.side {
+            Side::Key => messages.keys,
+            Side::Value => messages.values,
+        };
+        let mut errors = Vec::new();
+        let mut last: Option<u32> = None;
+        for row in 0..messages.len() {
+            let Some(bytes) = column.get(row) else {
+                // A null key, or a tombstone: a row of nulls.
+                for &c in &self.plan.top {
+                    self.plan.columns.append_null(c);
+                }
+                continue;
+            };
+            let (id, payload) = match self.protocol {
+                Protocol::Raw => (None, bytes),
+                Protocol::Confluent => match split_frame(bytes) {
+                    Ok((id, payload)) => (Some(id), payload),
+                    Err(e) => {
+                        self.fail_row(row, format!("{e}: {}", preview_bytes(bytes)), &mut errors);
+                        continue;
+                    }
+                },
+            };
+            if let Some(id) = id
+                && last != Some(id)
+            {
+                self.load(id);
+                last = Some(id);
+            }
+            let op = match id {
+                None => self.raw.as_ref().expect("raw protocol has a program"),
+                Some(id) => match &self.programs[&id] {
+                    Program::Ready(op) => op,
+                    Program::Unresolvable(why) | Program::RegistryFailed(why, _) => {
+                        let message = format!("schema id {id}: {why}");
+                        self.fail_row(row, message, &mut errors);
+                        // A registry failure may be retried later in this batch.
+                        last = None;
+                        continue;
+                    }
+                },
+            };
+            let mut cur = Cursor::new(payload);
+            let result = op.run(&mut cur, &mut self.plan.columns);
+            let failure = match result {
+                Ok(()) if cur.remaining() == 0 => None,
+                Ok(()) => Some(format!(
+                    "{} bytes left after the datum (written with another schema?)",
+                    cur.remaining()
+                )),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = failure {
+                let message = match id {
+                    Some(id) => format!("schema id {id}: {why}"),
+                    None => format!("raw datum: {why}"),
+                };
+                self.fail_row(row, message, &mut errors);
+            }
+        }
+        let columns: Vec<_> = self
+            .plan
+            .top
+            .clone()
+            .into_iter()
+            .map(|c| self.plan.columns.finish(c))
+            .collect();
+        let batch = RecordBatch::try_new_with_options(
+            self.plan.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(messages.len())),
+        )?;
+        Ok(Decoded { batch, errors })
+    }
+}

@@ -1,0 +1,430 @@
+//! Bytes written by confluent-kafka's `AvroSerializer` (the reference
+//! producer), through our embedded registry, decoded by our decoder.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use arrow_select::concat::concat_batches;
+use serde_json::{Value, json};
+use topictable_codec_avro::AvroCodec;
+use topictable_schema_registry::server::{self, RegistryHandle};
+use topictable_sdk::arrow_array::RecordBatch;
+use topictable_sdk::arrow_schema::{DataType, TimeUnit};
+use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
+
+fn python() -> Option<String> {
+    match std::env::var("TOPICTABLE_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            eprintln!(
+                "SKIPPED: TOPICTABLE_TEST_PYTHON is not set (CI sets it to a venv with confluent-kafka)"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `produce_avro.py` on `cases`; returns `(topic, bytes)` per record.
+fn produce(python: &str, registry: &RegistryHandle, cases: Value) -> Vec<(String, Vec<u8>)> {
+    let dir = std::env::temp_dir().join(format!(
+        "tt-avro-{}-{}",
+        std::process::id(),
+        registry.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cases_path, out_path) = (dir.join("cases.json"), dir.join("out.jsonl"));
+    std::fs::write(&cases_path, cases.to_string()).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/produce_avro.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(registry.url())
+        .arg(&cases_path)
+        .arg(&out_path)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "produce_avro.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let hex = v["hex"].as_str().unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (v["topic"].as_str().unwrap().to_string(), bytes)
+        })
+        .collect()
+}
+
+fn decoder(config: Value) -> Box<dyn Decoder> {
+    let config = AvroCodec.description().config.validate(&config).unwrap();
+    AvroCodec.new_decoder(&config, Side::Value).unwrap()
+}
+
+fn decode(d: &mut dyn Decoder, messages: &[(String, Vec<u8>)]) -> Decoded {
+    let mut b = MessageBatchBuilder::default();
+    for (i, (topic, bytes)) in messages.iter().enumerate() {
+        b.push(topic, 0, i as i64, None, None, Some(bytes), &[]);
+    }
+    d.decode(&b.finish().view()).unwrap()
+}
+
+/// The batch as JSON rows (arrow-json's rendering), for exact comparisons.
+fn rows(batch: &RecordBatch) -> Vec<Value> {
+    let mut w = arrow_json::ArrayWriter::new(Vec::new());
+    w.write(batch).unwrap();
+    w.finish().unwrap();
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn all_types_schema() -> Value {
+    json!({"type": "record", "name": "AllTypes", "namespace": "t", "fields": [
+        {"name": "b", "type": "boolean"},
+        {"name": "i", "type": "int"},
+        {"name": "l", "type": "long"},
+        {"name": "f", "type": "float"},
+        {"name": "d", "type": "double"},
+        {"name": "s", "type": "string"},
+        {"name": "by", "type": "bytes"},
+        {"name": "fx", "type": {"type": "fixed", "name": "F4", "size": 4}},
+        {"name": "e", "type": {"type": "enum", "name": "Color", "symbols": ["RED", "GREEN", "BLUE"]}},
+        {"name": "ts_ms", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "ts_us", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "t_ms", "type": {"type": "int", "logicalType": "time-millis"}},
+        {"name": "t_us", "type": {"type": "long", "logicalType": "time-micros"}},
+        {"name": "dec", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+        {"name": "decf", "type": {"type": "fixed", "name": "D8", "size": 8, "logicalType": "decimal", "precision": 12, "scale": 3}},
+        {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
+        {"name": "opt", "type": ["null", "long"], "default": null},
+        {"name": "addr", "type": {"type": "record", "name": "Addr", "fields": [
+            {"name": "city", "type": "string"},
+            {"name": "geo", "type": {"type": "record", "name": "Geo", "fields": [{"name": "lat", "type": "double"}]}}
+        ]}},
+        {"name": "maybe_addr", "type": ["null", "Addr"], "default": null},
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "scores", "type": {"type": "map", "values": "int"}},
+        {"name": "grid", "type": {"type": "array", "items": {"type": "array", "items": ["null", "int"]}}},
+        {"name": "people", "type": {"type": "array", "items": {"type": "record", "name": "P", "fields": [
+            {"name": "n", "type": "string"}, {"name": "c", "type": ["null", "Color"]}]}}}
+    ]})
+}
+
+fn all_types_records() -> Value {
+    json!([
+        {"b": true, "i": -7, "l": 9007199254740993i64, "f": 1.5, "d": -2.25, "s": "héllo",
+         "by": {"$bytes": "00ff10"}, "fx": {"$bytes": "deadbeef"}, "e": "GREEN",
+         "ts_ms": 1700000000123i64, "ts_us": 1700000000123456i64, "day": 19000, "t_ms": 3723004,
+         "t_us": 3723004005i64, "dec": {"$decimal": "-1234.56"}, "decf": {"$decimal": "123456789.012"},
+         "id": "123e4567-e89b-12d3-a456-426614174000", "opt": 42,
+         "addr": {"city": "Oslo", "geo": {"lat": 59.9}},
+         "maybe_addr": {"city": "Bergen", "geo": {"lat": 60.4}},
+         "tags": ["a", "b"], "scores": {"x": 1}, "grid": [[1, null], [], [3]],
+         "people": [{"n": "ann", "c": "BLUE"}, {"n": "bob", "c": null}]},
+        {"b": false, "i": 2147483647, "l": -1, "f": 0.0, "d": 1e300, "s": "",
+         "by": {"$bytes": ""}, "fx": {"$bytes": "00000000"}, "e": "RED",
+         "ts_ms": -1, "ts_us": 0, "day": -1, "t_ms": 0, "t_us": 0,
+         "dec": {"$decimal": "0.01"}, "decf": {"$decimal": "-0.001"},
+         "id": "00000000-0000-0000-0000-000000000001", "opt": null,
+         "addr": {"city": "", "geo": {"lat": -0.5}}, "maybe_addr": null,
+         "tags": [], "scores": {}, "grid": [], "people": []}
+    ])
+}
+
+#[test]
+fn every_avro_type_from_the_confluent_serializer() {
+    let Some(python) = python() else { return };
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let messages = produce(
+        &python,
+        &registry,
+        json!([{"topic": "all", "schema": all_types_schema(), "records": all_types_records()}]),
+    );
+    assert_eq!(messages.len(), 2);
+    assert_eq!(
+        &messages[0].1[..5],
+        &[0, 0, 0, 0, 1],
+        "framed with schema id 1"
+    );
+    let mut d = decoder(json!({"schema_registry_url": registry.url(), "topic": "all"}));
+    let out = decode(d.as_mut(), &messages);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let schema = out.batch.schema();
+    let ty = |name: &str| schema.field_with_name(name).unwrap().data_type().clone();
+    assert_eq!(
+        ty("ts_ms"),
+        DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+    );
+    assert_eq!(
+        ty("ts_us"),
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+    );
+    assert_eq!(ty("day"), DataType::Date32);
+    assert_eq!(ty("t_ms"), DataType::Time32(TimeUnit::Millisecond));
+    assert_eq!(ty("t_us"), DataType::Time64(TimeUnit::Microsecond));
+    assert_eq!(ty("dec"), DataType::Decimal128(10, 2));
+    assert_eq!(ty("decf"), DataType::Decimal128(12, 3));
+    assert_eq!(ty("id"), DataType::FixedSizeBinary(16));
+    assert_eq!(ty("fx"), DataType::FixedSizeBinary(4));
+    assert_eq!(ty("by"), DataType::Binary);
+    assert_eq!(
+        ty("e"),
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+    );
+    assert!(matches!(ty("scores"), DataType::Map(_, false)));
+    assert!(
+        matches!(ty("people"), DataType::List(f) if matches!(f.data_type(), DataType::Struct(_)))
+    );
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert!(
+        names.contains(&"addr__geo__lat") && names.contains(&"maybe_addr__city"),
+        "{names:?}"
+    );
+
+    let got = rows(&out.batch);
+    assert_eq!(
+        got[0],
+        json!({"b": true, "i": -7, "l": 9007199254740993i64, "f": 1.5, "d": -2.25, "s": "héllo",
+            "by": "00ff10", "fx": "deadbeef", "e": "GREEN",
+            "ts_ms": "2023-11-14T22:13:20.123Z", "ts_us": "2023-11-14T22:13:20.123456Z",
+            "day": "2022-01-08", "t_ms": "01:02:03.004", "t_us": "01:02:03.004005",
+            "dec": "-1234.56", "decf": "123456789.012",
+            "id": "123e4567e89b12d3a456426614174000", "opt": 42,
+            "addr__city": "Oslo", "addr__geo__lat": 59.9,
+            "maybe_addr__city": "Bergen", "maybe_addr__geo__lat": 60.4,
+            "tags": ["a", "b"], "scores": {"x": 1}, "grid": [[1, null], [], [3]],
+            "people": [{"n": "ann", "c": "BLUE"}, {"n": "bob"}]})
+    );
+    assert_eq!(
+        got[1],
+        json!({"b": false, "i": 2147483647, "l": -1, "f": 0.0, "d": 1e300, "s": "",
+            "by": "", "fx": "00000000", "e": "RED",
+            "ts_ms": "1969-12-31T23:59:59.999Z", "ts_us": "1970-01-01T00:00:00Z",
+            "day": "1969-12-31", "t_ms": "00:00:00", "t_us": "00:00:00",
+            "dec": "0.01", "decf": "-0.001",
+            "id": "00000000000000000000000000000001",
+            "addr__city": "", "addr__geo__lat": -0.5,
+            "tags": [], "scores": {}, "grid": [], "people": []})
+    );
+
+    // The same bytes, nested records kept as structs.
+    let mut d = decoder(
+        json!({"schema_registry_url": registry.url(), "schema_subject": "all-value", "nested": "struct"}),
+    );
+    let out = decode(d.as_mut(), &messages);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let got = rows(&out.batch);
+    assert_eq!(
+        got[0]["addr"],
+        json!({"city": "Oslo", "geo": {"lat": 59.9}})
+    );
+    assert_eq!(
+        got[0]["maybe_addr"],
+        json!({"city": "Bergen", "geo": {"lat": 60.4}})
+    );
+    assert_eq!(got[1].get("maybe_addr"), None, "a null struct");
+
+    // Chunk boundaries do not change the output.
+    let many: Vec<_> = (0..10).flat_map(|_| messages.clone()).collect();
+    let whole = decode(
+        decoder(json!({"schema_registry_url": registry.url(), "topic": "all"})).as_mut(),
+        &many,
+    )
+    .batch;
+    for chunk in [1, 3, 100] {
+        let mut d = decoder(json!({"schema_registry_url": registry.url(), "topic": "all"}));
+        let parts: Vec<RecordBatch> = many
+            .chunks(chunk)
+            .map(|c| decode(d.as_mut(), c).batch)
+            .collect();
+        assert_eq!(
+            concat_batches(&whole.schema(), &parts).unwrap(),
+            whole,
+            "chunk {chunk}"
+        );
+    }
+}
+
+#[test]
+fn schema_evolution_v1_then_v2_in_one_decoder() {
+    let Some(python) = python() else { return };
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let v1 = json!({"type": "record", "name": "Trade", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "qty", "type": "int"},
+        {"name": "px", "type": "float"},
+        {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL"]}},
+        {"name": "legacy", "type": "string"}
+    ]});
+    let v2 = json!({"type": "record", "name": "Trade", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "venue", "type": "string", "default": "XNAS"},
+        {"name": "qty", "type": "long"},
+        {"name": "px", "type": "double"},
+        {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL", "SHORT"]}},
+        {"name": "note", "type": ["null", "string"], "default": null}
+    ]});
+    let bad =
+        json!({"type": "record", "name": "Trade", "fields": [{"name": "id", "type": "string"}]});
+    let messages = produce(
+        &python,
+        &registry,
+        json!([
+            {"topic": "trades", "schema": v1, "records": [
+                {"id": 1, "qty": 10, "px": 1.5, "side": "SELL", "legacy": "x"}]},
+            {"topic": "trades", "schema": v2, "records": [
+                {"id": 2, "venue": "XLON", "qty": 5000000000i64, "px": 0.1, "side": "SHORT", "note": "hi"}]},
+            {"topic": "other", "schema": bad, "records": [{"id": "oops"}]}
+        ]),
+    );
+    // v1, v2, v1 again, then a writer schema that cannot be read as v2.
+    let batch = vec![
+        messages[0].clone(),
+        messages[1].clone(),
+        messages[0].clone(),
+        messages[2].clone(),
+    ];
+    let mut d = decoder(json!({"schema_registry_url": registry.url(), "topic": "trades"}));
+    let out = decode(d.as_mut(), &batch);
+    assert_eq!(
+        rows(&out.batch),
+        vec![
+            json!({"id": 1, "venue": "XNAS", "qty": 10, "px": 1.5, "side": "SELL"}),
+            json!({"id": 2, "venue": "XLON", "qty": 5000000000i64, "px": 0.1, "side": "SHORT", "note": "hi"}),
+            json!({"id": 1, "venue": "XNAS", "qty": 10, "px": 1.5, "side": "SELL"}),
+            json!({}),
+        ]
+    );
+    assert_eq!(out.errors.len(), 1);
+    assert_eq!(out.errors[0].row, 3);
+    assert_eq!(
+        out.errors[0].message,
+        "schema id 3: writer schema cannot be resolved against the reader schema: field `id`: writer type string cannot be read as reader type long"
+    );
+    // The reader pinned to v1 reads v2 data as far as v1 allows: `legacy` has
+    // no default, so v2 records are row errors naming the field.
+    let mut d1 = decoder(
+        json!({"schema_registry_url": registry.url(), "topic": "trades", "schema_version": 1}),
+    );
+    let out = decode(d1.as_mut(), &batch[..2]);
+    assert_eq!(
+        rows(&out.batch)[0],
+        json!({"id": 1, "qty": 10, "px": 1.5, "side": "SELL", "legacy": "x"})
+    );
+    assert_eq!(out.errors.len(), 1);
+    assert!(
+        out.errors[0]
+            .message
+            .contains("reader field `legacy` is not in the writer schema and has no default"),
+        "{}",
+        out.errors[0].message
+    );
+}
+
+#[test]
+fn references_raw_mode_and_row_errors() {
+    let Some(python) = python() else { return };
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let address = json!({"type": "record", "name": "Address", "namespace": "com.acme",
+        "fields": [{"name": "city", "type": "string"}]});
+    let order = json!({"type": "record", "name": "Order", "namespace": "com.acme", "fields": [
+        {"name": "id", "type": "long"}, {"name": "ship_to", "type": "com.acme.Address"}]});
+    let messages = produce(
+        &python,
+        &registry,
+        json!([
+            {"topic": "address", "schema": address, "records": [{"city": "Rome"}]},
+            {"topic": "orders", "schema": order,
+             "references": [{"name": "com.acme.Address", "subject": "address-value", "version": 1}],
+             "records": [{"id": 7, "ship_to": {"city": "Oslo"}}]},
+            {"topic": "orders", "schema": order, "raw": true, "records": [{"id": 8, "ship_to": {"city": "Paris"}}]}
+        ]),
+    );
+    let mut d = decoder(json!({"schema_registry_url": registry.url(), "topic": "orders"}));
+    let good = messages[1].clone();
+    let mut truncated = good.clone();
+    truncated.1.truncate(truncated.1.len() - 2);
+    let mut bad_magic = good.clone();
+    bad_magic.1[0] = 1;
+    let mut unknown_id = good.clone();
+    unknown_id.1[1..5].copy_from_slice(&99u32.to_be_bytes());
+    let mut trailing = good.clone();
+    trailing.1.push(0);
+    let out = decode(
+        d.as_mut(),
+        &[
+            good.clone(),
+            truncated,
+            bad_magic,
+            unknown_id,
+            trailing,
+            good,
+        ],
+    );
+    assert_eq!(
+        rows(&out.batch),
+        vec![
+            json!({"id": 7, "ship_to__city": "Oslo"}),
+            json!({}),
+            json!({}),
+            json!({}),
+            json!({}),
+            json!({"id": 7, "ship_to__city": "Oslo"}),
+        ]
+    );
+    let errors: Vec<(usize, &str)> = out
+        .errors
+        .iter()
+        .map(|e| (e.row, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        errors[0],
+        (
+            1,
+            "schema id 2: field `ship_to.city`: truncated datum: a byte string needs 4 bytes at byte 2, 2 left"
+        )
+    );
+    assert!(
+        errors[1].1.starts_with(
+            "unknown magic byte 0x01 (expected 0x00, Confluent framing): 01 00 00 00 02"
+        ),
+        "{}",
+        errors[1].1
+    );
+    assert_eq!(errors[1].0, 2);
+    assert_eq!(errors[2].0, 3);
+    assert!(
+        errors[2].1.starts_with(
+            "schema id 99: schema registry GET /schemas/ids/99: HTTP 404, error 40403"
+        ),
+        "{}",
+        errors[2].1
+    );
+    assert_eq!(
+        errors[3],
+        (
+            4,
+            "schema id 2: 1 bytes left after the datum (written with another schema?)"
+        )
+    );
+
+    // Raw: no header, schema from config (here inline, with the referenced type inlined).
+    let raw_schema = json!({"type": "record", "name": "Order", "namespace": "com.acme", "fields": [
+        {"name": "id", "type": "long"}, {"name": "ship_to", "type": address}]});
+    let mut d = decoder(json!({"protocol": "raw", "schema": raw_schema.to_string(),
+        "mapping_only": {"ship_to__city": "City"}}));
+    let out = decode(d.as_mut(), &messages[2..3]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(rows(&out.batch), vec![json!({"City": "Paris"})]);
+}

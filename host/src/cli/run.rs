@@ -1,0 +1,244 @@
+//! `topictable run` and `topictable validate`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use topictable::PluginRegistry;
+use topictable::ingest::IngestStatus;
+use topictable::pipeline::{self, Pipeline, RunningPipeline};
+use topictable_engine::{Engine, EngineConfig};
+
+use super::output::{LiveView, SnapshotFormat, parse_snapshot_arg, write_snapshot};
+
+/// Exit code: the pipeline file or arguments are wrong.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code: `--exit-after` ran out before every `--exit-when` was met.
+pub const EXIT_TIMED_OUT: u8 = 3;
+
+/// Options of `topictable run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file (TOML; see examples/).
+    pub pipeline: PathBuf,
+    /// Show this table live in the terminal (repeatable).
+    #[arg(long = "print", value_name = "TABLE")]
+    pub print: Vec<String>,
+    /// Stop when TABLE has at least N rows (`TABLE:rows>=N`, repeatable; all must hold).
+    #[arg(long = "exit-when", value_name = "TABLE:rows>=N")]
+    pub exit_when: Vec<String>,
+    /// Stop after this long (e.g. `30s`); with --exit-when, the exit code is 3 if time ran out first.
+    #[arg(long = "exit-after", value_name = "DURATION")]
+    pub exit_after: Option<String>,
+    /// On exit, write TABLE's final rows to PATH (.csv, .jsonl or .arrow; repeatable).
+    #[arg(long = "snapshot", value_name = "TABLE=PATH")]
+    pub snapshot: Vec<String>,
+    /// Override `bootstrap.servers` of every table.
+    #[arg(long, short = 'b', value_name = "HOST:PORT")]
+    pub bootstrap_servers: Option<String>,
+}
+
+struct ExitWhen {
+    table: String,
+    rows: usize,
+}
+
+fn parse_exit_when(arg: &str) -> Result<ExitWhen, String> {
+    let (table, cond) = arg
+        .split_once(':')
+        .ok_or_else(|| format!("`{arg}`: expected TABLE:rows>=N"))?;
+    let n = cond
+        .strip_prefix("rows>=")
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("`{arg}`: expected TABLE:rows>=N"))?;
+    Ok(ExitWhen {
+        table: table.to_string(),
+        rows: n,
+    })
+}
+
+fn config_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn load(
+    path: &Path,
+    plugins: &PluginRegistry,
+    bootstrap: Option<&str>,
+) -> Result<Pipeline, ExitCode> {
+    let mut p = pipeline::load(path).map_err(config_error)?;
+    if let Some(b) = bootstrap {
+        for (_, spec) in &mut p.sources {
+            spec.properties
+                .insert("bootstrap.servers".into(), b.to_string());
+        }
+    }
+    pipeline::validate(&p, plugins).map_err(config_error)?;
+    Ok(p)
+}
+
+/// `topictable validate PIPELINE`: checks a file without connecting.
+pub fn validate(path: &Path, plugins: &PluginRegistry) -> ExitCode {
+    match load(path, plugins, None) {
+        Ok(p) => {
+            println!(
+                "{}: ok ({} tables: {})",
+                path.display(),
+                p.table_names().len(),
+                p.table_names().join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `topictable run PIPELINE`.
+pub fn run(args: RunArgs, plugins: &PluginRegistry) -> ExitCode {
+    let p = match load(&args.pipeline, plugins, args.bootstrap_servers.as_deref()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    run_pipeline(&p, plugins, &args)
+}
+
+/// Runs a loaded pipeline until Ctrl-C, `--exit-when` or `--exit-after`.
+pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> ExitCode {
+    let names = p.table_names();
+    let exit_when: Vec<ExitWhen> = match args.exit_when.iter().map(|a| parse_exit_when(a)).collect()
+    {
+        Ok(v) => v,
+        Err(e) => return config_error(e),
+    };
+    let snapshots: Vec<(String, PathBuf, SnapshotFormat)> = match args
+        .snapshot
+        .iter()
+        .map(|a| parse_snapshot_arg(a))
+        .collect()
+    {
+        Ok(v) => v,
+        Err(e) => return config_error(e),
+    };
+    for t in args
+        .print
+        .iter()
+        .chain(exit_when.iter().map(|e| &e.table))
+        .chain(snapshots.iter().map(|s| &s.0))
+    {
+        if !names.contains(t) {
+            return config_error(format!(
+                "no table `{t}` in {} (tables: {})",
+                p.file.display(),
+                names.join(", ")
+            ));
+        }
+    }
+    let deadline = match args
+        .exit_after
+        .as_deref()
+        .map(pipeline::parse_duration)
+        .transpose()
+    {
+        Ok(d) => d.map(|d| Instant::now() + d),
+        Err(e) => return config_error(format!("--exit-after: {e}")),
+    };
+
+    let engine = Engine::with_config(EngineConfig {
+        period: p.cycle,
+        ..EngineConfig::default()
+    });
+    let mut running: RunningPipeline = match pipeline::start(p, plugins, &engine) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cycles = engine.start();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    tracing::info!(
+        "running {} ({} tables); Ctrl-C to stop",
+        p.file.display(),
+        names.len()
+    );
+
+    let mut view = LiveView::new(args.print.clone());
+    let mut last_render = Instant::now() - Duration::from_secs(1);
+    let mut reported_failures = std::collections::BTreeSet::new();
+    let met = |running: &RunningPipeline| {
+        !exit_when.is_empty()
+            && exit_when.iter().all(|c| {
+                running.tables[&c.table]
+                    .num_rows()
+                    .is_ok_and(|n| n >= c.rows)
+            })
+    };
+    let outcome = loop {
+        if interrupted.load(Ordering::SeqCst) {
+            break ExitCode::SUCCESS;
+        }
+        if met(&running) {
+            break ExitCode::SUCCESS;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break if exit_when.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_TIMED_OUT)
+            };
+        }
+        for (name, source) in &running.sources {
+            if let IngestStatus::Failed(m) = source.status()
+                && reported_failures.insert(name.clone())
+            {
+                eprintln!("error: table `{name}` stopped: {m}");
+            }
+        }
+        if !args.print.is_empty() && last_render.elapsed() >= Duration::from_millis(500) {
+            view.render(&running);
+            last_render = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    // Graceful shutdown: consumers wait until their rows are visible and
+    // commit; one last cycle; then the snapshots.
+    running.stop();
+    cycles.stop();
+    if let Err(e) = engine.run_cycle() {
+        tracing::warn!("final cycle: {e}");
+    }
+    if !args.print.is_empty() {
+        view.render(&running);
+    }
+    for (table, path, format) in &snapshots {
+        match running.tables[table]
+            .snapshot()
+            .map_err(|e| e.to_string())
+            .and_then(|b| write_snapshot(path, *format, &b))
+        {
+            Ok(()) => tracing::info!("wrote {table} to {}", path.display()),
+            Err(e) => {
+                eprintln!("error: snapshot of {table}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for (name, source) in &running.sources {
+        let c = source.error_counts();
+        let (messages, rows) = source.progress();
+        eprintln!(
+            "{name}: {messages} messages, {rows} rows, {} decode errors ({} skipped, {} dead-lettered)",
+            c.decode_errors, c.skipped, c.dead_lettered
+        );
+    }
+    outcome
+}

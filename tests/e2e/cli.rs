@@ -1,0 +1,151 @@
+//! The `topictable` binary against a real broker: `run` with --exit-when,
+//! --exit-after and --snapshot, and `validate`.
+
+use std::process::Command;
+
+use topictable_e2e::{Broker, TestProducer, plugin_dir, topictable_bin};
+
+fn pipeline_file(dir: &std::path::Path, broker: &Broker) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[kafka]
+"bootstrap.servers" = "{}"
+
+[[table]]
+name = "prices"
+topic = "share.price"
+type = "append"
+offsets = "beginning"
+key = {{ format = "simple", type = "string", column = "Symbol" }}
+value = {{ format = "simple", type = "float64", column = "Price", encoding = "text" }}
+columns = {{ timestamp = false }}
+
+[[derived]]
+name = "last"
+from = "prices"
+last_by = ["Symbol"]
+"#,
+        broker.bootstrap()
+    );
+    let path = dir.join("prices.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn topictable(args: &[&str]) -> std::process::Output {
+    Command::new(topictable_bin())
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .args(args)
+        .output()
+        .expect("run topictable")
+}
+
+#[test]
+fn run_exits_when_the_condition_holds_and_writes_snapshots() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    TestProducer::new(&broker).send_text(
+        "share.price",
+        0,
+        &[
+            (Some("AAPL"), "135.60"),
+            (Some("TSLA"), "730"),
+            (Some("AAPL"), "136.82"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline_file(dir.path(), &broker);
+    let csv = dir.path().join("prices.csv");
+    let jsonl = dir.path().join("last.jsonl");
+    let arrow = dir.path().join("last.arrow");
+    let out = topictable(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-when",
+        "prices:rows>=3",
+        "--exit-after",
+        "60s",
+        "--snapshot",
+        &format!("prices={}", csv.display()),
+        "--snapshot",
+        &format!("last={}", jsonl.display()),
+        "--snapshot",
+        &format!("last={}", arrow.display()),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "KafkaPartition,KafkaOffset,Symbol,Price\n0,0,AAPL,135.6\n0,1,TSLA,730.0\n0,2,AAPL,136.82\n"
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut last: Vec<(String, f64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["Symbol"].as_str().unwrap().to_string(),
+                l["Price"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    last.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        last,
+        [("AAPL".to_string(), 136.82), ("TSLA".to_string(), 730.0)]
+    );
+    assert!(std::fs::metadata(&arrow).unwrap().len() > 0);
+    assert!(
+        stderr.contains("prices: 3 messages, 3 rows, 0 decode errors"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_says_when_time_ran_out_before_the_condition() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline_file(dir.path(), &broker);
+    let out = topictable(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-when",
+        "prices:rows>=1",
+        "--exit-after",
+        "2s",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn validate_reports_mistakes_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[[table]]\nname = \"t\"\ntopic = \"x\"\nvalue = { format = \"simple\", type = \"int64\" }\n").unwrap();
+    let out = topictable(&["validate", good.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[table]]\nname = \"t\"\ntopic = \"x\"\nvalue = { format = \"simple\", typ = \"int64\" }\n").unwrap();
+    let out = topictable(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.toml: table `t`, key `value`: invalid config for format `simple`: unknown key `typ` (did you mean `type`?)"), "{stderr}");
+    let out = topictable(&["run", good.to_str().unwrap(), "--print", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no table `nope`"));
+}
