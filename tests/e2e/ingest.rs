@@ -664,3 +664,31 @@ fn both_sides_ignored_is_a_config_error() {
         "{err}"
     );
 }
+
+#[test]
+fn partitions_added_later_are_picked_up() {
+    let broker = Broker::start();
+    broker.create_topic("grow.other", 1);
+    let (engine, _cycles) = engine();
+    // The table starts while its topic has no partitions at all. tansu has
+    // no CreatePartitions (KIP-195), and recreating a topic under a running
+    // consumer crashes librdkafka 2.12 (topic-id metadata cache,
+    // confluentinc/librdkafka#4964), so the partitions appear by the topic
+    // being created after the table started.
+    let t = value_strings(
+        &broker,
+        "grow",
+        InitialOffsets::all(StartAt::Beginning),
+        &engine,
+        "grow",
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    broker.create_topic("grow", 2);
+    let p = TestProducer::new(&broker);
+    p.send("grow", 0, None, Some(b"in partition 0"), &[]);
+    p.send("grow", 1, None, Some(b"in partition 1"), &[]);
+    wait_for("rows from the new partitions", WAIT, || {
+        let v = values_of(&t);
+        (v.contains("in partition 0") && v.contains("in partition 1")).then_some(())
+    });
+}

@@ -120,6 +120,17 @@ impl Broker {
         assert!(status.success(), "creating topic {name} failed");
     }
 
+    /// Deletes a topic.
+    pub fn delete_topic(&self, name: &str) {
+        let status = Command::new(tansu_binary())
+            .args(["topic", "delete", name, "--broker"])
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu topic delete");
+        assert!(status.success(), "deleting topic {name} failed");
+    }
+
     /// Stops the broker (its data stays).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -366,11 +366,14 @@ fn partitions_of<C: ConsumerContext>(
 ) -> Result<Vec<i32>, rdkafka::error::KafkaError> {
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let t = metadata.topics().iter().find(|t| t.name() == topic);
-    match t {
-        Some(t) if t.error().is_none() => Ok(t.partitions().iter().map(|p| p.id()).collect()),
-        Some(t) => Err(rdkafka::error::KafkaError::MetadataFetch(
-            t.error().map(Into::into).expect("checked"),
-        )),
+    match t.map(|t| (t, t.error())) {
+        Some((t, None)) => Ok(t.partitions().iter().map(|p| p.id()).collect()),
+        // Not created yet: no partitions for now; they are picked up when it appears.
+        Some((
+            _,
+            Some(rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
+        )) => Ok(Vec::new()),
+        Some((_, Some(e))) => Err(rdkafka::error::KafkaError::MetadataFetch(e.into())),
         None => Ok(Vec::new()),
     }
 }
@@ -389,6 +392,11 @@ fn assign_initial<C: ConsumerContext>(
             Partitions::All => partitions_of(consumer, topic)?,
             Partitions::List(list) => list.clone(),
         };
+        if partitions.is_empty() {
+            tracing::warn!(
+                "topic {topic} has no partitions yet (does it exist?); they are read from the beginning when they appear"
+            );
+        }
         for p in partitions {
             assigned.insert((topic.clone(), p));
             let offset = match spec.offsets.for_partition(p) {
