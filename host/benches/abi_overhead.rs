@@ -3,7 +3,10 @@
 //! in one run, at several batch sizes. Prints a markdown table.
 //!
 //! Run: `cargo bench -p topictable --bench abi_overhead` (env `ABI_BENCH_MESSAGES`
-//! and `ABI_BENCH_ROUNDS` shrink it).
+//! and `ABI_BENCH_ROUNDS` shrink it). `scripts/bench-abi-instructions.sh`
+//! runs one path at a time under callgrind (`ABI_BENCH_ONLY=direct|plugin`,
+//! `ABI_BENCH_CASE=int64|string`, `ABI_BENCH_BATCH=N`) and compares the
+//! instructions spent in `run`: a figure the machine's noise cannot move.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -77,6 +80,9 @@ fn main() {
         }),
     ];
     for (label, kind, value) in cases {
+        if only_case.as_deref().is_some_and(|c| c != kind) {
+            continue;
+        }
         let config = json!({"type": kind});
         let validated = SimpleCodec.description().config.validate(&config).unwrap();
         for batch in [1024, 4096, 16384] {

@@ -151,7 +151,7 @@ impl BinaryColumnBuf {
 
     fn push(&mut self, value: Option<&[u8]>) {
         let row = self.offsets.len() - 1;
-        if row % 8 == 0 {
+        if row.is_multiple_of(8) {
             self.validity.push(0);
         }
         match value {
@@ -263,9 +263,11 @@ impl OwnedMessageBatch {
 impl MessageBatchBuilder {
     /// A builder with room for `messages` messages of about `bytes_per_message` bytes.
     pub fn with_capacity(messages: usize, bytes_per_message: usize) -> Self {
-        let mut batch = OwnedMessageBatch::default();
-        batch.keys = BinaryColumnBuf::with_capacity(messages, messages * 8);
-        batch.values = BinaryColumnBuf::with_capacity(messages, messages * bytes_per_message);
+        let mut batch = OwnedMessageBatch {
+            keys: BinaryColumnBuf::with_capacity(messages, messages * 8),
+            values: BinaryColumnBuf::with_capacity(messages, messages * bytes_per_message),
+            ..OwnedMessageBatch::default()
+        };
         batch.topic_ids.reserve(messages);
         batch.partitions.reserve(messages);
         batch.offsets.reserve(messages);

@@ -214,7 +214,10 @@ impl TestProducer {
 }
 
 /// The plugin crates the end-to-end tests load.
-const PLUGINS: [(&str, &str); 1] = [("topictable-plugin-simple", "topictable_plugin_simple")];
+const PLUGINS: [(&str, &str); 2] = [
+    ("topictable-plugin-simple", "topictable_plugin_simple"),
+    ("topictable-plugin-json", "topictable_plugin_json"),
+];
 
 /// Builds the first-party plugins (same profile as this test) once, and
 /// returns a registry loaded from a directory holding them.

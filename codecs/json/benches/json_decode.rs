@@ -31,7 +31,7 @@ fn rows(n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             format!(
-                r#"{{"symbol":"{}","id":"o{:07}","price":{}.{:02},"qty":{},"ts":{}}}"#,
+                r#"{{"symbol":"{}","id":"order-2025-11-23-{:010}","price":{}.{:02},"qty":{},"ts":{}}}"#,
                 SYMBOLS[i % SYMBOLS.len()],
                 i,
                 100 + (i * 7919) % 900,
@@ -88,7 +88,8 @@ fn main() {
         Field::new("qty", DataType::Int64, true),
         Field::new(
             "ts",
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            // arrow-json without chrono-tz only knows offsets; same instant as our "UTC".
+            DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
             true,
         ),
     ]));

@@ -16,12 +16,15 @@ const LENIENT_HINT: &str = " (a number in a string; `lenient: true` accepts it)"
 const FOUND_CHARS: usize = 40;
 
 /// Appends the value `raw` to `buf`, or says what was expected and what was found.
+///
+/// `plain` promises that a string value has no escapes (the fast path knows).
 #[inline]
 pub(crate) fn store(
     buf: &mut ColumnBuf,
     kind: JsonType,
     raw: &str,
     lenient: bool,
+    plain: bool,
 ) -> Result<(), String> {
     let first = raw.as_bytes().first().copied().unwrap_or(b'n');
     if first == b'n' {
@@ -33,7 +36,9 @@ pub(crate) fn store(
     match (buf, kind) {
         (ColumnBuf::Text(b), JsonType::Json) => b.push(raw),
         (ColumnBuf::Text(b), _) => {
-            if is_string {
+            if is_string && plain {
+                b.push(&raw[1..raw.len() - 1]);
+            } else if is_string {
                 b.push(&unquote(raw));
             } else if lenient && (is_number || first == b't' || first == b'f') {
                 b.push(raw);
@@ -114,20 +119,35 @@ fn integer(
     lenient: bool,
     expected: &str,
 ) -> Result<i64, String> {
-    let text = if is_number {
-        Cow::Borrowed(raw)
-    } else if lenient && is_string {
+    if is_number {
+        // A JSON number: either an exact integer or a fraction/exponent.
+        return match parse_i64(raw.as_bytes()) {
+            Ok(v) => Ok(v),
+            Err(IntError::Syntax) => Err(mismatch(expected, raw)),
+            Err(IntError::Overflow) => Err(mismatch("an integer in int64 range", raw)),
+        };
+    }
+    let text = if lenient && is_string {
         unquote(raw)
     } else if is_string && looks_integer(unquote(raw).trim()) {
         return Err(format!("{}{LENIENT_HINT}", mismatch(expected, raw)));
     } else {
         return Err(mismatch(expected, raw));
     };
-    let text = text.trim();
-    if !looks_integer(text) {
-        return Err(mismatch(expected, raw));
+    match parse_i64(text.trim().as_bytes()) {
+        Ok(v) => Ok(v),
+        Err(IntError::Syntax) => Err(mismatch(expected, raw)),
+        Err(IntError::Overflow) => Err(mismatch("an integer in int64 range", raw)),
     }
-    parse_i64(text.as_bytes()).ok_or_else(|| mismatch("an integer in int64 range", raw))
+}
+
+/// Why text is not an i64.
+#[derive(Debug, PartialEq, Eq)]
+enum IntError {
+    /// Not `-?[0-9]+`.
+    Syntax,
+    /// Digits, but out of range.
+    Overflow,
 }
 
 /// Whether `text` is `-?[0-9]+`.
@@ -136,19 +156,34 @@ fn looks_integer(text: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `-?[0-9]+` to i64, `None` on overflow; the caller checked the syntax.
+/// `-?[0-9]+` to i64, exactly, in one pass.
 #[inline]
-fn parse_i64(text: &[u8]) -> Option<i64> {
+fn parse_i64(text: &[u8]) -> Result<i64, IntError> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
+    if digits.is_empty() {
+        return Err(IntError::Syntax);
+    }
     // Accumulate negatively so that i64::MIN fits.
     let mut v: i64 = 0;
+    let mut overflow = false;
     for &d in digits {
-        v = v.checked_mul(10)?.checked_sub(i64::from(d - b'0'))?;
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(IntError::Syntax);
+        }
+        match v.checked_mul(10).and_then(|v| v.checked_sub(i64::from(d))) {
+            Some(next) => v = next,
+            None => overflow = true,
+        }
     }
-    if negative { Some(v) } else { v.checked_neg() }
+    match (overflow, negative) {
+        (true, _) => Err(IntError::Overflow),
+        (false, true) => Ok(v),
+        (false, false) => v.checked_neg().ok_or(IntError::Overflow),
+    }
 }
 
 /// A number (or, when lenient, a string holding one), correctly rounded.
@@ -212,11 +247,15 @@ mod tests {
 
     #[test]
     fn integers_are_exact_and_range_checked() {
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775808"), None);
-        assert_eq!(parse_i64(b"-0"), Some(0));
-        assert_eq!(parse_i64(b"9007199254740993"), Some(9_007_199_254_740_993));
+        assert_eq!(parse_i64(b"9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), Err(IntError::Overflow));
+        assert_eq!(parse_i64(b"-99999999999999999999"), Err(IntError::Overflow));
+        assert_eq!(parse_i64(b"99999999999999999999.5"), Err(IntError::Syntax));
+        assert_eq!(parse_i64(b"1.5"), Err(IntError::Syntax));
+        assert_eq!(parse_i64(b"-"), Err(IntError::Syntax));
+        assert_eq!(parse_i64(b"-0"), Ok(0));
+        assert_eq!(parse_i64(b"9007199254740993"), Ok(9_007_199_254_740_993));
     }
 
     #[test]

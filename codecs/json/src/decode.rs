@@ -4,6 +4,8 @@
 //! names are matched against the plan without allocating, each wanted value is
 //! borrowed as its raw text and converted by [`crate::convert`], and unknown
 //! fields are skipped with `IgnoredAny`. No `serde_json::Value` is built.
+//! Flat plans try the hand-written scanner in [`crate::fast`] first; this
+//! path decides every row the scanner gives up on, and writes every error.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +21,7 @@ use topictable_sdk::{Decoded, Decoder, MessageBatch, PluginError, RowError, Side
 use crate::ColumnDef;
 use crate::columns::ColumnBuf;
 use crate::convert::store;
+use crate::fast::decode_flat;
 use crate::plan::{Plan, Target};
 
 /// Decodes one side of each message, a JSON object, into the configured columns.
@@ -26,6 +29,7 @@ use crate::plan::{Plan, Target};
 pub struct JsonDecoder {
     plan: Plan,
     lenient: bool,
+    fast: bool,
     side: Side,
     schema: SchemaRef,
 }
@@ -47,6 +51,7 @@ impl JsonDecoder {
                 .collect::<Vec<_>>(),
         ));
         Ok(Self {
+            fast: plan.nodes.len() == 1 && plan.columns.len() <= 64,
             plan,
             lenient,
             side,
@@ -54,7 +59,16 @@ impl JsonDecoder {
         })
     }
 
-    /// Decodes one document into row `row` of `cols`, or says why it cannot.
+    /// The same decoder without the fast path for flat documents, so tests
+    /// can check that both paths agree.
+    #[doc(hidden)]
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast = false;
+        self
+    }
+
+    /// Decodes one document into row `row` of `cols` (every column gets a
+    /// value or a null), or says why it cannot.
     fn decode_one(&self, bytes: &[u8], row: usize, cols: &mut [ColumnBuf]) -> Result<(), String> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             format!(
@@ -63,6 +77,17 @@ impl JsonDecoder {
                 preview_bytes(bytes)
             )
         })?;
+        if self.fast {
+            if let Ok(seen) = decode_flat(&self.plan, self.lenient, text, cols) {
+                for (i, c) in cols.iter_mut().enumerate() {
+                    if seen & (1 << i) == 0 {
+                        c.push_null();
+                    }
+                }
+                return Ok(());
+            }
+            cols.iter_mut().for_each(|c| c.truncate(row));
+        }
         let mut sink = RowSink {
             plan: &self.plan,
             cols,
@@ -78,7 +103,12 @@ impl JsonDecoder {
         .deserialize(&mut de)
         .and_then(|()| de.end());
         match (result, sink.error) {
-            (Ok(()), _) => Ok(()),
+            (Ok(()), _) => {
+                cols.iter_mut()
+                    .filter(|c| c.len() == row)
+                    .for_each(ColumnBuf::push_null);
+                Ok(())
+            }
             (Err(_), Some(DocError::Field(message))) => Err(message),
             (Err(_), Some(DocError::NotAnObject(what))) => Err(format!(
                 "expected a JSON object, found {what}: {}",
@@ -113,17 +143,11 @@ impl Decoder for JsonDecoder {
                 cols.iter_mut().for_each(ColumnBuf::push_null);
                 continue;
             };
-            match self.decode_one(bytes, row, &mut cols) {
-                Ok(()) => cols
-                    .iter_mut()
-                    .filter(|c| c.len() == row)
-                    .for_each(ColumnBuf::push_null),
-                Err(message) => {
-                    errors.push(RowError::new(row, message));
-                    for c in &mut cols {
-                        c.truncate(row);
-                        c.push_null();
-                    }
+            if let Err(message) = self.decode_one(bytes, row, &mut cols) {
+                errors.push(RowError::new(row, message));
+                for c in &mut cols {
+                    c.truncate(row);
+                    c.push_null();
                 }
             }
         }
@@ -163,7 +187,7 @@ impl RowSink<'_> {
             buf.truncate(self.row);
         }
         let meta = &self.plan.columns[col];
-        store(buf, meta.kind, raw, self.lenient).map_err(|message| {
+        store(buf, meta.kind, raw, self.lenient, false).map_err(|message| {
             self.error = Some(DocError::Field(format!("{}: {message}", meta.label)));
             E::custom("field error")
         })

@@ -188,7 +188,12 @@ impl JsonEncoder {
             place(&mut root, &path, Member::Column(i), &names)?;
         }
         if let Some(ts) = &config.timestamp_field {
-            place(&mut root, &[ts.clone()], Member::PublishTime, &names)?;
+            place(
+                &mut root,
+                std::slice::from_ref(ts),
+                Member::PublishTime,
+                &names,
+            )?;
         }
         Ok(Self {
             root,
@@ -387,13 +392,10 @@ impl<'a> Column<'a> {
     }
 }
 
-fn write_float<F: ryu::Float + Copy + std::fmt::Display>(
+fn write_float<F: ryu::Float + Copy + std::fmt::Display + IsFinite>(
     out: &mut Vec<u8>,
     v: F,
-) -> Result<(), String>
-where
-    F: IsFinite,
-{
+) -> Result<(), String> {
     if !v.finite() {
         return Err(format!("{v} cannot be written as JSON"));
     }

@@ -47,6 +47,7 @@ mod config;
 mod convert;
 mod decode;
 mod encode;
+mod fast;
 mod plan;
 mod types;
 

@@ -33,14 +33,23 @@ impl Node {
     #[inline]
     pub fn find(&self, key: &str, guess: usize) -> Option<usize> {
         if let Some(name) = self.names.get(guess)
-            && name.as_ref() == key
+            && same(name.as_bytes(), key.as_bytes())
         {
             return Some(guess);
         }
         match &self.index {
             Some(index) => index.get(key).copied(),
-            None => self.names.iter().position(|n| n.as_ref() == key),
+            None => self
+                .names
+                .iter()
+                .position(|n| same(n.as_bytes(), key.as_bytes())),
         }
+    }
+
+    /// The name of entry `at`.
+    #[inline]
+    pub fn name(&self, at: usize) -> Option<&str> {
+        self.names.get(at).map(|n| n.as_ref())
     }
 
     fn entry(&mut self, name: &str) -> &mut Target {
@@ -66,6 +75,12 @@ impl Node {
             );
         }
     }
+}
+
+/// Byte equality tuned for short field names: an inline loop, no `memcmp` call.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// One output column and how errors about it are labelled.

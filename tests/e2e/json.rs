@@ -1,0 +1,250 @@
+//! JSON topics end to end: the seed's orders and "multiple operations"
+//! examples with records from confluent-kafka for Python, JSON bad records,
+//! and `topictable demo`.
+
+use std::process::Command;
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use serde_json::json;
+use topictable::ingest::{
+    ConsumeSpec, IngestStatus, InitialOffsets, OnError, StartAt, ValueSpec, consume_to_table,
+};
+use topictable::pipeline;
+use topictable_e2e::{
+    Broker, TestProducer, plugin_dir, plugins, topictable_bin, wait_for, workspace_root,
+};
+use topictable_engine::{Engine, TableType};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn produce_py(broker: &Broker, topic: &str, records: serde_json::Value) {
+    use std::io::Write;
+    let mut child = Command::new(topictable_e2e::python())
+        .arg(workspace_root().join("tests/python/produce.py"))
+        .args([broker.bootstrap().as_str(), topic])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(records.to_string().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "produce.py failed");
+}
+
+fn load_example(name: &str, broker: &Broker) -> pipeline::Pipeline {
+    let mut p = pipeline::load(&workspace_root().join("examples").join(name)).unwrap();
+    for (_, spec) in &mut p.sources {
+        spec.properties
+            .insert("bootstrap.servers".into(), broker.bootstrap());
+        spec.offsets = InitialOffsets::all(StartAt::Beginning);
+    }
+    p
+}
+
+fn sorted_by_first_column(batch: &RecordBatch) -> Vec<String> {
+    let mut rows: Vec<String> = (0..batch.num_rows())
+        .map(|r| {
+            (0..batch.num_columns())
+                .map(|c| arrow_cast_value(batch.column(c).as_ref(), r))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn arrow_cast_value(array: &dyn Array, row: usize) -> String {
+    if array.is_null(row) {
+        return "null".into();
+    }
+    match array.data_type() {
+        arrow_schema::DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
+        arrow_schema::DataType::Int32 => array.as_primitive::<Int32Type>().value(row).to_string(),
+        arrow_schema::DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
+        arrow_schema::DataType::Float64 => {
+            array.as_primitive::<Float64Type>().value(row).to_string()
+        }
+        other => format!("<{other}>"),
+    }
+}
+
+#[test]
+fn seed_orders_json_example() {
+    let broker = Broker::start();
+    broker.create_topic("orders", 1);
+    let p = load_example("orders_json.toml", &broker);
+    let engine = Engine::new();
+    let _cycles = engine.start_with_period(Duration::from_millis(20));
+    let mut running = pipeline::start(&p, &plugins(), &engine).unwrap();
+    produce_py(
+        &broker,
+        "orders",
+        json!([
+            {"value": {"symbol": "AAPL", "price": 135, "qty": 5}, "value_type": "json"},
+            {"value": {"symbol": "TSLA", "price": 730, "qty": 3}, "value_type": "json"},
+        ]),
+    );
+    let table = running.tables["result"].clone();
+    let batch = wait_for("2 orders", WAIT, || {
+        table.snapshot().ok().filter(|b| b.num_rows() == 2)
+    });
+    let view = batch.project(&[3, 4, 5]).unwrap();
+    assert_eq!(
+        view.schema().field(1).data_type(),
+        &arrow_schema::DataType::Float64
+    );
+    assert_eq!(
+        view.schema().field(2).data_type(),
+        &arrow_schema::DataType::Int32
+    );
+    assert_eq!(sorted_by_first_column(&view), ["AAPL,135,5", "TSLA,730,3"]);
+    running.stop();
+}
+
+#[test]
+fn seed_multiple_operations_example_gives_the_seed_totals() {
+    let broker = Broker::start();
+    broker.create_topic("quotes", 1);
+    broker.create_topic("orders", 1);
+    let p = load_example("quotes_orders.toml", &broker);
+    let engine = Engine::new();
+    let _cycles = engine.start_with_period(Duration::from_millis(20));
+    let mut running = pipeline::start(&p, &plugins(), &engine).unwrap();
+    // The seed's exact rows, as `rpk topic produce quotes -f '%k %v\n'` would send them.
+    let quotes: Vec<_> = [("AAPL", 135), ("AAPL", 133), ("TSLA", 730), ("TSLA", 735)]
+        .iter()
+        .map(|(k, p)| json!({"key": k, "key_type": "string", "value": {"Price": p}, "value_type": "json"}))
+        .collect();
+    produce_py(&broker, "quotes", json!(quotes));
+    let orders = json!([
+        {"value": {"Symbol": "AAPL", "Id": "o1", "LimitPrice": 136, "Qty": 7}, "value_type": "json"},
+        {"value": {"Symbol": "AAPL", "Id": "o2", "LimitPrice": 132, "Qty": 2}, "value_type": "json"},
+        {"value": {"Symbol": "TSLA", "Id": "o3", "LimitPrice": 725, "Qty": 1}, "value_type": "json"},
+        {"value": {"Symbol": "TSLA", "Id": "o4", "LimitPrice": 730, "Qty": 9}, "value_type": "json"},
+    ]);
+    produce_py(&broker, "orders", orders);
+    let total = running.tables["totalNotional"].clone();
+    let expected = ["AAPL,9,1197", "TSLA,10,7350"];
+    let got = wait_for("the seed's totals", WAIT, || {
+        let b = total.snapshot().ok()?;
+        let rows = sorted_by_first_column(&b);
+        (rows == expected).then_some(rows)
+    });
+    assert_eq!(got, expected);
+    running.stop();
+}
+
+#[test]
+fn json_bad_records_name_the_field_and_follow_the_policy() {
+    let broker = Broker::start();
+    broker.create_topic("orders.bad", 1);
+    let p = TestProducer::new(&broker);
+    for value in [
+        r#"{"Symbol": "AAPL", "Qty": 5}"#,
+        r#"{"Symbol": "AAPL", "Qty": "abc"}"#,
+        r#"{"Symbol": "AAPL", "Qty": 1.5}"#,
+        r#"{"Symbol": "AAPL", "Qty": "#,
+        r#"["not", "an", "object"]"#,
+        r#"{"Symbol": "TSLA", "Qty": 3}"#,
+    ] {
+        p.send("orders.bad", 0, None, Some(value.as_bytes()), &[]);
+    }
+    let engine = Engine::new();
+    let _cycles = engine.start_with_period(Duration::from_millis(20));
+    let value = ValueSpec::codec(
+        "json",
+        json!({"columns": [{"name": "Symbol", "type": "string"}, {"name": "Qty", "type": "int64"}]}),
+    );
+    let spec = |on_error: OnError| {
+        let mut s = ConsumeSpec::new(
+            &broker.bootstrap(),
+            "orders.bad",
+            ValueSpec::Ignore,
+            value.clone(),
+        );
+        s.table_type = TableType::Append;
+        s.offsets = InitialOffsets::all(StartAt::Beginning);
+        s.on_error = on_error;
+        s
+    };
+    let skip = consume_to_table(&engine, "skip", &plugins(), spec(OnError::Skip)).unwrap();
+    let fail = consume_to_table(&engine, "fail", &plugins(), spec(OnError::Fail)).unwrap();
+    let kept = wait_for("the good rows", WAIT, || {
+        skip.table().snapshot().ok().filter(|b| b.num_rows() == 2)
+    });
+    assert_eq!(
+        kept.column_by_name("Qty")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec(),
+        [5, 3]
+    );
+    wait_for("4 skipped", WAIT, || {
+        (skip.error_counts().skipped == 4).then_some(())
+    });
+    let message = wait_for("the table to fail", WAIT, || match fail.status() {
+        IngestStatus::Failed(m) => Some(m),
+        _ => None,
+    });
+    assert!(
+        message.contains("topic orders.bad partition 0 offset 1: cannot decode the value"),
+        "{message}"
+    );
+    assert!(
+        message.contains("field \"Qty\" (column Qty, int64): expected an integer, found \"abc\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_demo_runs_with_no_other_process_and_shows_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("totals.csv");
+    let out = Command::new(topictable_bin())
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .args([
+            "demo",
+            "--exit-when",
+            "totalNotional:rows>=2",
+            "--exit-after",
+            "60s",
+            "--rate",
+            "50",
+            "--snapshot",
+        ])
+        .arg(format!("totalNotional={}", snapshot.display()))
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("embedded Kafka broker (librdkafka mock cluster) at"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("── totalNotional:"), "{stdout}");
+    let csv = std::fs::read_to_string(&snapshot).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("Symbol,Shares,Notional"));
+    let totals: Vec<f64> = lines
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        totals.len() >= 2 && totals.iter().all(|n| *n > 0.0),
+        "{csv}"
+    );
+}
