@@ -54,15 +54,19 @@ fn run(decoder: &mut dyn Decoder, input: &[OwnedMessageBatch]) -> Duration {
     start.elapsed()
 }
 
+/// A payload: its label, its `simple` type, and how to make message `i`.
+type Case = (&'static str, &'static str, fn(usize) -> Vec<u8>);
+
+fn env<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 fn main() {
-    let messages: usize = std::env::var("ABI_BENCH_MESSAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let rounds: usize = std::env::var("ABI_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let messages: usize = env("ABI_BENCH_MESSAGES").unwrap_or(1_000_000);
+    let rounds: usize = env("ABI_BENCH_ROUNDS").unwrap_or(15);
+    let only: Option<String> = env("ABI_BENCH_ONLY");
+    let only_case: Option<String> = env("ABI_BENCH_CASE");
+    let only_batch: Option<usize> = env("ABI_BENCH_BATCH");
     let dir = common::plugin_dir_with(&["topictable_plugin_simple"]);
     let (registry, errors) = PluginRegistry::load_dir(dir.path());
     assert!(errors.is_empty(), "{errors:?}");
@@ -71,7 +75,7 @@ fn main() {
         "| payload | batch | direct msgs/s | plugin msgs/s | direct ns/msg | plugin ns/msg | ABI overhead |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let cases: [(&str, &str, fn(usize) -> Vec<u8>); 2] = [
+    let cases: [Case; 2] = [
         ("int64 (8 B, LongSerializer)", "int64", |i| {
             (i as i64).to_be_bytes().to_vec()
         }),
@@ -85,12 +89,27 @@ fn main() {
         }
         let config = json!({"type": kind});
         let validated = SimpleCodec.description().config.validate(&config).unwrap();
-        for batch in [1024, 4096, 16384] {
+        for batch in [1024, 4096, 16384, 65536] {
+            if only_batch.is_some_and(|b| b != batch) {
+                continue;
+            }
             let input = batches(messages, batch, value);
             let mut direct = SimpleCodec.new_decoder(&validated, Side::Value).unwrap();
             let mut plugin = registry
                 .new_decoder("simple", &config, Side::Value)
                 .unwrap();
+            if let Some(path) = only.as_deref() {
+                // One path only, for instruction counting under callgrind.
+                let decoder = if path == "plugin" {
+                    plugin.as_mut()
+                } else {
+                    direct.as_mut()
+                };
+                for _ in 0..rounds {
+                    run(decoder, &input);
+                }
+                continue;
+            }
             // Warm up both, then alternate rounds so drift hits both alike; keep the best round of each.
             run(direct.as_mut(), &input);
             run(plugin.as_mut(), &input);

@@ -149,3 +149,35 @@ fn validate_reports_mistakes_without_connecting() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no table `nope`"));
 }
+
+#[test]
+fn ctrl_c_shuts_down_gracefully_and_still_writes_snapshots() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    TestProducer::new(&broker).send_text("share.price", 0, &[(Some("AAPL"), "135.60")]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline_file(dir.path(), &broker);
+    let csv = dir.path().join("prices.csv");
+    let child = Command::new(topictable_bin())
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .args(["run", file.to_str().unwrap(), "--snapshot"])
+        .arg(format!("prices={}", csv.display()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "KafkaPartition,KafkaOffset,Symbol,Price\n0,0,AAPL,135.6\n"
+    );
+    assert!(stderr.contains("prices: 1 messages, 1 rows"), "{stderr}");
+}

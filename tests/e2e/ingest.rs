@@ -692,3 +692,104 @@ fn partitions_added_later_are_picked_up() {
         (v.contains("in partition 0") && v.contains("in partition 1")).then_some(())
     });
 }
+
+#[test]
+fn optional_columns_headers_sizes_and_renamed_standard_columns() {
+    use topictable::ingest::{HeaderColumns, HeaderType};
+    let broker = Broker::start();
+    broker.create_topic("with.headers", 1);
+    let p = TestProducer::new(&broker);
+    p.send(
+        "with.headers",
+        0,
+        Some(b"k1"),
+        Some(b"first"),
+        &[("trace", b"t-1"), ("retries", b"3")],
+    );
+    p.send("with.headers", 0, None, Some(b"second!"), &[]);
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "with.headers",
+        ValueSpec::Ignore,
+        command_spec(),
+        TableType::Append,
+    );
+    s.columns.partition = Some("P".into());
+    s.columns.offset = Some("O".into());
+    s.columns.timestamp = None;
+    s.columns.receive_time = Some("Received".into());
+    s.columns.key_bytes = Some("KeyBytes".into());
+    s.columns.value_bytes = Some("ValueBytes".into());
+    s.columns.headers = HeaderColumns::Chosen(vec![
+        ("trace".into(), "Trace".into(), HeaderType::String),
+        ("retries".into(), "Retries".into(), HeaderType::Int64),
+    ]);
+    let typed = consume_to_table(&engine, "typed", &plugins(), s.clone()).unwrap();
+    s.columns.headers = HeaderColumns::All("Headers".into());
+    let all = consume_to_table(&engine, "all", &plugins(), s).unwrap();
+
+    let got = wait_rows(&typed, 2);
+    let names: Vec<String> = got
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "P",
+            "O",
+            "Received",
+            "KeyBytes",
+            "ValueBytes",
+            "Trace",
+            "Retries",
+            "Command"
+        ]
+    );
+    assert_eq!(
+        got.column_by_name("KeyBytes")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(2), None]
+    );
+    assert_eq!(
+        got.column_by_name("ValueBytes")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .values()
+            .to_vec(),
+        [5, 7]
+    );
+    assert_eq!(strings(&got, "Trace"), ["t-1", "<null>"]);
+    assert_eq!(
+        got.column_by_name("Retries")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [Some(3), None]
+    );
+    assert_eq!(got.column_by_name("Received").unwrap().null_count(), 0);
+
+    let got = wait_rows(&all, 2);
+    let map = got.column_by_name("Headers").unwrap().as_map();
+    let first = map.value(0);
+    let keys: Vec<&str> = first
+        .column(0)
+        .as_string::<i32>()
+        .iter()
+        .map(|k| k.unwrap())
+        .collect();
+    assert_eq!(keys, ["trace", "retries"]);
+    assert_eq!(first.column(1).as_binary::<i32>().value(1), b"3");
+    assert_eq!(
+        map.value(1).len(),
+        0,
+        "a record without headers has an empty map"
+    );
+}

@@ -82,6 +82,55 @@ pub enum Data {
     },
 }
 
+/// Validity bits, kept as a bare count until the first null arrives (most
+/// columns never see one, and a bit per value is a measurable cost).
+#[derive(Debug, Default)]
+pub struct Validity {
+    len: usize,
+    bits: Option<BooleanBufferBuilder>,
+}
+
+impl Validity {
+    /// Number of rows.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends one bit.
+    #[inline]
+    pub fn append(&mut self, valid: bool) {
+        self.len += 1;
+        match &mut self.bits {
+            Some(bits) => bits.append(valid),
+            None if valid => {}
+            None => {
+                let mut bits = BooleanBufferBuilder::new(self.len.max(64));
+                bits.append_n(self.len - 1, true);
+                bits.append(false);
+                self.bits = Some(bits);
+            }
+        }
+    }
+
+    /// Cuts back to `len` rows.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+        if let Some(bits) = &mut self.bits {
+            bits.truncate(self.len);
+        }
+    }
+
+    /// Takes the bits as a null buffer (`None` when every row is valid).
+    pub fn finish(&mut self) -> Option<NullBuffer> {
+        self.len = 0;
+        self.bits
+            .take()
+            .map(|mut b| NullBuffer::new(b.finish()))
+            .filter(|n| n.null_count() > 0)
+    }
+}
+
 /// One column: its Arrow type, values and validity.
 #[derive(Debug)]
 pub struct Column {
@@ -90,7 +139,7 @@ pub struct Column {
     /// Its values.
     pub data: Data,
     /// Validity, one bit per row.
-    pub valid: BooleanBufferBuilder,
+    pub valid: Validity,
 }
 
 /// All columns of a decoder, top-level and nested, by id.
@@ -106,7 +155,7 @@ impl Columns {
         self.cols.push(Column {
             data_type,
             data,
-            valid: BooleanBufferBuilder::new(0),
+            valid: Validity::default(),
         });
         self.cols.len() - 1
     }
@@ -220,13 +269,12 @@ impl Columns {
     pub fn finish(&mut self, c: ColId) -> ArrayRef {
         let col = &mut self.cols[c];
         let len = col.valid.len();
-        let valid = col.valid.finish();
-        let nulls = Some(NullBuffer::new(valid)).filter(|n| n.null_count() > 0);
+        let nulls = col.valid.finish();
         let data_type = col.data_type.clone();
         macro_rules! prim {
             ($t:ty, $v:expr) => {
                 Arc::new(PrimitiveArray::<$t>::new(
-                    ScalarBuffer::from(std::mem::take($v)),
+                    ScalarBuffer::from(take_like($v)),
                     nulls,
                 ))
             };
@@ -247,7 +295,7 @@ impl Columns {
             (Data::I32(v), _) => prim!(Int32Type, v),
             (Data::I64(v), DataType::Time64(_)) => prim!(Time64MicrosecondType, v),
             (Data::I64(v), DataType::Timestamp(unit, tz)) => {
-                let values = ScalarBuffer::from(std::mem::take(v));
+                let values = ScalarBuffer::from(take_like(v));
                 let tz = tz.clone();
                 match unit {
                     TimeUnit::Millisecond => Arc::new(
@@ -268,15 +316,14 @@ impl Columns {
             (Data::F32(v), _) => prim!(Float32Type, v),
             (Data::F64(v), _) => prim!(Float64Type, v),
             (Data::I128(v), DataType::Decimal128(p, s)) => Arc::new(
-                PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(std::mem::take(v)), nulls)
+                PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(take_like(v)), nulls)
                     .with_precision_and_scale(*p, *s)
                     .expect("precision and scale were checked when the schema was read"),
             ),
             (Data::I128(_), _) => unreachable!("decimal data is Decimal128"),
             (Data::Bytes { offsets, data }, dt) => {
-                let offsets =
-                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
-                let values = Buffer::from(std::mem::take(data));
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
+                let values = Buffer::from(take_like(data));
                 if *dt == DataType::Utf8 {
                     // SAFETY: every value was checked to be UTF-8 as it was appended,
                     // and the offsets only grow.
@@ -287,20 +334,17 @@ impl Columns {
             }
             (Data::Fixed { size, data }, _) => Arc::new(FixedSizeBinaryArray::new(
                 *size as i32,
-                Buffer::from(std::mem::take(data)),
+                Buffer::from(take_like(data)),
                 nulls,
             )),
             (Data::Dict { keys, values }, _) => {
-                let keys = PrimitiveArray::<Int32Type>::new(
-                    ScalarBuffer::from(std::mem::take(keys)),
-                    nulls,
-                );
+                let keys =
+                    PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(take_like(keys)), nulls);
                 // SAFETY: every key is an index into `values` (checked when decoded).
                 Arc::new(unsafe { DictionaryArray::new_unchecked(keys, values.clone()) })
             }
             (Data::List { offsets, .. }, DataType::List(item)) => {
-                let offsets =
-                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
                 Arc::new(ListArray::new(
                     item.clone(),
                     offsets,
@@ -309,8 +353,7 @@ impl Columns {
                 ))
             }
             (Data::Map { offsets, .. }, DataType::Map(entries, sorted)) => {
-                let offsets =
-                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
+                let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
                 let DataType::Struct(kv) = entries.data_type() else {
                     unreachable!()
                 };
@@ -329,4 +372,17 @@ impl Columns {
             (data, dt) => unreachable!("column data {data:?} does not fit {dt}"),
         }
     }
+}
+
+/// Takes a vector's content, leaving one with the same capacity: the next
+/// batch is likely as large, and growing from empty is a measurable cost.
+fn take_like<T>(v: &mut Vec<T>) -> Vec<T> {
+    let cap = v.len();
+    std::mem::replace(v, Vec::with_capacity(cap))
+}
+
+fn take_offsets(v: &mut Vec<i32>) -> Vec<i32> {
+    let mut next = Vec::with_capacity(v.len());
+    next.push(0);
+    std::mem::replace(v, next)
 }

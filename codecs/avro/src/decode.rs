@@ -35,7 +35,9 @@ pub struct AvroDecoder {
     registry: Option<RegistryClient>,
     /// The program for raw datums (writer = reader schema).
     raw: Option<Op>,
-    programs: HashMap<u32, Program>,
+    /// Programs, indexed through `by_id`.
+    programs: Vec<Program>,
+    by_id: HashMap<u32, usize>,
 }
 
 impl std::fmt::Debug for AvroDecoder {
@@ -43,7 +45,7 @@ impl std::fmt::Debug for AvroDecoder {
         f.debug_struct("AvroDecoder")
             .field("schema", &self.plan.schema)
             .field("protocol", &self.protocol)
-            .field("writer_ids", &self.programs.keys().collect::<Vec<_>>())
+            .field("writer_ids", &self.by_id.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -83,7 +85,8 @@ impl AvroDecoder {
             protocol: config.protocol,
             registry,
             raw,
-            programs: HashMap::new(),
+            programs: Vec::new(),
+            by_id: HashMap::new(),
         })
     }
 
@@ -92,15 +95,14 @@ impl AvroDecoder {
         self.registry.as_ref()
     }
 
-    /// Makes sure `programs` has an entry for `id`.
-    fn load(&mut self, id: u32) {
-        if let Some(Program::RegistryFailed(_, at)) = self.programs.get(&id)
-            && at.elapsed() >= REGISTRY_RETRY_AFTER
-        {
-            self.programs.remove(&id);
-        }
-        if self.programs.contains_key(&id) {
-            return;
+    /// The index in `programs` of the program for `id`, loading it when needed.
+    fn load(&mut self, id: u32) -> usize {
+        let existing = self.by_id.get(&id).copied();
+        if let Some(i) = existing {
+            match &self.programs[i] {
+                Program::RegistryFailed(_, at) if at.elapsed() >= REGISTRY_RETRY_AFTER => {}
+                _ => return i,
+            }
         }
         let program = match &self.registry {
             None => Program::Unresolvable("no schema registry configured".into()),
@@ -129,7 +131,17 @@ impl AvroDecoder {
                 }
             },
         };
-        self.programs.insert(id, program);
+        match existing {
+            Some(i) => {
+                self.programs[i] = program;
+                i
+            }
+            None => {
+                self.programs.push(program);
+                self.by_id.insert(id, self.programs.len() - 1);
+                self.programs.len() - 1
+            }
+        }
     }
 
     fn fail_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
@@ -152,7 +164,7 @@ impl Decoder for AvroDecoder {
             Side::Value => messages.values,
         };
         let mut errors = Vec::new();
-        let mut last: Option<u32> = None;
+        let mut last: Option<(u32, usize)> = None;
         for row in 0..messages.len() {
             let Some(bytes) = column.get(row) else {
                 // A null key, or a tombstone: a row of nulls.
@@ -171,15 +183,17 @@ impl Decoder for AvroDecoder {
                     }
                 },
             };
-            if let Some(id) = id
-                && last != Some(id)
-            {
-                self.load(id);
-                last = Some(id);
-            }
-            let op = match id {
-                None => self.raw.as_ref().expect("raw protocol has a program"),
-                Some(id) => match &self.programs[&id] {
+            let index = match (id, last) {
+                (Some(id), Some((last_id, i))) if last_id == id => Some(i),
+                (Some(id), _) => {
+                    let i = self.load(id);
+                    last = Some((id, i));
+                    Some(i)
+                }
+                (None, _) => None,
+            };
+            let op = match (id, index) {
+                (Some(id), Some(i)) => match &self.programs[i] {
                     Program::Ready(op) => op,
                     Program::Unresolvable(why) | Program::RegistryFailed(why, _) => {
                         let message = format!("schema id {id}: {why}");
@@ -189,6 +203,7 @@ impl Decoder for AvroDecoder {
                         continue;
                     }
                 },
+                _ => self.raw.as_ref().expect("raw protocol has a program"),
             };
             let mut cur = Cursor::new(payload);
             let result = op.run(&mut cur, &mut self.plan.columns);

@@ -31,7 +31,7 @@ impl DecodeError {
     }
 
     #[cold]
-    fn in_field(mut self, name: &str) -> Self {
+    fn in_field(mut self: Box<Self>, name: &str) -> Box<Self> {
         self.path.push(name.to_string());
         self
     }
@@ -57,9 +57,10 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-impl From<String> for DecodeError {
+impl From<String> for Box<DecodeError> {
+    #[cold]
     fn from(message: String) -> Self {
-        Self::new(message)
+        Box::new(DecodeError::new(message))
     }
 }
 
@@ -469,7 +470,7 @@ fn list_child(item: &Target) -> ColId {
 
 impl Op {
     /// Reads one value from `cur` into `cols`.
-    pub fn run(&self, cur: &mut Cursor<'_>, cols: &mut Columns) -> Result<(), DecodeError> {
+    pub fn run(&self, cur: &mut Cursor<'_>, cols: &mut Columns) -> Result<(), Box<DecodeError>> {
         macro_rules! push {
             ($c:expr, $variant:ident, $v:expr) => {{
                 let v = $v;

@@ -8,17 +8,20 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 use topictable_engine::Engine;
 
+/// Per topic and partition, the offset after the last message handled.
+pub(crate) type NextOffsets = BTreeMap<(String, i32), i64>;
+
 /// Offsets pushed to the table but maybe not yet visible.
 #[derive(Debug, Default)]
 pub(crate) struct CommitTracker {
     /// `(engine cycle at push time, next offset per topic/partition)`, oldest first.
-    pending: VecDeque<(u64, BTreeMap<(String, i32), i64>)>,
+    pending: VecDeque<(u64, NextOffsets)>,
 }
 
 impl CommitTracker {
     /// Records that rows up to these offsets were pushed while the engine's
     /// last completed cycle was `cycle`.
-    pub(crate) fn pushed(&mut self, cycle: u64, next_offsets: BTreeMap<(String, i32), i64>) {
+    pub(crate) fn pushed(&mut self, cycle: u64, next_offsets: NextOffsets) {
         if !next_offsets.is_empty() {
             self.pending.push_back((cycle, next_offsets));
         }
@@ -27,7 +30,7 @@ impl CommitTracker {
     /// Takes the offsets whose rows are surely visible at `completed_cycle`:
     /// a push seen at cycle `c` is drained by cycle `c + 1` or, if it raced
     /// with that cycle's start, by `c + 2`.
-    pub(crate) fn take_visible(&mut self, completed_cycle: u64) -> BTreeMap<(String, i32), i64> {
+    pub(crate) fn take_visible(&mut self, completed_cycle: u64) -> NextOffsets {
         let mut out = BTreeMap::new();
         while self
             .pending
@@ -49,7 +52,7 @@ impl CommitTracker {
 /// Commits `offsets` synchronously.
 pub(crate) fn commit<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
-    offsets: &BTreeMap<(String, i32), i64>,
+    offsets: &NextOffsets,
 ) -> Result<(), rdkafka::error::KafkaError> {
     if offsets.is_empty() {
         return Ok(());
@@ -66,7 +69,7 @@ pub(crate) fn wait_until_visible(
     tracker: &mut CommitTracker,
     engine: &Engine,
     limit: Duration,
-) -> BTreeMap<(String, i32), i64> {
+) -> NextOffsets {
     if let Some(needed) = tracker.needed_cycle() {
         let deadline = Instant::now() + limit;
         while engine.cycle() < needed && Instant::now() < deadline {

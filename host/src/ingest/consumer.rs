@@ -57,7 +57,7 @@ pub enum IngestError {
         /// The table.
         table: String,
         /// The engine's error.
-        source: topictable_engine::EngineError,
+        source: Box<topictable_engine::EngineError>,
     },
 }
 
@@ -176,11 +176,11 @@ pub fn consume_to_table(
         .source_table(name, schema.clone(), spec.table_type)
         .map_err(|source| IngestError::Engine {
             table: name.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let writer = table.writer().map_err(|source| IngestError::Engine {
         table: name.to_string(),
-        source,
+        source: Box::new(source),
     })?;
 
     let kafka = |source| IngestError::Kafka {
@@ -459,7 +459,7 @@ struct BatchOutcome {
     /// The rows to push (all columns), already filtered.
     rows: Option<RecordBatch>,
     /// Per topic/partition, the offset after the last handled message.
-    next_offsets: BTreeMap<(String, i32), i64>,
+    next_offsets: super::commits::NextOffsets,
     /// Set when the table must stop.
     failure: Option<String>,
 }
