@@ -195,12 +195,15 @@ const MAX_REFERENCE_DEPTH: usize = 32;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A cached subject version and its resolved schema.
+type VersionHit = (SubjectVersion, Arc<ResolvedSchema>);
+
 struct Inner {
     http: reqwest::Client,
     urls: Vec<Url>,
     config: ClientConfig,
     by_id: Mutex<HashMap<u32, Arc<ResolvedSchema>>>,
-    by_version: Mutex<HashMap<(String, i32), (SubjectVersion, Arc<ResolvedSchema>)>>,
+    by_version: Mutex<HashMap<(String, i32), VersionHit>>,
     not_found: Mutex<HashMap<u32, (Instant, RegistryError)>>,
     calls: AtomicU64,
 }

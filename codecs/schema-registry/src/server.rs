@@ -472,25 +472,25 @@ async fn id_subjects(State(s): Db, UrlPath(id): UrlPath<String>) -> Response {
 }
 
 /// Parses and checks a schema body; the error is a ready response.
-fn parse_body(store: &Store, body: &[u8]) -> Result<Schema, Response> {
+fn parse_body(store: &Store, body: &[u8]) -> Result<Schema, Box<Response>> {
     let schema: Schema = serde_json::from_slice(body).map_err(|e| {
-        error(
+        Box::new(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             error_codes::INVALID_SCHEMA,
             format!("Invalid schema: {e}"),
-        )
+        ))
     })?;
     if schema.schema_type != SchemaType::Protobuf
         && let Err(e) = serde_json::from_str::<serde_json::Value>(&schema.schema)
     {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             error_codes::INVALID_SCHEMA,
             format!(
                 "Invalid schema: {} text is not JSON: {e}",
                 schema.schema_type
             ),
-        ));
+        )));
     }
     for r in &schema.references {
         let known = store
@@ -498,14 +498,14 @@ fn parse_body(store: &Store, body: &[u8]) -> Result<Schema, Response> {
             .get(&r.subject)
             .is_some_and(|ids| r.version >= 1 && r.version as usize <= ids.len());
         if !known {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 error_codes::INVALID_SCHEMA,
                 format!(
                     "Invalid schema: reference `{}` names subject '{}' version {}, which is not registered",
                     r.name, r.subject, r.version
                 ),
-            ));
+            )));
         }
     }
     Ok(schema)
@@ -515,7 +515,7 @@ async fn register(State(s): Db, UrlPath(subject): UrlPath<String>, body: Bytes) 
     let mut store = s.store.write().unwrap();
     let schema = match parse_body(&store, &body) {
         Ok(schema) => schema,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let id = match store.find(&schema) {
         Some(id) => id,
@@ -544,7 +544,7 @@ async fn lookup(State(s): Db, UrlPath(subject): UrlPath<String>, body: Bytes) ->
     let store = s.store.read().unwrap();
     let schema = match parse_body(&store, &body) {
         Ok(schema) => schema,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(ids) = store.subjects.get(&subject) else {
         return subject_not_found(&subject);

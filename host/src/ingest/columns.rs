@@ -19,8 +19,8 @@ fn header_map_type() -> DataType {
         "entries",
         DataType::Struct(
             vec![
-                Field::new("keys", DataType::Utf8, false),
-                Field::new("values", DataType::Binary, true),
+                Field::new("key", DataType::Utf8, false),
+                Field::new("value", DataType::Binary, true),
             ]
             .into(),
         ),
@@ -147,5 +147,57 @@ impl StandardColumns {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topictable_sdk::MessageBatchBuilder;
+
+    #[test]
+    fn built_columns_match_the_declared_fields() {
+        let mut b = MessageBatchBuilder::default();
+        b.push(
+            "t",
+            0,
+            5,
+            Some(10),
+            Some(b"k"),
+            Some(b"v"),
+            &[("h", Some(b"x")), ("n", Some(b"7"))],
+        );
+        b.push("t", 1, 6, None, None, None, &[]);
+        let batch = b.finish();
+        for headers in [
+            HeaderColumns::None,
+            HeaderColumns::All("H".into()),
+            HeaderColumns::Chosen(vec![
+                ("h".into(), "H".into(), HeaderType::String),
+                ("n".into(), "N".into(), HeaderType::Int64),
+            ]),
+        ] {
+            let spec = StandardColumns {
+                topic: Some("T".into()),
+                receive_time: Some("R".into()),
+                key_bytes: Some("K".into()),
+                value_bytes: Some("V".into()),
+                headers,
+                ..StandardColumns::default()
+            };
+            let fields = spec.fields();
+            let columns = spec.build(&batch.view(), 1);
+            assert_eq!(fields.len(), columns.len());
+            for (f, c) in fields.iter().zip(&columns) {
+                assert_eq!(f.data_type(), c.data_type(), "column {}", f.name());
+                assert!(
+                    f.is_nullable() || c.null_count() == 0,
+                    "column {}",
+                    f.name()
+                );
+            }
+            let schema = std::sync::Arc::new(arrow_schema::Schema::new(fields));
+            arrow_array::RecordBatch::try_new(schema, columns).expect("a valid batch");
+        }
     }
 }
