@@ -21,6 +21,9 @@
 //! - `INGEST_LATENCY_LINGER_MS` (default 1): the producer's `linger.ms`;
 //! - `INGEST_LATENCY_CONSUMER_PROPS` (e.g. `fetch.wait.max.ms=10,fetch.min.bytes=1`):
 //!   librdkafka properties set on both consumers;
+//! - `INGEST_LATENCY_BROKER` (default `tansu`): `mock` uses librdkafka's
+//!   embedded mock cluster instead, to compare with a broker that answers a
+//!   fetch as soon as data is there;
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`).
 
 use std::net::{TcpListener, TcpStream};
@@ -231,9 +234,19 @@ fn main() {
     let (registry, errors) = PluginRegistry::load_dir(&plugin_dir);
     assert!(errors.is_empty(), "{errors:?}");
 
-    let broker = Broker::start(dir.path());
-    broker.create_topic(TOPIC, partitions);
-    let bootstrap = broker.bootstrap();
+    let broker_kind = std::env::var("INGEST_LATENCY_BROKER").unwrap_or_else(|_| "tansu".into());
+    let (broker, mock, bootstrap) = if broker_kind == "mock" {
+        let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+        mock.create_topic(TOPIC, partitions as i32, 1)
+            .expect("mock topic");
+        let bootstrap = mock.bootstrap_servers();
+        (None, Some(mock), bootstrap)
+    } else {
+        let broker = Broker::start(dir.path());
+        broker.create_topic(TOPIC, partitions);
+        let bootstrap = broker.bootstrap();
+        (Some(broker), None, bootstrap)
+    };
 
     // topictable: blink table, default (100 ms) cycle.
     let engine = Engine::new();
@@ -382,13 +395,20 @@ fn main() {
     let errors = consumed.error_counts();
     consumed.stop();
     cycles.stop();
+    drop(producer);
     drop(broker);
+    drop(mock);
 
     let c = std::mem::take(&mut *collected.lock().expect("lock"));
     println!();
     println!(
-        "{sent} messages at {rate} msgs/s target ({:.0} achieved) for {produce_secs:.1} s, {partitions} partitions, tansu memory://, producer linger.ms={linger}; first {warmup} s left out",
-        sent as f64 / produce_secs
+        "{sent} messages at {rate} msgs/s target ({:.0} achieved) for {produce_secs:.1} s, {partitions} partitions, broker {}, producer linger.ms={linger}; first {warmup} s left out",
+        sent as f64 / produce_secs,
+        if broker_kind == "mock" {
+            "librdkafka mock cluster"
+        } else {
+            "tansu memory://"
+        }
     );
     println!(
         "topictable: blink table, value simple int64, cycle {} ms; rows seen {} of {sent}; floor saw {floor_seen}; record errors {errors:?}; producer queue-full events {queue_full}",

@@ -8,5 +8,6 @@
 pub mod ingest;
 pub mod pipeline;
 pub mod plugin_loader;
+pub mod publish;
 
 pub use plugin_loader::{LoadError, LoadedPlugin, PluginRegistry};

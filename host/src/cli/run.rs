@@ -10,6 +10,7 @@ use clap::Args;
 use topictable::PluginRegistry;
 use topictable::ingest::IngestStatus;
 use topictable::pipeline::{self, Pipeline, RunningPipeline};
+use topictable::publish::SinkStatus;
 use topictable_engine::{Engine, EngineConfig};
 
 use super::output::{LiveView, SnapshotFormat, parse_snapshot_arg, write_snapshot};
@@ -202,6 +203,13 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
                 eprintln!("error: table `{name}` stopped: {m}");
             }
         }
+        for sink in &running.sinks {
+            if let SinkStatus::Failed(m) = sink.status()
+                && reported_failures.insert(format!("sink {}", sink.name()))
+            {
+                eprintln!("error: sink `{}` stopped: {m}", sink.name());
+            }
+        }
         if !args.print.is_empty() && last_render.elapsed() >= Duration::from_millis(500) {
             view.render(&running);
             last_render = Instant::now();
@@ -216,6 +224,7 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
     if let Err(e) = engine.run_cycle() {
         tracing::warn!("final cycle: {e}");
     }
+    running.stop_sinks();
     if !args.print.is_empty() {
         view.render(&running);
     }
@@ -239,6 +248,16 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
             "{name}: {messages} messages, {rows} rows, {} decode errors ({} skipped, {} dead-lettered)",
             c.decode_errors, c.skipped, c.dead_lettered
         );
+    }
+    let mut outcome = outcome;
+    for sink in &running.sinks {
+        match sink.status() {
+            SinkStatus::Failed(m) => {
+                eprintln!("sink {}: failed: {m}", sink.name());
+                outcome = ExitCode::FAILURE;
+            }
+            status => eprintln!("sink {}: {status:?}", sink.name()),
+        }
     }
     outcome
 }

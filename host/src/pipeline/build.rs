@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use topictable_engine::{Engine, Table};
 
 use super::PipelineError;
-use super::model::{Aggregation, DerivedTable, Operation, Pipeline};
+use super::model::{Aggregation, DerivedTable, Operation, Pipeline, SinkDecl, SinkTarget};
 use crate::ingest::{ConsumedTable, IngestError, consume_to_table, plan_source};
 use crate::plugin_loader::PluginRegistry;
+use crate::publish::{KafkaPublisher, PluginTableSink, RunningSink, TableSink, start_sink};
 
 /// A pipeline running on an engine.
 pub struct RunningPipeline {
@@ -17,6 +18,8 @@ pub struct RunningPipeline {
     pub tables: BTreeMap<String, Table>,
     /// The Kafka sources and their consumers, in file order.
     pub sources: Vec<(String, ConsumedTable)>,
+    /// The sinks, in file order.
+    pub sinks: Vec<RunningSink>,
 }
 
 impl RunningPipeline {
@@ -26,6 +29,50 @@ impl RunningPipeline {
             source.stop();
         }
     }
+
+    /// Lets every sink write what is queued, then closes them.
+    pub fn stop_sinks(&mut self) {
+        for sink in &mut self.sinks {
+            sink.stop();
+        }
+    }
+}
+
+fn sink_error(p: &Pipeline, sink: &str, message: String) -> PipelineError {
+    PipelineError {
+        file: p.file.clone(),
+        table: Some(sink.to_string()),
+        key: None,
+        message,
+    }
+}
+
+/// The table a sink reads (its `last_by` applied) and the sink itself.
+fn make_sink(
+    p: &Pipeline,
+    s: &SinkDecl,
+    plugins: &PluginRegistry,
+    tables: &BTreeMap<String, Table>,
+) -> Result<(Table, Box<dyn TableSink>), PipelineError> {
+    let mut table = tables[&s.from].clone();
+    if let Some(keys) = &s.last_by {
+        table = table
+            .last_by(keys)
+            .map_err(|e| engine_error(p, &s.name, e))?;
+    }
+    let schema = table.schema();
+    let sink: Box<dyn TableSink> = match &s.target {
+        SinkTarget::Kafka(spec) => Box::new(
+            KafkaPublisher::new(spec, plugins, &schema, table.is_blink())
+                .map_err(|e| sink_error(p, &s.name, e))?,
+        ),
+        SinkTarget::Plugin { sink, config } => Box::new(PluginTableSink::new(
+            plugins
+                .new_sink(sink, config, schema)
+                .map_err(|e| sink_error(p, &s.name, e.to_string()))?,
+        )),
+    };
+    Ok((table, sink))
 }
 
 fn ingest_error(p: &Pipeline, table: &str, e: IngestError) -> PipelineError {
@@ -122,6 +169,31 @@ pub fn validate(
         tables.insert(name.clone(), table);
     }
     add_time_tables_and_derived(p, &engine, &mut tables)?;
+    for s in &p.sinks {
+        // Builds the encoders (checking columns and configs); connects nothing yet.
+        if let SinkTarget::Plugin { .. } = s.target {
+            make_sink(p, s, plugins, &tables)?;
+        } else {
+            let mut table = tables[&s.from].clone();
+            if let Some(keys) = &s.last_by {
+                table = table
+                    .last_by(keys)
+                    .map_err(|e| engine_error(p, &s.name, e))?;
+            }
+            if let SinkTarget::Kafka(spec) = &s.target {
+                for (side, vs) in [
+                    (topictable_sdk::Side::Key, &spec.key),
+                    (topictable_sdk::Side::Value, &spec.value),
+                ] {
+                    if let crate::ingest::ValueSpec::Codec { format, config } = vs {
+                        plugins
+                            .new_encoder(format, config, side, table.schema())
+                            .map_err(|e| sink_error(p, &s.name, format!("{side} spec: {e}")))?;
+                    }
+                }
+            }
+        }
+    }
     Ok(tables)
 }
 
@@ -141,5 +213,17 @@ pub fn start(
         sources.push((name.clone(), consumed));
     }
     add_time_tables_and_derived(p, engine, &mut tables)?;
-    Ok(RunningPipeline { tables, sources })
+    let mut sinks = Vec::new();
+    for s in &p.sinks {
+        let (table, sink) = make_sink(p, s, plugins, &tables)?;
+        sinks.push(
+            start_sink(&s.name, engine, &table, sink, s.options.clone())
+                .map_err(|e| sink_error(p, &s.name, e))?,
+        );
+    }
+    Ok(RunningPipeline {
+        tables,
+        sources,
+        sinks,
+    })
 }

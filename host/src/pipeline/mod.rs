@@ -28,5 +28,7 @@ mod parse;
 
 pub use build::{RunningPipeline, start, validate};
 pub use error::PipelineError;
-pub use model::{Aggregation, DerivedTable, Operation, Pipeline, TimeTableSource};
+pub use model::{
+    Aggregation, DerivedTable, Operation, Pipeline, SinkDecl, SinkTarget, TimeTableSource,
+};
 pub use parse::{load, parse, parse_duration};

@@ -68,6 +68,35 @@ pub struct TimeTableSource {
     pub table_type: topictable_engine::TableType,
 }
 
+/// What a `[[sink]]` writes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkTarget {
+    /// The built-in Kafka publisher.
+    Kafka(crate::publish::PublishSpec),
+    /// A sink plugin by name, with its config.
+    Plugin {
+        /// The sink's name (`topictable plugins list`).
+        sink: String,
+        /// Its config, validated against the plugin's description.
+        config: serde_json::Value,
+    },
+}
+
+/// A `[[sink]]`: a table's updates going somewhere.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkDecl {
+    /// Its name.
+    pub name: String,
+    /// The table it reads.
+    pub from: String,
+    /// Publish only the latest row per these key columns (the seed's `lastBy(true)`).
+    pub last_by: Option<Vec<String>>,
+    /// Where it writes.
+    pub target: SinkTarget,
+    /// How it runs.
+    pub options: crate::publish::SinkOptions,
+}
+
 /// A whole pipeline file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pipeline {
@@ -83,6 +112,8 @@ pub struct Pipeline {
     pub time_tables: Vec<TimeTableSource>,
     /// Derived tables, in file order (each may only use tables declared before it).
     pub derived: Vec<DerivedTable>,
+    /// Sinks.
+    pub sinks: Vec<SinkDecl>,
 }
 
 impl Pipeline {

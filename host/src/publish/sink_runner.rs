@@ -1,0 +1,319 @@
+//! Runs a table sink off the cycle thread: one write and one flush per
+//! update cycle, with a bounded queue and a failure policy.
+//!
+//! Back-pressure: the queue holds `queue_capacity` cycles' updates. When it is
+//! full, the engine's listener call waits, which holds back the next cycle and
+//! so, through the writers' bounded buffers, the sources: memory stays
+//! bounded and nothing is dropped. While that happens the sink's status is
+//! `Lagging`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use topictable_engine::{Engine, Subscription, Table, Update};
+
+/// A destination for a table's updates, driven by [`start_sink`].
+pub trait TableSink: Send {
+    /// Takes one cycle's update.
+    fn write(&mut self, update: &Update) -> Result<(), String>;
+    /// The cycle barrier: everything written is durable (or delivered).
+    fn flush(&mut self) -> Result<(), String>;
+    /// Flushes and releases resources; called once.
+    fn close(&mut self) -> Result<(), String>;
+}
+
+/// What a sink does when a write or flush fails.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnFailure {
+    /// Stop the sink and show the error in its status (the default).
+    Stop,
+    /// Retry the same update with doubling backoff, up to `max_retries`
+    /// attempts (0 = without end); rows may be sent twice, none is lost.
+    Retry {
+        /// Attempts before giving up (0: keep trying).
+        max_retries: u32,
+        /// The first wait.
+        initial_backoff: Duration,
+        /// The longest wait.
+        max_backoff: Duration,
+    },
+}
+
+/// How a sink runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkOptions {
+    /// Whether the rows present when the sink starts are written first.
+    pub publish_initial: bool,
+    /// The failure policy.
+    pub on_failure: OnFailure,
+    /// How many cycles' updates may wait for the sink.
+    pub queue_capacity: usize,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            publish_initial: true,
+            on_failure: OnFailure::Stop,
+            queue_capacity: 64,
+        }
+    }
+}
+
+/// Where a sink is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkStatus {
+    /// Keeping up.
+    Running,
+    /// Its queue is full: the engine waits for it.
+    Lagging,
+    /// A write failed; it is waiting to try again (`on_failure = retry`).
+    Retrying {
+        /// Attempts so far.
+        attempt: u32,
+        /// The last error.
+        error: String,
+    },
+    /// Stopped by an error.
+    Failed(String),
+    /// Closed on request.
+    Stopped,
+}
+
+struct Shared {
+    status: Mutex<SinkStatus>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn set(&self, status: SinkStatus) {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
+    }
+    fn get(&self) -> SinkStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A sink running on its own thread.
+pub struct RunningSink {
+    name: String,
+    shared: Arc<Shared>,
+    subscription: Option<Subscription>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningSink {
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Its status.
+    pub fn status(&self) -> SinkStatus {
+        self.shared.get()
+    }
+    /// Writes what is queued, closes the sink and waits for it.
+    pub fn stop(&mut self) {
+        self.subscription.take();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts feeding `table`'s updates to `sink` on a thread of its own.
+pub fn start_sink(
+    name: &str,
+    engine: &Engine,
+    table: &Table,
+    mut sink: Box<dyn TableSink>,
+    options: SinkOptions,
+) -> Result<RunningSink, String> {
+    let shared = Arc::new(Shared {
+        status: Mutex::new(SinkStatus::Running),
+        stop: AtomicBool::new(false),
+    });
+    let (tx, rx): (SyncSender<Arc<Update>>, Receiver<Arc<Update>>) =
+        sync_channel(options.queue_capacity.max(1));
+    let listener_shared = shared.clone();
+    let subscription = table.subscribe(move |u: &Arc<Update>| {
+        if u.is_empty() {
+            return;
+        }
+        match tx.try_send(u.clone()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(u)) => {
+                listener_shared.set(SinkStatus::Lagging);
+                let _ = tx.send(u);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    });
+    // The rows already there, as of one cycle; later updates of that cycle or
+    // before are skipped.
+    let initial = if options.publish_initial {
+        let snapshot = engine.snapshot(&[table]).map_err(|e| e.to_string())?;
+        let batch = snapshot
+            .batches
+            .into_iter()
+            .next()
+            .expect("one table asked, one batch");
+        let mut update = Update::empty(&table.schema(), snapshot.cycle);
+        update.added = batch;
+        Some(update)
+    } else {
+        None
+    };
+    let after_cycle = initial.as_ref().map_or(0, |u| u.cycle);
+    let thread_shared = shared.clone();
+    let sink_name = name.to_string();
+    let thread = std::thread::Builder::new()
+        .name(format!("sink-{name}"))
+        .spawn(move || {
+            if let Some(u) = initial.filter(|u| u.added.num_rows() > 0)
+                && !deliver(
+                    &sink_name,
+                    sink.as_mut(),
+                    &u,
+                    &options.on_failure,
+                    &thread_shared,
+                )
+            {
+                let _ = sink.close();
+                return;
+            }
+            loop {
+                match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(u) if u.cycle <= after_cycle => {}
+                    Ok(u) => {
+                        if !deliver(
+                            &sink_name,
+                            sink.as_mut(),
+                            &u,
+                            &options.on_failure,
+                            &thread_shared,
+                        ) {
+                            let _ = sink.close();
+                            return;
+                        }
+                        if thread_shared.get() == SinkStatus::Lagging {
+                            thread_shared.set(SinkStatus::Running);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) if thread_shared.stop.load(Ordering::SeqCst) => {
+                        break;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            match sink.close() {
+                Ok(()) => thread_shared.set(SinkStatus::Stopped),
+                Err(e) => thread_shared.set(SinkStatus::Failed(format!("close: {e}"))),
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(RunningSink {
+        name: name.to_string(),
+        shared,
+        subscription: Some(subscription),
+        thread: Some(thread),
+    })
+}
+
+/// Writes and flushes one update under the failure policy; false when the sink must stop.
+fn deliver(
+    name: &str,
+    sink: &mut dyn TableSink,
+    u: &Update,
+    policy: &OnFailure,
+    shared: &Shared,
+) -> bool {
+    let mut attempt = 0u32;
+    loop {
+        let result = sink.write(u).and_then(|()| sink.flush());
+        let Err(error) = result else {
+            if attempt > 0 {
+                tracing::info!(sink = name, "recovered after {attempt} failed attempts");
+                shared.set(SinkStatus::Running);
+            }
+            return true;
+        };
+        attempt += 1;
+        let error = format!("sink `{name}`, cycle {}: {error}", u.cycle);
+        match policy {
+            OnFailure::Stop => {
+                tracing::error!("{error} (on_failure = stop)");
+                shared.set(SinkStatus::Failed(error));
+                return false;
+            }
+            OnFailure::Retry {
+                max_retries,
+                initial_backoff,
+                max_backoff,
+            } => {
+                if *max_retries > 0 && attempt > *max_retries {
+                    tracing::error!("{error} (gave up after {max_retries} retries)");
+                    shared.set(SinkStatus::Failed(format!(
+                        "{error} (gave up after {max_retries} retries)"
+                    )));
+                    return false;
+                }
+                tracing::warn!("{error} (retry {attempt})");
+                shared.set(SinkStatus::Retrying { attempt, error });
+                let wait = initial_backoff
+                    .saturating_mul(1 << (attempt - 1).min(16))
+                    .min(*max_backoff);
+                let deadline = std::time::Instant::now() + wait;
+                while std::time::Instant::now() < deadline {
+                    if shared.stop.load(Ordering::SeqCst) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+/// A plugin sink (the SDK's `Sink`) driven as a [`TableSink`].
+pub struct PluginTableSink {
+    sink: Box<dyn topictable_sdk::Sink>,
+}
+
+impl PluginTableSink {
+    /// Wraps a sink a plugin made.
+    pub fn new(sink: Box<dyn topictable_sdk::Sink>) -> Self {
+        Self { sink }
+    }
+}
+
+impl TableSink for PluginTableSink {
+    fn write(&mut self, u: &Update) -> Result<(), String> {
+        let update = topictable_sdk::SinkUpdate {
+            cycle: u.cycle,
+            added: u.added.clone(),
+            removed: u.removed.clone(),
+            modified: u.modified.clone(),
+        };
+        self.sink.write(&update).map_err(|e| e.to_string())
+    }
+    fn flush(&mut self) -> Result<(), String> {
+        self.sink.flush().map_err(|e| e.to_string())
+    }
+    fn close(&mut self) -> Result<(), String> {
+        self.sink.close().map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,367 @@
+//! Tables → Kafka against a real broker: what topictable publishes is read
+//! back by confluent-kafka for Python with its own deserializers, and by
+//! topictable itself.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde_json::{Value, json};
+use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, ValueSpec, consume_to_table};
+use topictable::pipeline;
+use topictable::publish::{
+    KafkaPublisher, OnFailure, PublishSpec, SinkOptions, SinkStatus, TopicChoice, start_sink,
+};
+use topictable_e2e::{Broker, plugins, run_python, wait_for, workspace_root};
+use topictable_engine::{Engine, Table, TableType};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("Symbol", DataType::Utf8, false),
+        Field::new("Price", DataType::Float64, false),
+        Field::new("Qty", DataType::Int64, false),
+    ]))
+}
+
+fn rows(symbols: &[&str], prices: &[f64], qty: &[i64]) -> RecordBatch {
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(StringArray::from(symbols.to_vec())),
+            Arc::new(Float64Array::from(prices.to_vec())),
+            Arc::new(Int64Array::from(qty.to_vec())),
+        ],
+    )
+    .unwrap()
+}
+
+fn publish_spec(broker: &Broker, topic: &str, key: ValueSpec, value: ValueSpec) -> PublishSpec {
+    PublishSpec {
+        properties: BTreeMap::from([("bootstrap.servers".to_string(), broker.bootstrap())]),
+        topic: TopicChoice::Fixed(topic.into()),
+        partition: None,
+        partition_column: None,
+        timestamp_column: None,
+        header_columns: Vec::new(),
+        key,
+        value,
+    }
+}
+
+fn read_back(broker: &Broker, topic: &str, n: usize, key: &str, value: &str) -> Vec<Value> {
+    let out = run_python(
+        "consume_decoded.py",
+        &[&broker.bootstrap(), topic, &n.to_string(), key, value],
+    );
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn engine() -> (Engine, topictable_engine::CycleThread) {
+    let engine = Engine::new();
+    let cycles = engine.start_with_period(Duration::from_millis(20));
+    (engine, cycles)
+}
+
+fn start(
+    engine: &Engine,
+    table: &Table,
+    spec: &PublishSpec,
+    options: SinkOptions,
+) -> topictable::publish::RunningSink {
+    let publisher =
+        KafkaPublisher::new(spec, &plugins(), &table.schema(), table.is_blink()).unwrap();
+    start_sink("publisher", engine, table, Box::new(publisher), options).unwrap()
+}
+
+#[test]
+fn simple_and_json_round_trip_through_kafka_and_two_readers() {
+    let broker = Broker::start();
+    broker.create_topic("trades", 1);
+    let (engine, _cycles) = engine();
+    let table = engine.append_table("trades", schema()).unwrap();
+    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let value = ValueSpec::codec("json", json!({"include": ["Price", "Qty"]}));
+    let _sink = start(
+        &engine,
+        &table,
+        &publish_spec(&broker, "trades", key.clone(), value),
+        SinkOptions::default(),
+    );
+    table
+        .writer()
+        .unwrap()
+        .push(rows(&["AAPL", "TSLA"], &[135.6, 730.0], &[7, 3]))
+        .unwrap();
+    table
+        .writer()
+        .unwrap()
+        .push(rows(&["AAPL"], &[136.82], &[2]))
+        .unwrap();
+
+    // confluent-kafka with its own deserializers.
+    let got = read_back(&broker, "trades", 3, "string", "json");
+    let simplified: Vec<(String, f64, i64)> = got
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().into(),
+                r["value"]["Price"].as_f64().unwrap(),
+                r["value"]["Qty"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        simplified,
+        [
+            ("AAPL".into(), 135.6, 7),
+            ("TSLA".into(), 730.0, 3),
+            ("AAPL".into(), 136.82, 2)
+        ]
+    );
+
+    // topictable reads back the same rows.
+    let mut spec = ConsumeSpec::new(
+        &broker.bootstrap(),
+        "trades",
+        key,
+        ValueSpec::codec(
+            "json",
+            json!({"columns": [{"name": "Price", "type": "float64"}, {"name": "Qty", "type": "int64"}]}),
+        ),
+    );
+    spec.table_type = TableType::Append;
+    spec.offsets = InitialOffsets::all(StartAt::Beginning);
+    let back = consume_to_table(&engine, "back", &plugins(), spec).unwrap();
+    let batch = wait_for("3 rows read back", WAIT, || {
+        back.table().snapshot().ok().filter(|b| b.num_rows() == 3)
+    });
+    let back_rows = batch.project(&[3, 4, 5]).unwrap();
+    let expected = engine.snapshot(&[&table]).unwrap().batches.remove(0);
+    assert_eq!(back_rows.columns(), expected.columns());
+}
+
+#[test]
+fn simple_binary_values_are_what_kafka_deserializers_expect() {
+    let broker = Broker::start();
+    broker.create_topic("binary", 1);
+    let (engine, _cycles) = engine();
+    let table = engine.append_table("binary", schema()).unwrap();
+    let key = ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"}));
+    let value = ValueSpec::codec("simple", json!({"type": "float64", "column": "Price"}));
+    let _sink = start(
+        &engine,
+        &table,
+        &publish_spec(&broker, "binary", key, value),
+        SinkOptions::default(),
+    );
+    table
+        .writer()
+        .unwrap()
+        .push(rows(&["A", "B"], &[1.5, -2.25], &[42, -7]))
+        .unwrap();
+    let got = read_back(&broker, "binary", 2, "long", "double");
+    let pairs: Vec<(i64, f64)> = got
+        .iter()
+        .map(|r| (r["key"].as_i64().unwrap(), r["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(pairs, [(42, 1.5), (-7, -2.25)]);
+}
+
+#[test]
+fn last_by_publishes_the_latest_per_key_and_removed_rows_become_tombstones() {
+    let broker = Broker::start();
+    broker.create_topic("latest", 1);
+    let (engine, _cycles) = engine();
+    // A ring of 2 evicts its oldest row: a removal, so a tombstone.
+    let ring = engine.ring_table("ring", schema(), 2).unwrap();
+    let latest = ring.last_by(["Symbol"]).unwrap();
+    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let value = ValueSpec::codec("json", json!({"include": ["Price"]}));
+    let _sink = start(
+        &engine,
+        &latest,
+        &publish_spec(&broker, "latest", key, value),
+        SinkOptions::default(),
+    );
+    let w = ring.writer().unwrap();
+    w.push(rows(&["AAPL"], &[1.0], &[1])).unwrap();
+    engine.run_cycle().unwrap();
+    w.push(rows(&["AAPL"], &[2.0], &[1])).unwrap();
+    engine.run_cycle().unwrap();
+    w.push(rows(&["TSLA"], &[3.0], &[1])).unwrap();
+    engine.run_cycle().unwrap();
+    w.push(rows(&["MSFT"], &[4.0], &[1])).unwrap();
+    engine.run_cycle().unwrap();
+    // AAPL: added (1.0), modified (2.0), then evicted from the ring → tombstone.
+    let got = read_back(&broker, "latest", 5, "string", "json");
+    let events: Vec<(String, Option<f64>)> = got
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["value"].get("Price").and_then(Value::as_f64),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("AAPL".to_string(), Some(1.0)),
+            ("AAPL".to_string(), Some(2.0)),
+            ("TSLA".to_string(), Some(3.0)),
+            ("MSFT".to_string(), Some(4.0)),
+            ("AAPL".to_string(), None),
+        ],
+        "{got:#?}"
+    );
+    assert!(got[4]["value"].is_null(), "a tombstone's value() is None");
+}
+
+#[test]
+fn a_modify_that_changes_the_key_is_an_error_in_the_sink_status() {
+    let broker = Broker::start();
+    broker.create_topic("rekey", 1);
+    let (engine, _cycles) = engine();
+    let orders = engine.append_table("orders", schema()).unwrap();
+    // Latest row per Qty (standing in for an order id), published keyed by Symbol.
+    let latest = orders.last_by(["Qty"]).unwrap();
+    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let sink = start(
+        &engine,
+        &latest,
+        &publish_spec(&broker, "rekey", key, ValueSpec::Ignore),
+        SinkOptions::default(),
+    );
+    orders
+        .writer()
+        .unwrap()
+        .push(rows(&["AAPL"], &[1.0], &[1]))
+        .unwrap();
+    engine.run_cycle().unwrap();
+    orders
+        .writer()
+        .unwrap()
+        .push(rows(&["TSLA"], &[1.0], &[1]))
+        .unwrap();
+    let status = wait_for("the sink to fail", WAIT, || match sink.status() {
+        SinkStatus::Failed(m) => Some(m),
+        _ => None,
+    });
+    assert!(status.contains("changed its key columns"), "{status}");
+}
+
+#[test]
+fn seed_write_examples_run_from_examples() {
+    let broker = Broker::start();
+    broker.create_topic("time-topic", 1);
+    broker.create_topic("time-topic_group", 1);
+    for (file, topic, key_type, value_type) in [
+        ("time_topic.toml", "time-topic", "long", "raw"),
+        ("time_topic_group.toml", "time-topic_group", "json", "json"),
+    ] {
+        let mut p = pipeline::load(&workspace_root().join("examples").join(file)).unwrap();
+        for sink in &mut p.sinks {
+            if let pipeline::SinkTarget::Kafka(spec) = &mut sink.target {
+                spec.properties
+                    .insert("bootstrap.servers".into(), broker.bootstrap());
+            }
+        }
+        let engine = Engine::new();
+        let cycles = engine.start_with_period(Duration::from_millis(50));
+        let mut running = pipeline::start(&p, &plugins(), &engine).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        running.stop_sinks();
+        cycles.stop();
+        let got = read_back(&broker, topic, 5, key_type, value_type);
+        assert_eq!(got.len(), 5, "{file}: {got:?}");
+        if key_type == "long" {
+            let keys: Vec<i64> = got.iter().map(|r| r["key"].as_i64().unwrap()).collect();
+            assert_eq!(keys, [0, 1, 2, 3, 4], "{file}: X = i");
+            assert!(
+                got.iter().all(|r| r["value"].is_null()),
+                "{file}: the value is ignored"
+            );
+        } else {
+            for r in &got {
+                assert_eq!(r["key"]["X"], r["value"]["X"], "{file}: {r}");
+                assert!(r["value"]["Y"].is_i64(), "{file}: {r}");
+            }
+        }
+    }
+}
+
+fn publish_until(
+    broker: &mut Broker,
+    topic: &str,
+    on_failure: OnFailure,
+) -> (SinkStatus, Vec<Value>) {
+    let (engine, _cycles) = engine();
+    let table = engine.append_table("t", schema()).unwrap();
+    let key = ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"}));
+    let mut spec = publish_spec(
+        broker,
+        topic,
+        key,
+        ValueSpec::codec("json", json!({"include": ["Symbol"]})),
+    );
+    spec.properties
+        .insert("message.timeout.ms".into(), "3000".into());
+    let options = SinkOptions {
+        on_failure,
+        ..SinkOptions::default()
+    };
+    let sink = start(&engine, &table, &spec, options);
+    let w = table.writer().unwrap();
+    w.push(rows(&["a"], &[0.0], &[1])).unwrap();
+    wait_for("the first row delivered", WAIT, || {
+        (read_back(broker, topic, 1, "long", "json").len() == 1).then_some(())
+    });
+    broker.stop();
+    w.push(rows(&["b"], &[0.0], &[2])).unwrap();
+    let status = wait_for("the sink to notice", WAIT, || match sink.status() {
+        s @ (SinkStatus::Failed(_) | SinkStatus::Retrying { .. }) => Some(s),
+        _ => None,
+    });
+    broker.restart();
+    w.push(rows(&["c"], &[0.0], &[3])).unwrap();
+    let got = if matches!(status, SinkStatus::Retrying { .. }) {
+        wait_for("the sink to recover", Duration::from_secs(60), || {
+            (sink.status() == SinkStatus::Running).then_some(())
+        });
+        read_back(broker, topic, 3, "long", "json")
+    } else {
+        std::thread::sleep(Duration::from_secs(2));
+        read_back(broker, topic, 1, "long", "json")
+    };
+    (status, got)
+}
+
+#[test]
+fn a_failed_sink_shows_it_and_retry_resumes_without_losing_rows() {
+    let mut broker = Broker::start();
+    broker.create_topic("stopping", 1);
+    broker.create_topic("retrying", 1);
+    let (status, got) = publish_until(&mut broker, "stopping", OnFailure::Stop);
+    match status {
+        SinkStatus::Failed(m) => assert!(m.contains("sink `publisher`, cycle"), "{m}"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    assert_eq!(got.len(), 1);
+
+    let retry = OnFailure::Retry {
+        max_retries: 0,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    };
+    let (status, got) = publish_until(&mut broker, "retrying", retry);
+    assert!(matches!(status, SinkStatus::Retrying { .. }), "{status:?}");
+    let keys: std::collections::BTreeSet<i64> =
+        got.iter().map(|r| r["key"].as_i64().unwrap()).collect();
+    assert_eq!(keys, [1, 2, 3].into(), "no row lost: {got:?}");
+}
