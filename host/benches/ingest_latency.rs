@@ -437,7 +437,10 @@ fn main() {
             "floor: produce → polled by a bare rdkafka consumer",
             &stats(floor_samples),
         ),
-        ("cycle period (time between updates)", &period),
+        (
+            "time between non-empty updates (cycle period 100 ms; empty cycles deliver none)",
+            &period,
+        ),
     ] {
         println!(
             "| {label} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",

@@ -214,9 +214,10 @@ impl TestProducer {
 }
 
 /// The plugin crates the end-to-end tests load.
-const PLUGINS: [(&str, &str); 2] = [
+const PLUGINS: [(&str, &str); 3] = [
     ("topictable-plugin-simple", "topictable_plugin_simple"),
     ("topictable-plugin-json", "topictable_plugin_json"),
+    ("topictable-plugin-avro", "topictable_plugin_avro"),
 ];
 
 /// Builds the first-party plugins (same profile as this test) once, and

@@ -200,7 +200,11 @@ impl ProtobufConfig {
                 json!("topic_name"),
                 "how subjects are named: <topic>-value/-key, <message>, or <topic>-<message>",
             ),
-            ConfigKey::unset("registry_user", ConfigType::String, "registry basic auth user"),
+            ConfigKey::unset(
+                "registry_user",
+                ConfigType::String,
+                "registry basic auth user",
+            ),
             ConfigKey::unset(
                 "registry_password",
                 ConfigType::String,
@@ -281,7 +285,10 @@ impl ProtobufConfig {
                 "no descriptor: give `schema_registry_url` (with `schema_subject` or `topic`), `schema` (.proto text), `descriptor_set` or `proto_files`",
             ));
         }
-        if c.protocol == Protocol::Raw && local == 0 && c.schema_subject.is_none() && c.topic.is_none()
+        if c.protocol == Protocol::Raw
+            && local == 0
+            && c.schema_subject.is_none()
+            && c.topic.is_none()
         {
             return Err(PluginError::config(
                 "protocol `raw` has no header naming a schema: give `schema`, `descriptor_set` or `proto_files`, or a registry `schema_subject`",
@@ -365,8 +372,16 @@ impl ProtobufConfig {
     pub fn plan_options(&self) -> crate::plan::PlanOptions {
         crate::plan::PlanOptions {
             separator: self.separator.clone().unwrap_or_else(|| "_".into()),
-            include: self.include.as_ref().map(OneOrMany::to_vec).unwrap_or_default(),
-            exclude: self.exclude.as_ref().map(OneOrMany::to_vec).unwrap_or_default(),
+            include: self
+                .include
+                .as_ref()
+                .map(OneOrMany::to_vec)
+                .unwrap_or_default(),
+            exclude: self
+                .exclude
+                .as_ref()
+                .map(OneOrMany::to_vec)
+                .unwrap_or_default(),
             enums: self.enums,
             time_unit: self.time_unit,
         }

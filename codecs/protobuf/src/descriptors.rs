@@ -95,9 +95,10 @@ fn parse_text(name: &str, text: &str) -> Result<File, String> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|e| format!("`{name}`: not .proto text, and not base64: {e}"))?;
-        let mut proto = prost_types::FileDescriptorProto::decode(bytes.as_slice()).map_err(|e| {
-            format!("`{name}`: base64 text is not a serialized FileDescriptorProto: {e}")
-        })?;
+        let mut proto =
+            prost_types::FileDescriptorProto::decode(bytes.as_slice()).map_err(|e| {
+                format!("`{name}`: base64 text is not a serialized FileDescriptorProto: {e}")
+            })?;
         // Imports name files by the reference's name, whatever the file calls itself.
         proto.name = Some(name.to_string());
         Ok(File::from_file_descriptor_proto(proto))
@@ -247,7 +248,8 @@ pub fn message_at(file: &FileDescriptor, indexes: &[i32]) -> Result<MessageDescr
     })?;
     for (depth, &i) in rest.iter().enumerate() {
         let n = m.child_messages().len();
-        m = m.child_messages().nth(i as usize).ok_or_else(|| {
+        let next = m.child_messages().nth(i as usize);
+        m = next.ok_or_else(|| {
             format!(
                 "message index {} does not exist: `{}` has {n} nested message(s)",
                 describe(depth + 2),

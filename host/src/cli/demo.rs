@@ -99,6 +99,15 @@ pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
     }
     let bootstrap = cluster.bootstrap_servers();
     println!("embedded Kafka broker (librdkafka mock cluster) at {bootstrap}");
+    // Avro/Protobuf producers can register their schemas here while the demo runs.
+    let registry = topictable_schema_registry::server::spawn("127.0.0.1:0");
+    match &registry {
+        Ok(r) => println!(
+            "embedded schema registry (Confluent-compatible) at {}",
+            r.url()
+        ),
+        Err(e) => eprintln!("warning: the embedded schema registry did not start: {e}"),
+    }
     println!("topics `quotes` and `orders`; produce more with any Kafka client, e.g.");
     println!(
         "  kcat -P -b {bootstrap} -t orders    then  {{\"Symbol\": \"AAPL\", \"Id\": \"o1\", \"LimitPrice\": 136, \"Qty\": 7}}"
@@ -145,6 +154,7 @@ pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
     let code = run_pipeline(&p, plugins, &run_args);
     stop.store(true, Ordering::Relaxed);
     let _ = generator.join();
+    drop(registry);
     drop(cluster);
     code
 }

@@ -3,6 +3,7 @@
 mod demo;
 mod output;
 mod plugins;
+mod registry;
 mod run;
 
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ enum Command {
     /// Start an embedded Kafka broker, feed it a quotes/orders stream and show
     /// the seed's live totalNotional table. Needs no other process.
     Demo(demo::DemoArgs),
+    /// Serve an embedded, Confluent-compatible schema registry (for Avro and
+    /// Protobuf topics), in memory or persisted to a file.
+    Registry(registry::RegistryArgs),
     /// List, inspect and check the codec and sink plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -70,17 +74,20 @@ pub fn run() -> ExitCode {
         )
         .init();
     let plugin_dir = cli.plugin_dir();
-    if let Command::Plugins(cmd) = cli.command {
-        return plugins::run(cmd, &plugin_dir);
-    }
+    let cli_command = cli.command;
+    let cli_command = match cli_command {
+        Command::Plugins(cmd) => return plugins::run(cmd, &plugin_dir),
+        Command::Registry(args) => return registry::registry(args),
+        other => other,
+    };
     let (registry, errors) = topictable::PluginRegistry::load_dir(&plugin_dir);
     for e in &errors {
         eprintln!("warning: {e}");
     }
-    match cli.command {
+    match cli_command {
         Command::Run(args) => run::run(args, &registry),
         Command::Validate { pipeline } => run::validate(&pipeline, &registry),
         Command::Demo(args) => demo::demo(args, &registry),
-        Command::Plugins(_) => unreachable!("handled above"),
+        Command::Plugins(_) | Command::Registry(_) => unreachable!("handled above"),
     }
 }

@@ -172,7 +172,10 @@ impl FileSinkConfig {
         if self.path.as_os_str().is_empty() {
             return Err(PluginError::config("`path` is empty"));
         }
-        if self.prefix.is_empty() || self.prefix.starts_with('.') || self.prefix.contains(['/', '\\']) {
+        if self.prefix.is_empty()
+            || self.prefix.starts_with('.')
+            || self.prefix.contains(['/', '\\'])
+        {
             return Err(PluginError::config(format!(
                 "`prefix` must be a plain file name that does not start with `.`, got {:?}",
                 self.prefix

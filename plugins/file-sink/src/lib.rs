@@ -1,1 +1,117 @@
-//! placeholder
+//! The `file` sink: a table's updates to rolling Parquet, CSV or JSON Lines files.
+//!
+//! ```toml
+//! [[sink]]
+//! table = "orders"
+//! sink = "file"
+//! config = { path = "out/orders", format = "parquet", roll_rows = 1000000, roll_seconds = 300 }
+//! ```
+//!
+//! # Config
+//!
+//! | key | type | default | meaning |
+//! |---|---|---|---|
+//! | `path` | string | required | the directory (created when missing) |
+//! | `format` | `parquet` \| `csv` \| `jsonl` | `parquet` | the file format, also the extension |
+//! | `prefix` | string | `part` | file names are `{prefix}-{n:06}.{format}` |
+//! | `roll_rows` | integer | 1000000 | a file holds at most this many rows (0 = no limit) |
+//! | `roll_seconds` | integer | 0 (off) | a file is finished at the first write or flush this long after it was opened |
+//! | `change_column` | string | `_change` | the column giving each row's change: `add`, `remove` or `modify` |
+//! | `compression` | `none` \| `snappy` \| `zstd` | `snappy` | Parquet only |
+//! | `row_group_rows` | integer | 1048576 | Parquet only: the largest row group |
+//!
+//! # Rows
+//!
+//! Every row gets the change column (last, `Dictionary(Int8, Utf8)`, never
+//! null). Each update is written as its removed rows (their last values,
+//! `remove`), then its modified rows (new values, `modify`), then its added
+//! rows (`add`).
+//!
+//! # Files
+//!
+//! - A file is written as `.{prefix}-{n:06}.{format}.tmp` in the same
+//!   directory. When it is finished, it is completed (Parquet's footer),
+//!   fsync'd, renamed to `{prefix}-{n:06}.{format}`, and the directory is
+//!   fsync'd. A file under a final name is therefore always complete, even
+//!   after a crash or `kill -9`.
+//! - A file is opened at the first row written to it, so there are no empty
+//!   files. It is finished:
+//!   - during `write`, as soon as it holds `roll_rows` rows (an update's rows
+//!     are split across files at that point);
+//!   - at the first `write` or `flush` at least `roll_seconds` after it was
+//!     opened (there is no timer: a sink that gets no calls does not roll);
+//!   - at `close`.
+//! - Numbering starts after the highest number among the directory's final
+//!   **and** temporary files with this prefix and format, so a restarted sink
+//!   never overwrites a finished file or a crashed writer's leftover. Two
+//!   sinks must not share a directory and prefix.
+//!
+//! # Flush (the cycle barrier)
+//!
+//! `flush` makes every row written so far durable, then applies
+//! `roll_seconds`. It does nothing when no row was written since the last
+//! flush.
+//!
+//! - **Parquet**: the row group in progress is ended (so a Parquet file has at
+//!   least one row group per flush that followed new rows) and written to the
+//!   temporary file, whose data is then fsync'd. The file stays open. Until it
+//!   is finished it has no footer, so Parquet readers cannot open it: after a
+//!   crash, the flushed rows are on disk in the `.tmp` leftover but are not
+//!   readable as Parquet.
+//! - **CSV / JSON Lines**: the rows are written to the temporary file, whose
+//!   data is then fsync'd. After a crash, the `.tmp` leftover holds every
+//!   flushed row as complete lines (possibly followed by part of a later line).
+//!
+//! Rows become visible under a final name only when their file is finished.
+//!
+//! # Errors
+//!
+//! Every failure (a directory that cannot be created, a full disk, rows that
+//! do not match the table's schema) is returned as a `PluginError`. A failure
+//! sticks: the open file is left under its temporary name and every later
+//! call returns the error. A sink dropped without `close` is like a crash.
+#![deny(missing_docs)]
+
+pub mod change;
+pub mod config;
+mod format;
+pub mod naming;
+mod sink;
+
+use serde_json::{Map, Value};
+use topictable_sdk::arrow_schema::SchemaRef;
+use topictable_sdk::{PluginError, Sink, SinkDescription, SinkFactory};
+
+pub use config::{Compression, FileSinkConfig, Format};
+pub use format::parquet_writer_properties;
+pub use sink::FileSink;
+
+/// The `file` sink factory.
+pub struct FileSinkFactory;
+
+impl SinkFactory for FileSinkFactory {
+    fn description(&self) -> SinkDescription {
+        SinkDescription {
+            name: "file".into(),
+            doc: "Writes a table's updates to rolling Parquet, CSV or JSON Lines files, with a change column."
+                .into(),
+            config: FileSinkConfig::spec(),
+        }
+    }
+
+    fn new_sink(
+        &self,
+        config: &Map<String, Value>,
+        schema: SchemaRef,
+    ) -> Result<Box<dyn Sink>, PluginError> {
+        let config = FileSinkConfig::from_map(config)?;
+        Ok(Box::new(FileSink::new(config, schema)?))
+    }
+}
+
+topictable_sdk::export_plugin! {
+    name: "file-sink",
+    version: env!("CARGO_PKG_VERSION"),
+    codecs: [],
+    sinks: [FileSinkFactory],
+}

@@ -31,17 +31,22 @@ impl Naming {
 
     /// The finished file number `n`.
     pub fn final_path(&self, n: u64) -> PathBuf {
-        self.dir.join(format!("{}-{n:06}.{}", self.prefix, self.ext))
+        self.dir
+            .join(format!("{}-{n:06}.{}", self.prefix, self.ext))
     }
 
     /// The file number `n` while it is written.
     pub fn temp_path(&self, n: u64) -> PathBuf {
-        self.dir.join(format!(".{}-{n:06}.{}.tmp", self.prefix, self.ext))
+        self.dir
+            .join(format!(".{}-{n:06}.{}.tmp", self.prefix, self.ext))
     }
 
     /// The number in a final or temporary name of this sink, if `name` is one.
     pub fn number_of(&self, name: &str) -> Option<u64> {
-        let rest = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")).unwrap_or(name);
+        let rest = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .unwrap_or(name);
         let digits = rest
             .strip_prefix(self.prefix.as_str())?
             .strip_prefix('-')?
@@ -81,7 +86,10 @@ mod tests {
     fn names_and_numbers_round_trip() {
         let naming = Naming::new(Path::new("/d"), "part", Format::Parquet);
         assert_eq!(naming.final_path(7), Path::new("/d/part-000007.parquet"));
-        assert_eq!(naming.temp_path(7), Path::new("/d/.part-000007.parquet.tmp"));
+        assert_eq!(
+            naming.temp_path(7),
+            Path::new("/d/.part-000007.parquet.tmp")
+        );
         assert_eq!(naming.number_of("part-000007.parquet"), Some(7));
         assert_eq!(naming.number_of(".part-000012.parquet.tmp"), Some(12));
         assert_eq!(naming.number_of("part-1234567.parquet"), Some(1_234_567));

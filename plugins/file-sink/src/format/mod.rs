@@ -3,6 +3,9 @@
 mod parquet;
 mod text;
 
+/// The Parquet writer properties a config gives (the benchmark's baseline uses the same).
+pub use parquet::writer_properties as parquet_writer_properties;
+
 use std::fs::File;
 
 use topictable_sdk::PluginError;

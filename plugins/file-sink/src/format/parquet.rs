@@ -27,7 +27,10 @@ pub fn writer_properties(config: &FileSinkConfig) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(config.row_group_rows()))
-        .set_created_by(format!("topictable-plugin-file-sink {}", env!("CARGO_PKG_VERSION")))
+        .set_created_by(format!(
+            "topictable-plugin-file-sink {}",
+            env!("CARGO_PKG_VERSION")
+        ))
         .build()
 }
 

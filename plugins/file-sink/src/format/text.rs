@@ -35,6 +35,22 @@ impl TextFile {
     }
 }
 
+/// The file's buffer, minus `flush`: arrow's CSV writer flushes after every batch, and a flush
+/// belongs to the sink's barrier only.
+struct Buffered<'a>(&'a mut BufWriter<File>);
+
+impl Write for Buffered<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl FormatWriter for TextFile {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), PluginError> {
         // arrow's writers are cheap to build; one per batch lets them borrow the file's buffer.
@@ -42,16 +58,20 @@ impl FormatWriter for TextFile {
             Kind::Csv => {
                 let mut writer = arrow_csv::WriterBuilder::new()
                     .with_header(!self.header_written)
-                    .build(&mut self.out);
-                writer.write(batch)?;
+                    .build(Buffered(&mut self.out));
+                writer
+                    .write(batch)
+                    .map_err(|e| PluginError::failed(format!("cannot write CSV rows: {e}")))?;
                 self.header_written = true;
             }
             Kind::Jsonl => {
                 let mut writer = arrow_json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build::<_, arrow_json::writer::LineDelimited>(&mut self.out);
-                writer.write(batch)?;
-                writer.finish()?;
+                writer
+                    .write(batch)
+                    .and_then(|()| writer.finish())
+                    .map_err(|e| PluginError::failed(format!("cannot write JSON rows: {e}")))?;
             }
         }
         Ok(())

@@ -1,0 +1,365 @@
+//! The decoder: framing, message indexes, per-(schema id, indexes) plans,
+//! and batches of rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost_reflect::MessageDescriptor;
+use topictable_schema_registry::RegistryClient;
+use topictable_schema_registry::framing::{decode_message_indexes, split_frame};
+use topictable_sdk::arrow_array::{RecordBatch, RecordBatchOptions};
+use topictable_sdk::arrow_schema::{Schema, SchemaRef};
+use topictable_sdk::preview::preview_bytes;
+use topictable_sdk::{Decoded, Decoder, MessageBatch, PluginError, RowError, Side};
+
+use crate::columns::Columns;
+use crate::config::{ProtobufConfig, Protocol};
+use crate::descriptors::{self, Compiled};
+use crate::plan::{Builder, Plan, PlanOptions, bind};
+use crate::wire::{null_cell, read_row};
+
+/// How long a registry failure for one schema id is reused before asking again.
+const REGISTRY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A plan for one (schema id, message indexes), or why there is none.
+enum Writer {
+    Ready {
+        plan: Arc<Plan>,
+        /// Top-level columns this message type lacks (always null).
+        extra_nulls: Vec<usize>,
+        /// For errors: `schema id 3, message index [1, 0] (acme.Outer.Inner)`.
+        label: String,
+    },
+    /// Permanent: the index names no message, or another type than the table's.
+    Failed(String),
+    /// The registry failed (unknown id, unreachable): retried after a while.
+    RegistryFailed(String, Instant),
+}
+
+/// Decodes Protobuf messages (Confluent-framed or raw) into the columns of one message type.
+pub struct ProtobufDecoder {
+    side: Side,
+    protocol: Protocol,
+    registry: Option<RegistryClient>,
+    reader: Compiled,
+    message: MessageDescriptor,
+    opts: PlanOptions,
+    columns: Columns,
+    plan: Arc<Plan>,
+    schema: SchemaRef,
+    groups: Vec<bool>,
+    writers: Vec<Writer>,
+    by_key: HashMap<(u32, Vec<i32>), usize>,
+    pools: HashMap<u32, Result<Compiled, String>>,
+}
+
+impl std::fmt::Debug for ProtobufDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtobufDecoder")
+            .field("message", &self.message.full_name())
+            .field("protocol", &self.protocol)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// The reader schema: a local descriptor source, or the registry subject.
+pub fn reader_schema(
+    config: &ProtobufConfig,
+    side: Side,
+    registry: Option<&RegistryClient>,
+) -> Result<(Compiled, MessageDescriptor, Option<u32>), PluginError> {
+    let bad = |e: String| PluginError::config(e);
+    let (compiled, id) = if let Some(text) = &config.schema {
+        (descriptors::from_text(text).map_err(bad)?, None)
+    } else if let Some(path) = &config.descriptor_set {
+        (descriptors::from_descriptor_set(path).map_err(bad)?, None)
+    } else if let Some(files) = &config.proto_files {
+        let includes = config
+            .proto_include
+            .as_ref()
+            .map(|i| i.to_vec())
+            .unwrap_or_default();
+        (
+            descriptors::from_proto_files(&files.to_vec(), &includes).map_err(bad)?,
+            None,
+        )
+    } else {
+        let registry =
+            registry.ok_or_else(|| PluginError::config("no descriptor and no registry"))?;
+        let subject = config.subject(side)?.ok_or_else(|| {
+            PluginError::config(
+                "the registry is configured but no subject: give `schema_subject`, or `topic` (with `subject_strategy`)",
+            )
+        })?;
+        let version = config.version()?;
+        let (sv, resolved) = registry.subject_version(&subject, version).map_err(|e| {
+            PluginError::config(format!("reader schema {subject} version {version}: {e}"))
+        })?;
+        let compiled = descriptors::from_registry(&resolved).map_err(|e| {
+            PluginError::config(format!("reader schema {subject} version {version}: {e}"))
+        })?;
+        (compiled, Some(sv.id))
+    };
+    let message = compiled
+        .message(config.message.as_deref())
+        .map_err(PluginError::config)?;
+    Ok((compiled, message, id))
+}
+
+impl ProtobufDecoder {
+    /// A decoder for `side` from a config.
+    pub fn new(config: &ProtobufConfig, side: Side) -> Result<Self, PluginError> {
+        let registry = config.registry()?;
+        let (reader, message, _) = reader_schema(config, side, registry.as_ref())?;
+        let opts = config.plan_options();
+        let mut columns = Columns::default();
+        let plan = Builder::plan(&opts, &mut columns, &message)
+            .map_err(|e| PluginError::config(format!("message `{}`: {e}", message.full_name())))?;
+        let schema = Arc::new(Schema::new(
+            plan.top.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+        ));
+        Ok(Self {
+            side,
+            protocol: config.protocol,
+            registry,
+            reader,
+            groups: vec![false; plan.groups],
+            message,
+            opts,
+            columns,
+            plan: Arc::new(plan),
+            schema,
+            writers: Vec::new(),
+            by_key: HashMap::new(),
+            pools: HashMap::new(),
+        })
+    }
+
+    /// The registry client, e.g. to read its HTTP call count.
+    pub fn registry(&self) -> Option<&RegistryClient> {
+        self.registry.as_ref()
+    }
+
+    /// The message type the table reads.
+    pub fn message(&self) -> &MessageDescriptor {
+        &self.message
+    }
+
+    /// The writer for `(id, indexes)`, loading it when needed.
+    fn load(&mut self, id: u32, indexes: &[i32]) -> usize {
+        let existing = self.by_key.get(&(id, indexes.to_vec())).copied();
+        if let Some(i) = existing {
+            match &self.writers[i] {
+                Writer::RegistryFailed(_, at) if at.elapsed() >= REGISTRY_RETRY_AFTER => {
+                    self.pools.remove(&id);
+                }
+                _ => return i,
+            }
+        }
+        let writer = self.make_writer(id, indexes);
+        match existing {
+            Some(i) => {
+                self.writers[i] = writer;
+                i
+            }
+            None => {
+                self.writers.push(writer);
+                self.by_key
+                    .insert((id, indexes.to_vec()), self.writers.len() - 1);
+                self.writers.len() - 1
+            }
+        }
+    }
+
+    fn make_writer(&mut self, id: u32, indexes: &[i32]) -> Writer {
+        let file = match &self.registry {
+            // Without a registry the indexes are read against the reader's own file.
+            None => self.reader.file(),
+            Some(registry) => {
+                if !self.pools.contains_key(&id) {
+                    match registry.schema_by_id(id) {
+                        Err(e) => {
+                            return Writer::RegistryFailed(
+                                format!("schema id {id}: {e}"),
+                                Instant::now(),
+                            );
+                        }
+                        Ok(resolved) => {
+                            let compiled = descriptors::from_registry(&resolved).map_err(|e| {
+                                format!("schema id {id}: invalid Protobuf schema: {e}")
+                            });
+                            self.pools.insert(id, compiled);
+                        }
+                    }
+                }
+                match &self.pools[&id] {
+                    Ok(c) => c.file(),
+                    Err(e) => return Writer::Failed(e.clone()),
+                }
+            }
+        };
+        let m = match descriptors::message_at(&file, indexes) {
+            Ok(m) => m,
+            Err(e) => return Writer::Failed(format!("schema id {id}: {e}")),
+        };
+        let label = format!(
+            "schema id {id}, message index {indexes:?} ({})",
+            m.full_name()
+        );
+        if m.full_name() != self.message.full_name() {
+            return Writer::Failed(format!(
+                "{label}: this table reads `{}`, not `{}` (set `message` to read that type)",
+                self.message.full_name(),
+                m.full_name()
+            ));
+        }
+        let mut own = Columns::default();
+        let mut plan = match Builder::plan(&self.opts, &mut own, &m) {
+            Ok(p) => p,
+            Err(e) => return Writer::Failed(format!("{label}: {e}")),
+        };
+        match bind(&mut plan, &own, &self.plan, &self.columns) {
+            Ok(extra_nulls) => {
+                if self.groups.len() < plan.groups {
+                    self.groups.resize(plan.groups, false);
+                }
+                Writer::Ready {
+                    plan: Arc::new(plan),
+                    extra_nulls,
+                    label,
+                }
+            }
+            Err(e) => Writer::Failed(format!(
+                "{label}: cannot be read as the table's message type: {e}"
+            )),
+        }
+    }
+
+    fn fail_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
+        for &(c, _) in &self.plan.top {
+            self.columns.truncate(c, row);
+            null_cell(&mut self.columns, c);
+        }
+        errors.push(RowError::new(row, message));
+    }
+}
+
+/// Where the message indexes end: `[0]` is the single byte `0x00`.
+fn split_indexes(payload: &[u8]) -> Result<(Vec<i32>, &[u8]), String> {
+    if payload.first() == Some(&0) {
+        return Ok((vec![0], &payload[1..]));
+    }
+    decode_message_indexes(payload).map_err(|e| e.to_string())
+}
+
+impl Decoder for ProtobufDecoder {
+    fn output_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn decode(&mut self, messages: &MessageBatch<'_>) -> Result<Decoded, PluginError> {
+        let column = match self.side {
+            Side::Key => messages.keys,
+            Side::Value => messages.values,
+        };
+        let mut errors = Vec::new();
+        // The last (id, index bytes) seen and its writer, to skip the lookup.
+        let mut last: Option<(u32, Vec<u8>, usize)> = None;
+        let raw_label = format!("raw message ({})", self.message.full_name());
+        for row in 0..messages.len() {
+            let Some(bytes) = column.get(row) else {
+                let what = match self.side {
+                    Side::Value => "tombstone (null value): there is no Protobuf message to decode",
+                    Side::Key => "null key: there is no Protobuf message to decode",
+                };
+                self.fail_row(row, what.to_string(), &mut errors);
+                continue;
+            };
+            let (writer, body) = match self.protocol {
+                Protocol::Raw => (None, bytes),
+                Protocol::Confluent => {
+                    let (id, payload) = match split_frame(bytes) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            self.fail_row(
+                                row,
+                                format!("{e}: {}", preview_bytes(bytes)),
+                                &mut errors,
+                            );
+                            continue;
+                        }
+                    };
+                    // The fast path: the same id and index bytes as the last message.
+                    let hit = match &last {
+                        Some((lid, lidx, w))
+                            if *lid == id
+                                && payload.len() >= lidx.len()
+                                && payload[..lidx.len()] == lidx[..] =>
+                        {
+                            Some((*w, &payload[lidx.len()..]))
+                        }
+                        _ => None,
+                    };
+                    match hit {
+                        Some((w, body)) => (Some(w), body),
+                        None => {
+                            let (indexes, body) = match split_indexes(payload) {
+                                Ok(x) => x,
+                                Err(e) => {
+                                    self.fail_row(
+                                        row,
+                                        format!("schema id {id}: {e}: {}", preview_bytes(bytes)),
+                                        &mut errors,
+                                    );
+                                    continue;
+                                }
+                            };
+                            let w = self.load(id, &indexes);
+                            let index_bytes = payload[..payload.len() - body.len()].to_vec();
+                            last = Some((id, index_bytes, w));
+                            (Some(w), body)
+                        }
+                    }
+                }
+            };
+            let (plan, extra, label) = match writer {
+                None => (self.plan.clone(), &[][..], raw_label.as_str()),
+                Some(w) => match &self.writers[w] {
+                    Writer::Ready {
+                        plan,
+                        extra_nulls,
+                        label,
+                    } => (plan.clone(), &extra_nulls[..], label.as_str()),
+                    Writer::Failed(why) | Writer::RegistryFailed(why, _) => {
+                        let why = why.clone();
+                        self.fail_row(row, why, &mut errors);
+                        // A registry failure may be retried later in this batch.
+                        last = None;
+                        continue;
+                    }
+                },
+            };
+            if let Err(e) = read_row(body, &plan, extra, &mut self.columns, &mut self.groups, row) {
+                let message = format!("{label}: {e}");
+                self.fail_row(row, message, &mut errors);
+            }
+        }
+        let columns: Vec<_> = self
+            .plan
+            .top
+            .iter()
+            .map(|&(c, _)| c)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|c| self.columns.finish(c))
+            .collect();
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(messages.len())),
+        )?;
+        Ok(Decoded { batch, errors })
+    }
+}

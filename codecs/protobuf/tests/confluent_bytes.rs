@@ -1,0 +1,537 @@
+//! Bytes written by confluent-kafka's `ProtobufSerializer` (the reference
+//! producer), through our embedded registry, decoded by our decoder.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use arrow_select::concat::concat_batches;
+use base64::Engine;
+use prost::Message;
+use serde_json::{Value, json};
+use topictable_codec_protobuf::ProtobufCodec;
+use topictable_schema_registry::server::{self, RegistryHandle};
+use topictable_schema_registry::{
+    ClientConfig, RegistryClient, Schema, SchemaReference, SchemaType,
+};
+use topictable_sdk::arrow_array::RecordBatch;
+use topictable_sdk::arrow_schema::{DataType, TimeUnit};
+use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
+
+fn python() -> String {
+    if let Ok(p) = std::env::var("TOPICTABLE_TEST_PYTHON")
+        && !p.is_empty()
+    {
+        return p;
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python for the confluent-kafka tests: set TOPICTABLE_TEST_PYTHON, or create {} with tests/python/requirements.txt (scripts/test.sh does)",
+        venv.display()
+    );
+    venv.to_string_lossy().into_owned()
+}
+
+fn protos() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/protos")
+}
+
+/// The fixtures compiled with protox, imports included (well-known types too).
+fn descriptor_set() -> prost_types::FileDescriptorSet {
+    protox::compile(["acme/order.proto"], [protos()]).unwrap()
+}
+
+/// Runs `produce_protobuf.py` on `cases`; returns `(topic, bytes)` per record.
+fn produce(registry: &RegistryHandle, cases: Value) -> Vec<(String, Vec<u8>)> {
+    let files: Vec<String> = descriptor_set()
+        .file
+        .iter()
+        .filter(|f| !f.name().starts_with("google/"))
+        .map(|f| base64::engine::general_purpose::STANDARD.encode(f.encode_to_vec()))
+        .collect();
+    let dir = std::env::temp_dir().join(format!(
+        "tt-proto-{}-{}",
+        std::process::id(),
+        registry.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cases_path, out_path) = (dir.join("cases.json"), dir.join("out.jsonl"));
+    std::fs::write(
+        &cases_path,
+        json!({"files": files, "cases": cases}).to_string(),
+    )
+    .unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/produce_protobuf.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(registry.url())
+        .arg(&cases_path)
+        .arg(&out_path)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "produce_protobuf.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let hex = v["hex"].as_str().unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (v["topic"].as_str().unwrap().to_string(), bytes)
+        })
+        .collect()
+}
+
+fn decoder(config: Value) -> Box<dyn Decoder> {
+    let config = ProtobufCodec
+        .description()
+        .config
+        .validate(&config)
+        .unwrap();
+    ProtobufCodec.new_decoder(&config, Side::Value).unwrap()
+}
+
+fn decode(d: &mut dyn Decoder, messages: &[(String, Vec<u8>)]) -> Decoded {
+    let mut b = MessageBatchBuilder::default();
+    for (i, (topic, bytes)) in messages.iter().enumerate() {
+        b.push(topic, 0, i as i64, None, None, Some(bytes), &[]);
+    }
+    d.decode(&b.finish().view()).unwrap()
+}
+
+/// The batch as JSON rows (arrow-json's rendering), for exact comparisons.
+fn rows(batch: &RecordBatch) -> Vec<Value> {
+    let mut w = arrow_json::ArrayWriter::new(Vec::new());
+    w.write(batch).unwrap();
+    w.finish().unwrap();
+    let bytes = w.into_inner();
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn errors(d: &Decoded) -> Vec<(usize, String)> {
+    d.errors
+        .iter()
+        .map(|e| (e.row, e.message.clone()))
+        .collect()
+}
+
+fn full_order() -> Value {
+    json!({"id": "9007199254740993", "customer": "ann",
+        "shipTo": {"city": "Oslo", "geo": {"lat": 59.9, "lon": 10.75}},
+        "created": "2023-11-14T22:13:20.123456789Z", "ttl": "90.5s",
+        "discount": "-5", "note": "fragile",
+        "lines": [{"sku": "A-1", "qty": 2, "price": 9.5}, {"sku": "B-2"}],
+        "tags": ["x", "y"], "counts": {"a": 1}, "status": "SHIPPED",
+        "card": "visa", "blob": "AP8Q", "priority": 0, "nums": [-1, 0, 300],
+        "bySku": {"A-1": {"sku": "A-1", "qty": 2}}, "small": 4000000000u32, "ratio": 0.25,
+        "rush": true})
+}
+
+fn empty_order() -> Value {
+    json!({"id": "7", "voucher": "12"})
+}
+
+fn order_rows() -> (Value, Value) {
+    (
+        json!({"id": 9007199254740993i64, "customer": "ann", "ship_to_city": "Oslo",
+            "ship_to_geo_lat": 59.9, "ship_to_geo_lon": 10.75,
+            "created": "2023-11-14T22:13:20.123456789Z", "ttl": "PT90.5S",
+            "discount": -5, "note": "fragile",
+            "lines": [{"sku": "A-1", "qty": 2, "price": 9.5}, {"sku": "B-2", "qty": 0, "price": 0.0}],
+            "tags": ["x", "y"], "counts": {"a": 1}, "status": "SHIPPED", "card": "visa",
+            "blob": "00ff10", "priority": 0, "nums": [-1, 0, 300],
+            "by_sku": {"A-1": {"sku": "A-1", "qty": 2, "price": 0.0}},
+            "small": 4000000000u32, "ratio": 0.25, "rush": true}),
+        // Absent proto3 scalars are zero (an enum its first name); absent
+        // messages, wrappers, `optional` and oneof members are null.
+        json!({"id": 7, "customer": "", "lines": [], "tags": [], "counts": {},
+            "status": "STATUS_UNKNOWN", "voucher": 12, "blob": "", "nums": [], "by_sku": {},
+            "small": 0, "ratio": 0.0, "rush": false}),
+    )
+}
+
+#[test]
+fn orders_from_the_confluent_serializer_with_message_indexes() {
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let messages = produce(
+        &registry,
+        json!([
+            {"topic": "orders", "message": "acme.Order", "records": [full_order(), empty_order()]},
+            {"topic": "orders", "message": "acme.Order.Line", "records": [{"sku": "L", "qty": 3}]},
+            {"topic": "orders", "message": "acme.Heartbeat", "records": [{"seq": 5}]}
+        ]),
+    );
+    assert_eq!(messages.len(), 4);
+    // One subject, one schema id; the message indexes tell the types apart.
+    assert_eq!(&messages[0].1[..7], &[0, 0, 0, 0, 2, 0x02, 0x02], "[1]");
+    assert_eq!(
+        &messages[2].1[..8],
+        &[0, 0, 0, 0, 2, 0x04, 0x02, 0x00],
+        "[1, 0]"
+    );
+    assert_eq!(&messages[3].1[..6], &[0, 0, 0, 0, 2, 0x00], "[0]");
+
+    // What confluent-kafka registered: a base64 FileDescriptorProto, the
+    // user import as a reference, the well-known types skipped.
+    let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    let schema = client.schema_by_id(2).unwrap();
+    assert_eq!(schema.schema.schema_type, SchemaType::Protobuf);
+    assert!(
+        !schema.schema.schema.contains("message"),
+        "base64, not .proto text"
+    );
+    let refs: Vec<&str> = schema
+        .references
+        .iter()
+        .map(|r| r.reference.name.as_str())
+        .collect();
+    assert_eq!(refs, ["acme/common.proto"]);
+
+    let mut d = decoder(
+        json!({"schema_registry_url": registry.url(), "topic": "orders",
+        "message": "acme.Order"}),
+    );
+    let out = decode(d.as_mut(), &messages);
+    let s = out.batch.schema();
+    let ty = |name: &str| s.field_with_name(name).unwrap().data_type().clone();
+    assert_eq!(
+        ty("created"),
+        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+    );
+    assert_eq!(ty("ttl"), DataType::Duration(TimeUnit::Nanosecond));
+    assert_eq!(ty("discount"), DataType::Int64);
+    assert_eq!(ty("blob"), DataType::Binary);
+    assert_eq!(ty("small"), DataType::UInt32);
+    assert!(matches!(ty("counts"), DataType::Map(_, false)));
+    assert!(
+        matches!(ty("lines"), DataType::List(f) if matches!(f.data_type(), DataType::Struct(_)))
+    );
+    let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "id",
+            "customer",
+            "ship_to_city",
+            "ship_to_geo_lat",
+            "ship_to_geo_lon",
+            "created",
+            "ttl",
+            "discount",
+            "note",
+            "lines",
+            "tags",
+            "counts",
+            "status",
+            "card",
+            "voucher",
+            "blob",
+            "priority",
+            "nums",
+            "by_sku",
+            "small",
+            "ratio",
+            "rush"
+        ]
+    );
+    let (full, empty) = order_rows();
+    let got = rows(&out.batch);
+    assert_eq!(got[0], full);
+    assert_eq!(got[1], empty);
+    assert_eq!(got[2], json!({}));
+    assert_eq!(got[3], json!({}));
+    assert_eq!(
+        errors(&out),
+        vec![
+            (2, "schema id 2, message index [1, 0] (acme.Order.Line): this table reads `acme.Order`, not `acme.Order.Line` (set `message` to read that type)".to_string()),
+            (3, "schema id 2, message index [0] (acme.Heartbeat): this table reads `acme.Order`, not `acme.Heartbeat` (set `message` to read that type)".to_string()),
+        ]
+    );
+
+    // The nested message ([1, 0]) and, by default, the file's first message ([0]).
+    let mut lines = decoder(json!({"schema_registry_url": registry.url(),
+        "schema_subject": "orders-value", "message": "acme.Order.Line"}));
+    let out = decode(lines.as_mut(), &messages[2..3]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(
+        rows(&out.batch),
+        vec![json!({"sku": "L", "qty": 3, "price": 0.0})]
+    );
+    let mut beats = decoder(json!({"schema_registry_url": registry.url(), "topic": "orders"}));
+    let out = decode(beats.as_mut(), &messages[3..4]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(rows(&out.batch), vec![json!({"seq": 5})]);
+
+    // Options: enums as numbers, ms timestamps, include/exclude globs, another separator.
+    let mut d = decoder(
+        json!({"schema_registry_url": registry.url(), "topic": "orders",
+        "message": "acme.Order", "enums": "int", "time_unit": "ms", "separator": "__",
+        "include": ["/id", "/ship_to/**", "/created", "/ttl", "/status"], "exclude": "/ship_to/geo/lon"}),
+    );
+    let out = decode(d.as_mut(), &messages[..2]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(
+        out.batch
+            .schema()
+            .field_with_name("created")
+            .unwrap()
+            .data_type(),
+        &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+    );
+    assert_eq!(
+        rows(&out.batch),
+        vec![
+            json!({"id": 9007199254740993i64, "ship_to__city": "Oslo", "ship_to__geo__lat": 59.9,
+                "created": "2023-11-14T22:13:20.123Z", "ttl": "PT90.5S", "status": 2}),
+            json!({"id": 7, "status": 0}),
+        ]
+    );
+
+    // Chunk boundaries do not change the output.
+    let many: Vec<_> = (0..10).flat_map(|_| messages[..2].to_vec()).collect();
+    let config =
+        json!({"schema_registry_url": registry.url(), "topic": "orders", "message": "acme.Order"});
+    let whole = decode(decoder(config.clone()).as_mut(), &many).batch;
+    for chunk in [1, 3, 100] {
+        let mut d = decoder(config.clone());
+        let parts: Vec<RecordBatch> = many
+            .chunks(chunk)
+            .map(|c| decode(d.as_mut(), c).batch)
+            .collect();
+        assert_eq!(
+            concat_batches(&whole.schema(), &parts).unwrap(),
+            whole,
+            "chunk {chunk}"
+        );
+    }
+}
+
+#[test]
+fn row_errors_name_what_and_where() {
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let messages = produce(
+        &registry,
+        json!([{"topic": "orders", "message": "acme.Order", "records": [full_order()]}]),
+    );
+    let good = messages[0].clone();
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut m = good.clone();
+        f(&mut m.1);
+        m
+    };
+    let bad_magic = with(&|b| b[0] = 1);
+    let unknown_id = with(&|b| b[1..5].copy_from_slice(&99u32.to_be_bytes()));
+    // The last fields are ratio (fixed32, field 19) and rush (3 bytes): cut into ratio.
+    let truncated = with(&|b| b.truncate(b.len() - 4));
+    // Index [5]: the file has two top-level messages.
+    let no_such_index = with(&|b| b.splice(5..7, [0x02, 0x0a]).for_each(drop));
+    let no_such_nested = with(&|b| b.splice(5..7, [0x04, 0x02, 0x10]).for_each(drop));
+    let index_overflow = with(&|b| {
+        b.splice(5..7, [0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])
+            .for_each(drop)
+    });
+    // Field 1 (id, varint) with an 11-byte varint.
+    let payload_overflow = with(&|b| {
+        b.truncate(7);
+        b.extend_from_slice(&[
+            0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ]);
+    });
+    // Field 2 (customer, a string) sent as a varint.
+    let wrong_wire = with(&|b| {
+        b.truncate(7);
+        b.extend_from_slice(&[0x10, 0x01]);
+    });
+    let garbage = with(&|b| {
+        b.truncate(7);
+        b.extend_from_slice(b"\xff\xff\xff\xff\x0f");
+    });
+    let bad_utf8 = with(&|b| {
+        b.truncate(7);
+        b.extend_from_slice(&[0x1a, 0x03, 0x0a, 0x01, 0xff]);
+    });
+    let mut d = decoder(
+        json!({"schema_registry_url": registry.url(), "topic": "orders",
+        "message": "acme.Order"}),
+    );
+    let mut b = MessageBatchBuilder::default();
+    let batch = [
+        Some(&good),
+        Some(&bad_magic),
+        Some(&unknown_id),
+        Some(&truncated),
+        Some(&no_such_index),
+        Some(&no_such_nested),
+        Some(&index_overflow),
+        Some(&payload_overflow),
+        Some(&wrong_wire),
+        Some(&garbage),
+        Some(&bad_utf8),
+        None,
+        Some(&good),
+    ];
+    for (i, m) in batch.iter().enumerate() {
+        b.push("orders", 0, i as i64, None, None, m.map(|m| &m.1[..]), &[]);
+    }
+    let out = d.decode(&b.finish().view()).unwrap();
+    let got = rows(&out.batch);
+    let (full, _) = order_rows();
+    assert_eq!(got[0], full);
+    assert_eq!(got[12], full);
+    for r in &got[1..12] {
+        assert_eq!(r, &json!({}));
+    }
+    let errs = errors(&out);
+    let rows_in_error: Vec<usize> = errs.iter().map(|(r, _)| *r).collect();
+    assert_eq!(rows_in_error, (1..12).collect::<Vec<_>>());
+    let msg = |row: usize| errs.iter().find(|(r, _)| *r == row).unwrap().1.clone();
+    let starts = |row: usize, prefix: &str| {
+        let m = msg(row);
+        assert!(m.starts_with(prefix), "row {row}: {m}");
+    };
+    let label = "schema id 2, message index [1] (acme.Order): ";
+    starts(
+        1,
+        "unknown magic byte 0x01 (expected 0x00, Confluent framing): 01 00 00 00 02",
+    );
+    starts(
+        2,
+        "schema id 99: schema registry GET /schemas/ids/99: HTTP 404, error 40403",
+    );
+    starts(
+        3,
+        &format!("{label}field /ratio: truncated message: a 4-byte value at byte"),
+    );
+    assert_eq!(
+        msg(4),
+        "schema id 2: message index [5] does not exist: file `acme/order.proto` has 2 top-level message(s)"
+    );
+    assert_eq!(
+        msg(5),
+        "schema id 2: message index [1, 8] does not exist: `acme.Order` has 3 nested message(s)"
+    );
+    starts(
+        6,
+        "schema id 2: varint overflow in the message-index array at byte 1",
+    );
+    assert_eq!(
+        msg(7),
+        format!("{label}field /id: varint overflow at byte 1 (more than 64 bits)")
+    );
+    assert_eq!(
+        msg(8),
+        format!(
+            "{label}field /customer: wire type 0 (varint) where the schema says 2 (length-delimited): written with another schema?"
+        )
+    );
+    starts(9, label);
+    assert_eq!(
+        msg(10),
+        format!(
+            "{label}field /ship_to/city: string is not valid UTF-8: invalid utf-8 sequence of 1 bytes from index 0"
+        )
+    );
+    assert_eq!(
+        msg(11),
+        "tombstone (null value): there is no Protobuf message to decode"
+    );
+}
+
+#[test]
+fn raw_messages_from_local_descriptors() {
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let messages = produce(
+        &registry,
+        json!([{"topic": "orders", "message": "acme.Order", "raw": true,
+                "records": [full_order(), empty_order()]}]),
+    );
+    let (full, empty) = order_rows();
+    let order = protos().join("acme/order.proto");
+    // .proto files compiled in-process.
+    let mut d = decoder(json!({"protocol": "raw", "message": "acme.Order",
+        "proto_files": order.to_str().unwrap(), "proto_include": protos().to_str().unwrap()}));
+    let out = decode(d.as_mut(), &messages);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(rows(&out.batch), vec![full.clone(), empty.clone()]);
+
+    // A FileDescriptorSet file.
+    let set = std::env::temp_dir().join(format!("tt-proto-set-{}.pb", std::process::id()));
+    std::fs::write(&set, descriptor_set().encode_to_vec()).unwrap();
+    let mut d = decoder(json!({"protocol": "raw", "message": "acme.Order",
+        "descriptor_set": set.to_str().unwrap()}));
+    let out = decode(d.as_mut(), &messages);
+    let _ = std::fs::remove_file(&set);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(rows(&out.batch), vec![full, empty]);
+
+    // Raw bytes are not framed: a framed decoder refuses them, and names why.
+    let mut d = decoder(
+        json!({"schema_registry_url": registry.url(), "schema_subject": "x",
+        "message": "acme.Order", "proto_files": order.to_str().unwrap(),
+        "proto_include": protos().to_str().unwrap()}),
+    );
+    let out = decode(d.as_mut(), &messages[..1]);
+    assert!(
+        out.errors[0].message.starts_with("unknown magic byte 0x08"),
+        "{}",
+        out.errors[0].message
+    );
+}
+
+#[test]
+fn proto_text_in_the_registry_with_references() {
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    let text = |f: &str| std::fs::read_to_string(protos().join(f)).unwrap();
+    let proto = |schema: String, references| Schema {
+        schema,
+        schema_type: SchemaType::Protobuf,
+        references,
+    };
+    client
+        .register(
+            "acme/common.proto",
+            &proto(text("acme/common.proto"), vec![]),
+        )
+        .unwrap();
+    let id = client
+        .register(
+            "orders-value",
+            &proto(
+                text("acme/order.proto"),
+                vec![SchemaReference {
+                    name: "acme/common.proto".into(),
+                    subject: "acme/common.proto".into(),
+                    version: 1,
+                }],
+            ),
+        )
+        .unwrap();
+    // The same payload confluent-kafka writes, framed by hand for the text schema.
+    let raw = produce(
+        &registry,
+        json!([{"topic": "orders", "message": "acme.Order", "raw": true, "records": [full_order()]}]),
+    );
+    let mut framed = vec![0];
+    framed.extend_from_slice(&id.to_be_bytes());
+    framed.extend_from_slice(&[0x02, 0x02]);
+    framed.extend_from_slice(&raw[0].1);
+    let mut d = decoder(
+        json!({"schema_registry_url": registry.url(), "topic": "orders",
+        "message": "acme.Order"}),
+    );
+    let out = decode(d.as_mut(), &[("orders".into(), framed)]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(rows(&out.batch), vec![order_rows().0]);
+}
