@@ -11,7 +11,7 @@
 //! (when its consumer received the batch, ms) splits topictable's own latency
 //! into "until received" and "received until visible".
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench -p topictable --bench ingest_latency`
+//! Run: `cargo bench -p topictable --bench ingest_latency`
 //!
 //! Environment:
 //! - `INGEST_LATENCY_RATE` (default 50000) messages per second;

@@ -13,7 +13,7 @@
 //! and excludes the broker and the producer. Runs alternate (floor, topictable,
 //! floor, topictable, …) and the best of each is reported, as a markdown table.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench -p topictable --bench ingest_throughput`
+//! Run: `cargo bench -p topictable --bench ingest_throughput`
 //!
 //! Environment:
 //! - `INGEST_BENCH_MESSAGES` (default 5,000,000): messages produced and drained;

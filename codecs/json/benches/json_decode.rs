@@ -2,7 +2,7 @@
 //! our decoder and with arrow-json's `ReaderBuilder` decoder, in alternating
 //! rounds of the same run, and prints the best rows/s of each as a markdown table.
 //!
-//! `CARGO_TARGET_DIR=/work/target-json cargo bench -p topictable-codec-json --bench json_decode`
+//! `cargo bench -p topictable-codec-json --bench json_decode`
 //! (`JSON_BENCH_ROWS` and `JSON_BENCH_ROUNDS` override the defaults.)
 
 use std::hint::black_box;
