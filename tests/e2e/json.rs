@@ -20,24 +20,6 @@ use topictable_engine::{Engine, TableType};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn produce_py(broker: &Broker, topic: &str, records: serde_json::Value) {
-    use std::io::Write;
-    let mut child = Command::new(topictable_e2e::python())
-        .arg(workspace_root().join("tests/python/produce.py"))
-        .args([broker.bootstrap().as_str(), topic])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("python");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(records.to_string().as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "produce.py failed");
-}
-
 fn load_example(name: &str, broker: &Broker) -> pipeline::Pipeline {
     let mut p = pipeline::load(&workspace_root().join("examples").join(name)).unwrap();
     for (_, spec) in &mut p.sources {
@@ -84,10 +66,10 @@ fn seed_orders_json_example() {
     let engine = Engine::new();
     let _cycles = engine.start_with_period(Duration::from_millis(20));
     let mut running = pipeline::start(&p, &plugins(), &engine).unwrap();
-    produce_py(
+    topictable_e2e::produce_with_python(
         &broker,
         "orders",
-        json!([
+        &json!([
             {"value": {"symbol": "AAPL", "price": 135, "qty": 5}, "value_type": "json"},
             {"value": {"symbol": "TSLA", "price": 730, "qty": 3}, "value_type": "json"},
         ]),
@@ -123,14 +105,14 @@ fn seed_multiple_operations_example_gives_the_seed_totals() {
         .iter()
         .map(|(k, p)| json!({"key": k, "key_type": "string", "value": {"Price": p}, "value_type": "json"}))
         .collect();
-    produce_py(&broker, "quotes", json!(quotes));
+    topictable_e2e::produce_with_python(&broker, "quotes", &json!(quotes));
     let orders = json!([
         {"value": {"Symbol": "AAPL", "Id": "o1", "LimitPrice": 136, "Qty": 7}, "value_type": "json"},
         {"value": {"Symbol": "AAPL", "Id": "o2", "LimitPrice": 132, "Qty": 2}, "value_type": "json"},
         {"value": {"Symbol": "TSLA", "Id": "o3", "LimitPrice": 725, "Qty": 1}, "value_type": "json"},
         {"value": {"Symbol": "TSLA", "Id": "o4", "LimitPrice": 730, "Qty": 9}, "value_type": "json"},
     ]);
-    produce_py(&broker, "orders", orders);
+    topictable_e2e::produce_with_python(&broker, "orders", &orders);
     let total = running.tables["totalNotional"].clone();
     let expected = ["AAPL,9,1197", "TSLA,10,7350"];
     let got = wait_for("the seed's totals", WAIT, || {

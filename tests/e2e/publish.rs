@@ -54,7 +54,7 @@ fn publish_spec(broker: &Broker, topic: &str, key: ValueSpec, value: ValueSpec) 
 
 fn read_back(broker: &Broker, topic: &str, n: usize, key: &str, value: &str) -> Vec<Value> {
     let out = run_python(
-        "consume_decoded.py",
+        "consume.py",
         &[&broker.bootstrap(), topic, &n.to_string(), key, value],
     );
     out.lines()

@@ -1,19 +1,34 @@
-"""Read a whole topic with confluent-kafka and print one JSON object per record.
+"""Read a topic with confluent-kafka and decode with its own deserializers.
 
-Usage: consume.py BOOTSTRAP TOPIC EXPECTED_COUNT
-Each line: {"partition", "offset", "key_hex", "value_hex", "headers": {name: text}}
-(key_hex/value_hex are null for a missing key or a tombstone).
+Usage: consume.py BOOTSTRAP TOPIC COUNT [KEY_TYPE VALUE_TYPE]
+Types: string (StringDeserializer), double (DoubleDeserializer), int
+(IntegerDeserializer), long (struct.unpack('>q')), json (json.loads), raw (hex,
+the default).
+Prints one JSON object per record: {"partition", "offset", "key", "value",
+"headers": {name: text}}; a missing key or a tombstone value is null.
 """
 import json
+import struct
 import sys
 import time
 import uuid
 
 from confluent_kafka import Consumer
+from confluent_kafka.serialization import DoubleDeserializer, IntegerDeserializer, StringDeserializer
+
+DECODE = {
+    "string": lambda b: StringDeserializer("utf_8")(b),
+    "double": lambda b: DoubleDeserializer()(b),
+    "int": lambda b: IntegerDeserializer()(b),
+    "long": lambda b: struct.unpack(">q", b)[0],
+    "json": lambda b: json.loads(b.decode("utf-8")),
+    "raw": lambda b: b.hex(),
+}
 
 
 def main() -> None:
-    bootstrap, topic, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    bootstrap, topic, count = sys.argv[1:4]
+    key_type, value_type = (sys.argv[4:6] + ["raw", "raw"])[:2] if len(sys.argv) > 4 else ("raw", "raw")
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": "check-" + uuid.uuid4().hex,
@@ -23,20 +38,14 @@ def main() -> None:
     consumer.subscribe([topic])
     seen = []
     deadline = time.time() + 60
-    while len(seen) < expected and time.time() < deadline:
+    while len(seen) < int(count) and time.time() < deadline:
         msg = consumer.poll(0.5)
-        if msg is None:
+        if msg is None or msg.error():
             continue
-        if msg.error():
-            continue
+        key = DECODE[key_type](msg.key()) if msg.key() is not None else None
+        value = DECODE[value_type](msg.value()) if msg.value() is not None else None
         headers = {k: (v.decode("utf-8", "replace") if v is not None else None) for k, v in (msg.headers() or [])}
-        seen.append({
-            "partition": msg.partition(),
-            "offset": msg.offset(),
-            "key_hex": msg.key().hex() if msg.key() is not None else None,
-            "value_hex": msg.value().hex() if msg.value() is not None else None,
-            "headers": headers,
-        })
+        seen.append({"partition": msg.partition(), "offset": msg.offset(), "key": key, "value": value, "headers": headers})
     consumer.close()
     for s in seen:
         print(json.dumps(s))

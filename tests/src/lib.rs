@@ -311,6 +311,29 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
+/// Produces `records` with confluent-kafka and its serializers
+/// (`tests/python/produce.py`; see its docstring for the record format).
+pub fn produce_with_python(broker: &Broker, topic: &str, records: &serde_json::Value) {
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .arg(workspace_root().join("tests/python/produce.py"))
+        .args([broker.bootstrap().as_str(), topic])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(records.to_string().as_bytes())
+        .expect("write records");
+    assert!(
+        child.wait().expect("wait for python").success(),
+        "produce.py failed"
+    );
+}
+
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;

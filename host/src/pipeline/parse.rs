@@ -391,6 +391,15 @@ fn properties(
         .collect()
 }
 
+/// The `name` of a `[[kind]]` entry, which every entry must have.
+fn entry_name(file: &Path, t: &TomlTable, kind: &str) -> Result<String, PipelineError> {
+    let anon = At { file, table: None };
+    let name = t
+        .get("name")
+        .ok_or_else(|| anon.err(kind, format!("every [[{kind}]] needs a `name`")))?;
+    string(&anon, "name", name)
+}
+
 const SOURCE_KEYS: [&str; 14] = [
     "name",
     "topic",
@@ -413,13 +422,7 @@ fn source(
     t: &TomlTable,
     kafka: &BTreeMap<String, String>,
 ) -> Result<(String, ConsumeSpec), PipelineError> {
-    let anon = At { file, table: None };
-    let name = string(
-        &anon,
-        "name",
-        t.get("name")
-            .ok_or_else(|| anon.err("table", "every [[table]] needs a `name`"))?,
-    )?;
+    let name = entry_name(file, t, "table")?;
     let at = At {
         file,
         table: Some(&name),
@@ -577,13 +580,7 @@ fn aggregation(at: &At<'_>, key: &str, text: &str) -> Result<Aggregation, Pipeli
 }
 
 fn derived(file: &Path, t: &TomlTable) -> Result<DerivedTable, PipelineError> {
-    let anon = At { file, table: None };
-    let name = string(
-        &anon,
-        "name",
-        t.get("name")
-            .ok_or_else(|| anon.err("derived", "every [[derived]] needs a `name`"))?,
-    )?;
+    let name = entry_name(file, t, "derived")?;
     let at = At {
         file,
         table: Some(&name),
@@ -665,13 +662,7 @@ fn derived(file: &Path, t: &TomlTable) -> Result<DerivedTable, PipelineError> {
 }
 
 fn time_table(file: &Path, t: &TomlTable) -> Result<TimeTableSource, PipelineError> {
-    let anon = At { file, table: None };
-    let name = string(
-        &anon,
-        "name",
-        t.get("name")
-            .ok_or_else(|| anon.err("time_table", "every [[time_table]] needs a `name`"))?,
-    )?;
+    let name = entry_name(file, t, "time_table")?;
     let at = At {
         file,
         table: Some(&name),
@@ -786,13 +777,7 @@ fn sink(
     kafka: &BTreeMap<String, String>,
 ) -> Result<SinkDecl, PipelineError> {
     use crate::publish::{OnFailure, PublishSpec, SinkOptions, TopicChoice};
-    let anon = At { file, table: None };
-    let name = string(
-        &anon,
-        "name",
-        t.get("name")
-            .ok_or_else(|| anon.err("sink", "every [[sink]] needs a `name`"))?,
-    )?;
+    let name = entry_name(file, t, "sink")?;
     let at = At {
         file,
         table: Some(&name),
