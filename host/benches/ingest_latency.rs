@@ -26,9 +26,9 @@
 //!   fetch as soon as data is there;
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`).
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -45,16 +45,11 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use topictable::PluginRegistry;
 use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, ValueSpec, consume_to_table};
+use support::{Broker, SIMPLE, env_or};
 use topictable_engine::{Engine, TableType};
 
 const TOPIC: &str = "latency-bench";
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn now_micros() -> i64 {
     SystemTime::now()
@@ -62,108 +57,10 @@ fn now_micros() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn tansu_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("TANSU") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let p = home.join(".cargo/bin/tansu");
-    if p.exists() { p } else { "tansu".into() }
-}
 
-/// A tansu broker with in-memory storage on a free loopback port, killed when dropped.
-struct Broker {
-    child: Child,
-    port: u16,
-}
 
-impl Broker {
-    fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("tansu.log")).expect("log file");
-        let child = Command::new(tansu_binary())
-            .current_dir(dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start tansu");
-        let broker = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        broker
-    }
 
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
 
-    fn create_topic(&self, name: &str, partitions: u32) {
-        let status = Command::new(tansu_binary())
-            .args(["topic", "create", name, "--partitions"])
-            .arg(partitions.to_string())
-            .arg("--broker")
-            .arg(format!("tcp://127.0.0.1:{}", self.port))
-            .stdout(Stdio::null())
-            .status()
-            .expect("tansu topic create");
-        assert!(status.success(), "creating topic {name} failed");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Builds the `simple` plugin with this bench's profile into `dir`.
-fn build_simple_plugin(dir: &Path) {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut profile_dir = exe.parent().expect("exe dir").to_path_buf();
-    if profile_dir.ends_with("deps") {
-        profile_dir.pop();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["build", "--quiet", "--manifest-path"])
-        .arg(root.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(profile_dir.parent().expect("target dir"))
-        .args(["-p", "topictable-plugin-simple"]);
-    if !profile_dir.ends_with("debug") {
-        cmd.arg("--release");
-    }
-    assert!(
-        cmd.status().is_ok_and(|s| s.success()),
-        "building the simple plugin failed"
-    );
-    let file = format!(
-        "{}topictable_plugin_simple{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
-}
 
 fn consumer_props() -> Vec<(String, String)> {
     std::env::var("INGEST_LATENCY_CONSUMER_PROPS")
@@ -230,7 +127,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
-    build_simple_plugin(&plugin_dir);
+    assert!(support::build_plugins(&plugin_dir, &[SIMPLE]), "building the simple plugin failed");
     let (registry, errors) = PluginRegistry::load_dir(&plugin_dir);
     assert!(errors.is_empty(), "{errors:?}");
 

@@ -21,9 +21,11 @@
 //! - `INGEST_BENCH_ROUNDS` (default 2): floor/topictable pairs;
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`).
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,7 @@ use topictable::PluginRegistry;
 use topictable::ingest::{
     ConsumeSpec, IngestStatus, InitialOffsets, StartAt, ValueSpec, consume_to_table,
 };
+use support::{Broker, JSON, SIMPLE, cpu_self, env_or, rusage_secs};
 use topictable_engine::{Engine, TableType};
 use topictable_sdk::Side;
 
@@ -45,12 +48,6 @@ const TOPIC: &str = "ingest-bench";
 /// Longest any one consumer run may take before the bench gives up.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn env_req(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
@@ -93,126 +90,10 @@ fn value_spec_json() -> Value {
 
 // ---------------------------------------------------------------- broker and plugins
 
-fn tansu_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("TANSU") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let p = home.join(".cargo/bin/tansu");
-    if p.exists() { p } else { "tansu".into() }
-}
 
-/// A tansu broker with in-memory storage on a free loopback port, killed when dropped.
-struct Broker {
-    child: Child,
-    port: u16,
-}
 
-impl Broker {
-    fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("tansu.log")).expect("log file");
-        let child = Command::new(tansu_binary())
-            .current_dir(dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start tansu");
-        let broker = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        broker
-    }
 
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
 
-    fn create_topic(&self, name: &str, partitions: u32) {
-        let status = Command::new(tansu_binary())
-            .args(["topic", "create", name, "--partitions"])
-            .arg(partitions.to_string())
-            .arg("--broker")
-            .arg(format!("tcp://127.0.0.1:{}", self.port))
-            .stdout(Stdio::null())
-            .status()
-            .expect("tansu topic create");
-        assert!(status.success(), "creating topic {name} failed");
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Builds the `simple` and (if it builds) `json` plugins with this bench's
-/// profile and copies them into `dir`. Returns whether `json` is there.
-fn build_plugins(dir: &Path) -> bool {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut profile_dir = exe.parent().expect("exe dir").to_path_buf();
-    if profile_dir.ends_with("deps") {
-        profile_dir.pop();
-    }
-    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root");
-    let build = |crates: &[&str]| {
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--quiet", "--manifest-path"])
-            .arg(root.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target_dir);
-        if !profile_dir.ends_with("debug") {
-            cmd.arg("--release");
-        }
-        for c in crates {
-            cmd.args(["-p", c]);
-        }
-        cmd.status().is_ok_and(|s| s.success())
-    };
-    let mut stems = vec!["topictable_plugin_simple"];
-    let json = if build(&["topictable-plugin-simple", "topictable-plugin-json"]) {
-        stems.push("topictable_plugin_json");
-        true
-    } else {
-        eprintln!("building the json plugin failed; falling back to `simple` bytes values");
-        assert!(
-            build(&["topictable-plugin-simple"]),
-            "building the simple plugin failed"
-        );
-        false
-    };
-    for stem in stems {
-        let file = format!(
-            "{}{stem}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        );
-        std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
-    }
-    json
-}
 
 // ---------------------------------------------------------------- producing
 
@@ -287,18 +168,7 @@ fn produce(bootstrap: &str, n: u64, partitions: u32) -> (f64, u64) {
 
 // ---------------------------------------------------------------- the two consumers (child side)
 
-fn cpu_self() -> f64 {
-    rusage_secs(libc::RUSAGE_SELF)
-}
 
-fn rusage_secs(who: libc::c_int) -> f64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(who, &mut ru) };
-    assert_eq!(rc, 0, "getrusage failed");
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
 
 /// The transport floor: counts messages until `n`, decoding nothing.
 fn floor_child(bootstrap: &str, n: u64) -> (f64, f64) {
@@ -458,7 +328,11 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
-    let mut json_values = build_plugins(&plugin_dir);
+    let mut json_values = support::build_plugins(&plugin_dir, &[SIMPLE, JSON]) || {
+        eprintln!("building the json plugin failed; falling back to `simple` bytes values");
+        assert!(support::build_plugins(&plugin_dir, &[SIMPLE]), "building the simple plugin failed");
+        false
+    };
     if json_values {
         let (registry, errors) = PluginRegistry::load_dir(&plugin_dir);
         if let Err(e) = registry.new_decoder("json", &value_spec_json(), Side::Value) {

@@ -535,3 +535,86 @@ fn proto_text_in_the_registry_with_references() {
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(rows(&out.batch), vec![order_rows().0]);
 }
+
+#[test]
+fn encoder_round_trips_with_framing_and_message_indexes() {
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let messages = produce(
+        &registry,
+        json!([{"topic": "orders", "message": "acme.Order", "records": [full_order(), empty_order()]}]),
+    );
+    let config = json!({"schema_registry_url": registry.url(), "topic": "orders", "message": "acme.Order"});
+    let decoded = decode(decoder(config.clone()).as_mut(), &messages).batch;
+
+    let valid = ProtobufCodec.description().config.validate(&config).unwrap();
+    let mut encoder = ProtobufCodec
+        .new_encoder(&valid, Side::Value, decoded.schema())
+        .unwrap();
+    let encoded = encoder.encode(&decoded).unwrap();
+    assert!(encoded.errors.is_empty(), "{:?}", encoded.errors);
+    let ours: Vec<(String, Vec<u8>)> = (0..encoded.bytes.len())
+        .map(|i| ("orders".to_string(), encoded.bytes.value(i).to_vec()))
+        .collect();
+    // The registered schema's id, and the message index [1] of acme.Order.
+    assert_eq!(&ours[0].1[..7], &[0, 0, 0, 0, 2, 0x02, 0x02]);
+    let again = decode(decoder(config).as_mut(), &ours);
+    assert!(again.errors.is_empty(), "{:?}", again.errors);
+    assert_eq!(again.batch, decoded);
+
+    // Raw, from .proto files, with auto-registration off: no header at all.
+    let order = protos().join("acme/order.proto");
+    let raw_config = json!({"protocol": "raw", "message": "acme.Order",
+        "proto_files": order.to_str().unwrap(), "proto_include": protos().to_str().unwrap()});
+    let valid = ProtobufCodec.description().config.validate(&raw_config).unwrap();
+    let mut raw = ProtobufCodec
+        .new_encoder(&valid, Side::Value, decoded.schema())
+        .unwrap();
+    let bytes = raw.encode(&decoded).unwrap().bytes;
+    let raw_rows: Vec<(String, Vec<u8>)> = (0..bytes.len())
+        .map(|i| ("orders".to_string(), bytes.value(i).to_vec()))
+        .collect();
+    let back = decode(decoder(raw_config).as_mut(), &raw_rows);
+    assert!(back.errors.is_empty(), "{:?}", back.errors);
+    assert_eq!(back.batch, decoded);
+
+    // Auto-registration of a local schema (imports as references) on a new subject.
+    let auto = json!({"schema_registry_url": registry.url(), "topic": "orders2", "message": "acme.Order.Line",
+        "auto_register": true, "proto_files": order.to_str().unwrap(), "proto_include": protos().to_str().unwrap()});
+    let lines = decode(
+        decoder(json!({"schema_registry_url": registry.url(), "topic": "orders", "message": "acme.Order.Line"})).as_mut(),
+        &[],
+    );
+    let valid = ProtobufCodec.description().config.validate(&auto).unwrap();
+    let mut enc = ProtobufCodec
+        .new_encoder(&valid, Side::Value, lines.batch.schema())
+        .unwrap();
+    let line = RecordBatch::try_new(
+        lines.batch.schema(),
+        vec![
+            std::sync::Arc::new(topictable_sdk::arrow_array::StringArray::from(vec!["Z"])),
+            std::sync::Arc::new(topictable_sdk::arrow_array::Int32Array::from(vec![4])),
+            std::sync::Arc::new(topictable_sdk::arrow_array::Float64Array::from(vec![1.25])),
+        ],
+    )
+    .unwrap();
+    let bytes = enc.encode(&line).unwrap().bytes.value(0).to_vec();
+    assert_eq!(&bytes[5..8], &[0x04, 0x02, 0x00], "message index [1, 0]");
+    let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    let id = u32::from_be_bytes(bytes[1..5].try_into().unwrap());
+    assert_eq!(
+        client.schema_by_id(id).unwrap().references[0].reference.name,
+        "acme/common.proto"
+    );
+    let mut d = decoder(json!({"schema_registry_url": registry.url(), "topic": "orders2", "message": "acme.Order.Line"}));
+    let out = decode(d.as_mut(), &[("orders2".into(), bytes)]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(rows(&out.batch), vec![json!({"sku": "Z", "qty": 4, "price": 1.25})]);
+
+    // A column that matches no field is refused when the encoder is made.
+    let bad = std::sync::Arc::new(topictable_sdk::arrow_schema::Schema::new(vec![
+        topictable_sdk::arrow_schema::Field::new("nope", DataType::Int64, true),
+    ]));
+    let valid = ProtobufCodec.description().config.validate(&raw_config).unwrap();
+    let err = ProtobufCodec.new_encoder(&valid, Side::Value, bad).unwrap_err().to_string();
+    assert!(err.contains("column `nope` matches no field of `acme.Order`"), "{err}");
+}

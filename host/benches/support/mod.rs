@@ -1,0 +1,130 @@
+//! Shared by the Kafka benches: a tansu broker with in-memory storage, the
+//! plugins built with the bench's profile, and CPU time from rusage.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// An environment variable parsed as `T` (`_` separators allowed), or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+}
+
+fn tansu_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU") {
+        return p.into();
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let p = home.join(".cargo/bin/tansu");
+    if p.exists() { p } else { "tansu".into() }
+}
+
+/// A tansu broker with in-memory storage (fast; its high watermark is wrong
+/// after batched produce, so benches count messages instead) on a free
+/// loopback port, killed when dropped.
+pub struct Broker {
+    child: Child,
+    port: u16,
+}
+
+impl Broker {
+    /// Starts a broker, logging to `dir/tansu.log`.
+    pub fn start(dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.join("tansu.log")).expect("log file");
+        let child = Command::new(tansu_binary())
+            .current_dir(dir)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start tansu");
+        let broker = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        broker
+    }
+
+    /// `bootstrap.servers` for clients.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a topic.
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let status = Command::new(tansu_binary())
+            .args(["topic", "create", name, "--partitions"])
+            .arg(partitions.to_string())
+            .arg("--broker")
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu topic create");
+        assert!(status.success(), "creating topic {name} failed");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds the plugin crates `(package, library stem)` with this bench's
+/// profile and copies them into `dir`; false when the build failed.
+pub fn build_plugins(dir: &Path, plugins: &[(&str, &str)]) -> bool {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut profile_dir = exe.parent().expect("exe dir").to_path_buf();
+    if profile_dir.ends_with("deps") {
+        profile_dir.pop();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "--quiet", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("target dir"));
+    if !profile_dir.ends_with("debug") {
+        cmd.arg("--release");
+    }
+    for (package, _) in plugins {
+        cmd.args(["-p", package]);
+    }
+    if !cmd.status().is_ok_and(|s| s.success()) {
+        return false;
+    }
+    for (_, stem) in plugins {
+        let file = format!("{}{stem}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+        std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
+    }
+    true
+}
+
+/// The `simple` plugin crate.
+pub const SIMPLE: (&str, &str) = ("topictable-plugin-simple", "topictable_plugin_simple");
+/// The `json` plugin crate.
+pub const JSON: (&str, &str) = ("topictable-plugin-json", "topictable_plugin_json");
+
+/// User + system CPU seconds of `who` (`libc::RUSAGE_SELF` or `RUSAGE_CHILDREN`).
+pub fn rusage_secs(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `ru` outlives the call.
+    let rc = unsafe { libc::getrusage(who, &mut ru) };
+    assert_eq!(rc, 0, "getrusage failed");
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// This process's CPU seconds so far.
+pub fn cpu_self() -> f64 {
+    rusage_secs(libc::RUSAGE_SELF)
+}
