@@ -43,24 +43,18 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
+use support::{Broker, SIMPLE, env_or};
 use topictable::PluginRegistry;
 use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, ValueSpec, consume_to_table};
-use support::{Broker, SIMPLE, env_or};
 use topictable_engine::{Engine, TableType};
 
 const TOPIC: &str = "latency-bench";
-
 
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
 }
-
-
-
-
-
 
 fn consumer_props() -> Vec<(String, String)> {
     std::env::var("INGEST_LATENCY_CONSUMER_PROPS")
@@ -127,7 +121,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
-    assert!(support::build_plugins(&plugin_dir, &[SIMPLE]), "building the simple plugin failed");
+    assert!(
+        support::build_plugins(&plugin_dir, &[SIMPLE]),
+        "building the simple plugin failed"
+    );
     let (registry, errors) = PluginRegistry::load_dir(&plugin_dir);
     assert!(errors.is_empty(), "{errors:?}");
 

@@ -36,18 +36,17 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde_json::{Value, json};
+use support::{Broker, JSON, SIMPLE, cpu_self, env_or, rusage_secs};
 use topictable::PluginRegistry;
 use topictable::ingest::{
     ConsumeSpec, IngestStatus, InitialOffsets, StartAt, ValueSpec, consume_to_table,
 };
-use support::{Broker, JSON, SIMPLE, cpu_self, env_or, rusage_secs};
 use topictable_engine::{Engine, TableType};
 use topictable_sdk::Side;
 
 const TOPIC: &str = "ingest-bench";
 /// Longest any one consumer run may take before the bench gives up.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
-
 
 fn env_req(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
@@ -89,11 +88,6 @@ fn value_spec_json() -> Value {
 }
 
 // ---------------------------------------------------------------- broker and plugins
-
-
-
-
-
 
 // ---------------------------------------------------------------- producing
 
@@ -167,8 +161,6 @@ fn produce(bootstrap: &str, n: u64, partitions: u32) -> (f64, u64) {
 }
 
 // ---------------------------------------------------------------- the two consumers (child side)
-
-
 
 /// The transport floor: counts messages until `n`, decoding nothing.
 fn floor_child(bootstrap: &str, n: u64) -> (f64, f64) {
@@ -330,7 +322,10 @@ fn main() {
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
     let mut json_values = support::build_plugins(&plugin_dir, &[SIMPLE, JSON]) || {
         eprintln!("building the json plugin failed; falling back to `simple` bytes values");
-        assert!(support::build_plugins(&plugin_dir, &[SIMPLE]), "building the simple plugin failed");
+        assert!(
+            support::build_plugins(&plugin_dir, &[SIMPLE]),
+            "building the simple plugin failed"
+        );
         false
     };
     if json_values {

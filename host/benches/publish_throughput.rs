@@ -46,18 +46,30 @@ fn schema() -> SchemaRef {
 
 /// The rows, in batches; the same in both children.
 fn rows(n: usize) -> Vec<RecordBatch> {
-    let symbols = ["AAPL", "TSLA", "MSFT", "NVDA", "AMZN", "GOOG", "META", "NFLX"];
+    let symbols = [
+        "AAPL", "TSLA", "MSFT", "NVDA", "AMZN", "GOOG", "META", "NFLX",
+    ];
     (0..n)
         .step_by(BATCH)
         .map(|start| {
             let ids: Vec<i64> = (start..(start + BATCH).min(n)).map(|i| i as i64).collect();
             let columns: Vec<ArrayRef> = vec![
                 Arc::new(Int64Array::from(ids.clone())),
-                Arc::new(StringArray::from_iter_values(ids.iter().map(|i| symbols[*i as usize % 8]))),
-                Arc::new(StringArray::from_iter_values(ids.iter().map(|i| format!("order-{i:010}")))),
-                Arc::new(Float64Array::from_iter_values(ids.iter().map(|i| 100.0 + (*i % 10_000) as f64 / 100.0))),
-                Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| 1 + i % 100))),
-                Arc::new(Int64Array::from_iter_values(ids.iter().map(|i| 1_763_892_000_000 + i))),
+                Arc::new(StringArray::from_iter_values(
+                    ids.iter().map(|i| symbols[*i as usize % 8]),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    ids.iter().map(|i| format!("order-{i:010}")),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    ids.iter().map(|i| 100.0 + (*i % 10_000) as f64 / 100.0),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    ids.iter().map(|i| 1 + i % 100),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    ids.iter().map(|i| 1_763_892_000_000 + i),
+                )),
             ];
             RecordBatch::try_new(schema(), columns).unwrap()
         })
@@ -67,7 +79,10 @@ fn rows(n: usize) -> Vec<RecordBatch> {
 fn specs() -> (ValueSpec, ValueSpec) {
     (
         ValueSpec::codec("simple", json!({"type": "int64", "column": "id"})),
-        ValueSpec::codec("json", json!({"include": ["symbol", "order", "price", "qty", "ts"]})),
+        ValueSpec::codec(
+            "json",
+            json!({"include": ["symbol", "order", "price", "qty", "ts"]}),
+        ),
     )
 }
 
@@ -85,14 +100,28 @@ fn floor_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegistry)
     let (vf, vc) = codec_of(&value);
     let mut key_enc = plugins.new_encoder(kf, kc, Side::Key, schema()).unwrap();
     let mut value_enc = plugins.new_encoder(vf, vc, Side::Value, schema()).unwrap();
-    let encoded: Vec<_> =
-        rows(n).iter().map(|b| (key_enc.encode(b).unwrap().bytes, value_enc.encode(b).unwrap().bytes)).collect();
-    let producer: BaseProducer =
-        ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create().unwrap();
+    let encoded: Vec<_> = rows(n)
+        .iter()
+        .map(|b| {
+            (
+                key_enc.encode(b).unwrap().bytes,
+                value_enc.encode(b).unwrap().bytes,
+            )
+        })
+        .collect();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
     let (cpu0, start) = (cpu_self(), Instant::now());
     for (keys, values) in &encoded {
         for i in 0..keys.len() {
-            let mut record = Some(BaseRecord::to(topic).key(keys.value(i)).payload(values.value(i)));
+            let mut record = Some(
+                BaseRecord::to(topic)
+                    .key(keys.value(i))
+                    .payload(values.value(i)),
+            );
             while let Some(r) = record.take() {
                 match producer.send(r) {
                     Ok(()) => {}
@@ -110,7 +139,12 @@ fn floor_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegistry)
 }
 
 /// topictable: rows pushed into an append table, published by the Kafka publisher.
-fn topictable_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegistry) -> (f64, f64) {
+fn topictable_child(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+    plugins: &PluginRegistry,
+) -> (f64, f64) {
     let (key, value) = specs();
     let batches = rows(n);
     let engine = Engine::new();
@@ -129,7 +163,10 @@ fn topictable_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegi
         value,
     };
     let publisher = KafkaPublisher::new(&spec, plugins, &table.schema(), false).unwrap();
-    let options = SinkOptions { publish_initial: false, ..SinkOptions::default() };
+    let options = SinkOptions {
+        publish_initial: false,
+        ..SinkOptions::default()
+    };
     let mut sink = start_sink("bench", &engine, &table, Box::new(publisher), options).unwrap();
     let cycles = engine.start();
     let writer = table.writer().unwrap();
@@ -154,7 +191,8 @@ fn main() {
         let bootstrap = std::env::var("PUBLISH_BENCH_BOOTSTRAP").unwrap();
         let topic = std::env::var("PUBLISH_BENCH_TOPIC").unwrap();
         let n: usize = env_or("PUBLISH_BENCH_ROWS", 2_000_000);
-        let (plugins, errors) = PluginRegistry::load_dir(Path::new(&std::env::var("PUBLISH_BENCH_PLUGINS").unwrap()));
+        let (plugins, errors) =
+            PluginRegistry::load_dir(Path::new(&std::env::var("PUBLISH_BENCH_PLUGINS").unwrap()));
         assert!(errors.is_empty(), "{errors:?}");
         let (wall, cpu) = if role == "floor" {
             floor_child(&bootstrap, &topic, n, &plugins)
@@ -167,7 +205,10 @@ fn main() {
     let n: usize = env_or("PUBLISH_BENCH_ROWS", 2_000_000);
     let rounds: usize = env_or("PUBLISH_BENCH_ROUNDS", 2);
     let dir = tempfile::tempdir().unwrap();
-    assert!(support::build_plugins(dir.path(), &[SIMPLE, JSON]), "building the plugins failed");
+    assert!(
+        support::build_plugins(dir.path(), &[SIMPLE, JSON]),
+        "building the plugins failed"
+    );
     let broker = Broker::start(dir.path());
     let exe = std::env::current_exe().unwrap();
     let mut best: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
@@ -184,10 +225,19 @@ fn main() {
                 .output()
                 .unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
-            let line = stdout.lines().find(|l| l.starts_with("RESULT ")).unwrap_or_else(|| {
-                panic!("{role} failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
-            });
-            let mut parts = line.split_whitespace().skip(1).map(|x| x.parse::<f64>().unwrap());
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with("RESULT "))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{role} failed: {stdout}\n{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                });
+            let mut parts = line
+                .split_whitespace()
+                .skip(1)
+                .map(|x| x.parse::<f64>().unwrap());
             let (wall, cpu) = (parts.next().unwrap(), parts.next().unwrap());
             eprintln!("round {round} {role}: {wall:.2} s wall, {cpu:.2} s CPU");
             let entry = best.entry(role).or_insert((f64::MAX, 0.0));
@@ -198,9 +248,15 @@ fn main() {
     }
     let (fw, fc) = best["floor"];
     let (tw, tc) = best["topictable"];
-    println!("| publisher ({n} rows, int64 key + 5-field JSON value) | wall s | msgs/s | CPU s | CPU µs/msg | msgs/s vs floor |");
+    println!(
+        "| publisher ({n} rows, int64 key + 5-field JSON value) | wall s | msgs/s | CPU s | CPU µs/msg | msgs/s vs floor |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
-    println!("| bare rdkafka producer, payloads pre-encoded (floor) | {fw:.2} | {:.0} | {fc:.2} | {:.2} | 1.00× |", n as f64 / fw, fc * 1e6 / n as f64);
+    println!(
+        "| bare rdkafka producer, payloads pre-encoded (floor) | {fw:.2} | {:.0} | {fc:.2} | {:.2} | 1.00× |",
+        n as f64 / fw,
+        fc * 1e6 / n as f64
+    );
     println!(
         "| topictable: append table → Kafka publisher (encodes simple + json) | {tw:.2} | {:.0} | {tc:.2} | {:.2} | {:.2}× |",
         n as f64 / tw,

@@ -18,6 +18,11 @@ record becomes one line of OUT_JSONL: {"topic": ..., "hex": <bytes>}.
   registered as references under their file names, exactly as a producer
   would), so the bytes carry the schema id and the message indexes.
 - "raw" cases are the bare message (SerializeToString), with no header.
+- "deserialize" cases go the other way, to check bytes written by our
+  encoder: {"topic", "message", "deserialize": [<hex>, ...]} reads each with
+  ProtobufDeserializer (which looks the schema id up in the registry and
+  follows the message indexes) and writes {"topic": ..., "json": <the
+  message as protobuf JSON, field names as in the .proto>}.
 """
 
 import base64
@@ -27,7 +32,7 @@ import sys
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf import any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2, wrappers_pb2
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 
@@ -52,6 +57,14 @@ def main():
         for case in spec["cases"]:
             topic = case.get("topic", "t")
             cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(case["message"]))
+            if "deserialize" in case:
+                deserializer = ProtobufDeserializer(cls, {}, client)
+                ctx = SerializationContext(topic, MessageField.VALUE)
+                for hexed in case["deserialize"]:
+                    msg = deserializer(bytes.fromhex(hexed), ctx)
+                    as_json = json_format.MessageToDict(msg, preserving_proto_field_name=True)
+                    out.write(json.dumps({"topic": topic, "json": as_json}) + "\n")
+                continue
             records = [json_format.ParseDict(r, cls()) for r in case["records"]]
             if case.get("raw"):
                 for r in records:

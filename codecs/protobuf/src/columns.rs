@@ -56,6 +56,8 @@ pub enum Data {
     Struct {
         /// The field columns.
         children: Vec<usize>,
+        /// Its slots (the children may hold more while an element is read).
+        len: usize,
     },
 }
 
@@ -90,7 +92,7 @@ macro_rules! push_zero {
             Data::F64(v) => v.push(0.0),
             Data::Bytes { offsets, data } => offsets.push(data.len() as i32),
             Data::List { offsets, .. } => offsets.push(*offsets.last().unwrap_or(&0)),
-            Data::Struct { .. } => {}
+            Data::Struct { len, .. } => *len += 1,
         }
     };
 }
@@ -137,7 +139,7 @@ impl Columns {
                 offsets: vec![0],
                 child: children[0],
             },
-            DataType::Struct(_) => Data::Struct { children },
+            DataType::Struct(_) => Data::Struct { children, len: 0 },
             other => unreachable!("the plan makes no {other} column"),
         };
         self.cols.push(Column {
@@ -148,10 +150,21 @@ impl Columns {
         self.cols.len() - 1
     }
 
-    /// How many slots `col` has.
+    /// How many slots `col` has (from the values: the validity builder's
+    /// own count is not inlined across crates, and this is on the hot path).
     #[inline]
     pub fn len(&self, col: usize) -> usize {
-        self.cols[col].nulls.len()
+        match &self.cols[col].data {
+            Data::Bool(v) => v.len(),
+            Data::I32(v) => v.len(),
+            Data::I64(v) => v.len(),
+            Data::U32(v) => v.len(),
+            Data::U64(v) => v.len(),
+            Data::F32(v) => v.len(),
+            Data::F64(v) => v.len(),
+            Data::Bytes { offsets, .. } | Data::List { offsets, .. } => offsets.len() - 1,
+            Data::Struct { len, .. } => *len,
+        }
     }
 
     put!(put_bool, Bool, bool);
@@ -183,7 +196,7 @@ impl Columns {
         let c = &mut self.cols[col];
         push_zero!(&mut c.data);
         c.nulls.append(valid);
-        if let Data::Struct { children } = &c.data {
+        if let Data::Struct { children, .. } = &c.data {
             for child in children.clone() {
                 self.push_zero(child, valid);
             }
@@ -205,7 +218,11 @@ impl Columns {
 
     /// Marks one more struct slot valid (its children were written).
     pub fn push_struct(&mut self, col: usize) {
-        self.cols[col].nulls.append_non_null();
+        let c = &mut self.cols[col];
+        if let Data::Struct { len, .. } = &mut c.data {
+            *len += 1;
+        }
+        c.nulls.append_non_null();
     }
 
     /// Drops every slot from `len` on, children included.
@@ -232,7 +249,13 @@ impl Columns {
                 offsets.truncate(len + 1);
                 nested.push((*child, offsets[len] as usize));
             }
-            Data::Struct { children } => nested.extend(children.iter().map(|&c| (c, len))),
+            Data::Struct {
+                children,
+                len: slots,
+            } => {
+                *slots = len;
+                nested.extend(children.iter().map(|&c| (c, len)));
+            }
         }
         for (child, n) in nested {
             self.truncate(child, n);
@@ -244,7 +267,7 @@ impl Columns {
     pub fn finish(&mut self, col: usize) -> ArrayRef {
         let nested: Vec<usize> = match &self.cols[col].data {
             Data::List { child, .. } => vec![*child],
-            Data::Struct { children } => children.clone(),
+            Data::Struct { children, .. } => children.clone(),
             _ => Vec::new(),
         };
         let children: Vec<ArrayRef> = nested.iter().map(|&c| self.finish(c)).collect();
@@ -324,7 +347,8 @@ impl Columns {
                     other => unreachable!("list data as {other}"),
                 }
             }
-            (Data::Struct { .. }, DataType::Struct(fields)) => {
+            (Data::Struct { len, .. }, DataType::Struct(fields)) => {
+                *len = 0;
                 Arc::new(StructArray::new(fields.clone(), children, nulls))
             }
             (Data::Struct { .. }, other) => unreachable!("struct data as {other}"),

@@ -2,6 +2,7 @@
 //! and batches of rows.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ const REGISTRY_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// A plan for one (schema id, message indexes), or why there is none.
 enum Writer {
     Ready {
-        plan: Arc<Plan>,
+        plan: Plan,
         /// Top-level columns this message type lacks (always null).
         extra_nulls: Vec<usize>,
         /// For errors: `schema id 3, message index [1, 0] (acme.Outer.Inner)`.
@@ -46,7 +47,7 @@ pub struct ProtobufDecoder {
     message: MessageDescriptor,
     opts: PlanOptions,
     columns: Columns,
-    plan: Arc<Plan>,
+    plan: Plan,
     schema: SchemaRef,
     groups: Vec<bool>,
     writers: Vec<Writer>,
@@ -129,7 +130,7 @@ impl ProtobufDecoder {
             message,
             opts,
             columns,
-            plan: Arc::new(plan),
+            plan,
             schema,
             writers: Vec::new(),
             by_key: HashMap::new(),
@@ -178,8 +179,9 @@ impl ProtobufDecoder {
             // Without a registry the indexes are read against the reader's own file.
             None => self.reader.file(),
             Some(registry) => {
-                if !self.pools.contains_key(&id) {
-                    match registry.schema_by_id(id) {
+                let compiled = match self.pools.entry(id) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(v) => match registry.schema_by_id(id) {
                         Err(e) => {
                             return Writer::RegistryFailed(
                                 format!("schema id {id}: {e}"),
@@ -187,14 +189,13 @@ impl ProtobufDecoder {
                             );
                         }
                         Ok(resolved) => {
-                            let compiled = descriptors::from_registry(&resolved).map_err(|e| {
+                            v.insert(descriptors::from_registry(&resolved).map_err(|e| {
                                 format!("schema id {id}: invalid Protobuf schema: {e}")
-                            });
-                            self.pools.insert(id, compiled);
+                            }))
                         }
-                    }
-                }
-                match &self.pools[&id] {
+                    },
+                };
+                match compiled {
                     Ok(c) => c.file(),
                     Err(e) => return Writer::Failed(e.clone()),
                 }
@@ -226,7 +227,7 @@ impl ProtobufDecoder {
                     self.groups.resize(plan.groups, false);
                 }
                 Writer::Ready {
-                    plan: Arc::new(plan),
+                    plan,
                     extra_nulls,
                     label,
                 }
@@ -324,25 +325,38 @@ impl Decoder for ProtobufDecoder {
                     }
                 }
             };
-            let (plan, extra, label) = match writer {
-                None => (self.plan.clone(), &[][..], raw_label.as_str()),
+            let outcome = match writer {
+                None => read_row(
+                    body,
+                    &self.plan,
+                    &[],
+                    &mut self.columns,
+                    &mut self.groups,
+                    row,
+                )
+                .map_err(|e| format!("{raw_label}: {e}")),
                 Some(w) => match &self.writers[w] {
                     Writer::Ready {
                         plan,
                         extra_nulls,
                         label,
-                    } => (plan.clone(), &extra_nulls[..], label.as_str()),
+                    } => read_row(
+                        body,
+                        plan,
+                        extra_nulls,
+                        &mut self.columns,
+                        &mut self.groups,
+                        row,
+                    )
+                    .map_err(|e| format!("{label}: {e}")),
                     Writer::Failed(why) | Writer::RegistryFailed(why, _) => {
-                        let why = why.clone();
-                        self.fail_row(row, why, &mut errors);
                         // A registry failure may be retried later in this batch.
                         last = None;
-                        continue;
+                        Err(why.clone())
                     }
                 },
             };
-            if let Err(e) = read_row(body, &plan, extra, &mut self.columns, &mut self.groups, row) {
-                let message = format!("{label}: {e}");
+            if let Err(message) = outcome {
                 self.fail_row(row, message, &mut errors);
             }
         }
@@ -350,10 +364,7 @@ impl Decoder for ProtobufDecoder {
             .plan
             .top
             .iter()
-            .map(|&(c, _)| c)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|c| self.columns.finish(c))
+            .map(|&(c, _)| self.columns.finish(c))
             .collect();
         let batch = RecordBatch::try_new_with_options(
             self.schema.clone(),

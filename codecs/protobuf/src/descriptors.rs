@@ -277,3 +277,44 @@ pub fn indexes_of(message: &MessageDescriptor) -> Vec<i32> {
     out.reverse();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_indexes_name_nested_messages_both_ways() {
+        let c = from_text(
+            "syntax = \"proto3\"; package p; message A {} message B { message C {} map<string, int32> m = 1; message D {} }",
+        )
+        .unwrap();
+        let file = c.file();
+        for (indexes, name) in [
+            (&[0][..], "p.A"),
+            (&[1], "p.B"),
+            (&[1, 0], "p.B.C"),
+            // Map entries are nested messages too, as in Confluent's numbering.
+            (&[1, 1], "p.B.MEntry"),
+            (&[1, 2], "p.B.D"),
+        ] {
+            let m = message_at(&file, indexes).unwrap();
+            assert_eq!(m.full_name(), name);
+            assert_eq!(indexes_of(&m), indexes);
+        }
+        assert_eq!(
+            message_at(&file, &[2]).unwrap_err(),
+            "message index [2] does not exist: file `inline.proto` has 2 top-level message(s)"
+        );
+        assert_eq!(
+            message_at(&file, &[0, 0]).unwrap_err(),
+            "message index [0, 0] does not exist: `p.A` has 0 nested message(s)"
+        );
+    }
+
+    #[test]
+    fn base64_descriptors_are_told_from_proto_text() {
+        assert!(is_base64_descriptor("CgdhLnByb3RvEgFw"));
+        assert!(!is_base64_descriptor("syntax = \"proto3\";"));
+        assert!(!is_base64_descriptor(""));
+    }
+}

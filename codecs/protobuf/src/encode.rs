@@ -281,8 +281,38 @@ fn str_of(a: &dyn Array, row: usize) -> Option<&str> {
 /// Nanoseconds of a Timestamp or Duration cell (or of an integer, as given).
 fn nanos_of(a: &dyn Array, row: usize) -> Option<i128> {
     let (v, unit) = match a.data_type() {
-        DataType::Timestamp(unit, _) => (a.as_primitive::<Int64Type>().value(row), *unit),
-        DataType::Duration(unit) => (a.as_primitive::<Int64Type>().value(row), *unit),
+        DataType::Timestamp(TimeUnit::Second, _) => (
+            a.as_primitive::<TimestampSecondType>().value(row),
+            TimeUnit::Second,
+        ),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => (
+            a.as_primitive::<TimestampMillisecondType>().value(row),
+            TimeUnit::Millisecond,
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => (
+            a.as_primitive::<TimestampMicrosecondType>().value(row),
+            TimeUnit::Microsecond,
+        ),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => (
+            a.as_primitive::<TimestampNanosecondType>().value(row),
+            TimeUnit::Nanosecond,
+        ),
+        DataType::Duration(TimeUnit::Second) => (
+            a.as_primitive::<DurationSecondType>().value(row),
+            TimeUnit::Second,
+        ),
+        DataType::Duration(TimeUnit::Millisecond) => (
+            a.as_primitive::<DurationMillisecondType>().value(row),
+            TimeUnit::Millisecond,
+        ),
+        DataType::Duration(TimeUnit::Microsecond) => (
+            a.as_primitive::<DurationMicrosecondType>().value(row),
+            TimeUnit::Microsecond,
+        ),
+        DataType::Duration(TimeUnit::Nanosecond) => (
+            a.as_primitive::<DurationNanosecondType>().value(row),
+            TimeUnit::Nanosecond,
+        ),
         _ => return None,
     };
     let scale: i128 = match unit {

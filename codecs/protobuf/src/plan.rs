@@ -803,11 +803,30 @@ fn pair(own: &Columns, a: usize, reader: &Columns, b: usize, map: &mut HashMap<u
         (Data::List { child: x, .. }, Data::List { child: y, .. }) => {
             pair(own, *x, reader, *y, map)
         }
-        (Data::Struct { children: xs }, Data::Struct { children: ys }) => {
+        (Data::Struct { children: xs, .. }, Data::Struct { children: ys, .. }) => {
             for (x, y) in xs.iter().zip(ys) {
                 pair(own, *x, reader, *y, map);
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_prefix;
+
+    #[test]
+    fn globs_match_a_path_or_its_ancestors() {
+        assert!(glob_prefix("/a/b", "/a/b"));
+        assert!(glob_prefix("/a/b", "/a/b/c"));
+        assert!(!glob_prefix("/a/b", "/a/bc"));
+        assert!(glob_prefix("/a/b/*", "/a/b/c/d"));
+        assert!(!glob_prefix("/a/b/*", "/a/b"));
+        assert!(glob_prefix("/a/*_id", "/a/user_id"));
+        assert!(!glob_prefix("/a/*_id", "/a/user"));
+        assert!(glob_prefix("/**/lat", "/ship_to/geo/lat"));
+        assert!(glob_prefix("/**", "/x"));
+        assert!(!glob_prefix("/x/**/lat", "/y/lat"));
     }
 }

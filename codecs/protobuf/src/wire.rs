@@ -50,7 +50,7 @@ const WIRE_NAMES: [&str; 8] = [
     "invalid wire type 7",
 ];
 
-#[inline]
+#[inline(always)]
 fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     // The common one-byte case first.
     if let Some(&b) = buf.get(*pos)
@@ -228,7 +228,7 @@ fn read_message(
 }
 
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn read_field(
     buf: &[u8],
     pos: &mut usize,
@@ -317,7 +317,7 @@ fn wrong_wire(found: u8, expected: u8) -> WireError {
 }
 
 /// Reads one value of `kind` (its wire type already checked) into `col`.
-#[inline]
+#[inline(always)]
 fn read_value(
     buf: &[u8],
     pos: &mut usize,

@@ -9,14 +9,19 @@ use std::time::{Duration, Instant};
 
 /// An environment variable parsed as `T` (`_` separators allowed), or `default`.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
 }
 
 fn tansu_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("TANSU") {
         return p.into();
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let p = home.join(".cargo/bin/tansu");
     if p.exists() { p } else { "tansu".into() }
 }
@@ -32,12 +37,21 @@ pub struct Broker {
 impl Broker {
     /// Starts a broker, logging to `dir/tansu.log`.
     pub fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
         let url = format!("tcp://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.join("tansu.log")).expect("log file");
         let child = Command::new(tansu_binary())
             .current_dir(dir)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
             .stderr(log)
@@ -86,7 +100,9 @@ pub fn build_plugins(dir: &Path, plugins: &[(&str, &str)]) -> bool {
     if profile_dir.ends_with("deps") {
         profile_dir.pop();
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(["build", "--quiet", "--manifest-path"])
         .arg(root.join("Cargo.toml"))
@@ -102,7 +118,11 @@ pub fn build_plugins(dir: &Path, plugins: &[(&str, &str)]) -> bool {
         return false;
     }
     for (_, stem) in plugins {
-        let file = format!("{}{stem}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+        let file = format!(
+            "{}{stem}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
         std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
     }
     true

@@ -56,6 +56,12 @@ fn generate(producer: BaseProducer, rate: u32, stop: Arc<AtomicBool>) {
         seed
     };
     let pause = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    // A first quote for every symbol, so orders find a price to join with.
+    for (symbol, base) in SYMBOLS {
+        let quote = format!("{{\"Price\": {base:.2}}}");
+        let _ = producer.send(BaseRecord::to("quotes").key(symbol).payload(&quote));
+    }
+    let _ = producer.flush(Duration::from_secs(5));
     let mut order = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let (symbol, base) = SYMBOLS[(next() % SYMBOLS.len() as u64) as usize];

@@ -225,11 +225,21 @@ impl KafkaPublisher {
         Ok(Some(out.bytes))
     }
 
-    /// Queues one record per row; `tombstones` sends null values.
+    /// Queues one record per row; `tombstones` sends null values. Large
+    /// updates go in slices, so librdkafka delivers one slice while the next
+    /// is being encoded.
     fn send(&mut self, rows: &RecordBatch, tombstones: bool) -> Result<(), String> {
-        if rows.num_rows() == 0 {
-            return Ok(());
+        const SLICE: usize = 16_384;
+        let mut start = 0;
+        while start < rows.num_rows() {
+            let len = SLICE.min(rows.num_rows() - start);
+            self.send_slice(&rows.slice(start, len), tombstones)?;
+            start += len;
         }
+        Ok(())
+    }
+
+    fn send_slice(&mut self, rows: &RecordBatch, tombstones: bool) -> Result<(), String> {
         let keys = Self::encode(&mut self.key, rows, Side::Key)?;
         let values = if tombstones {
             None

@@ -4,6 +4,7 @@
 //!
 //! `FILE_SINK_BENCH_ROWS` (default 10 000 000) sets the row count, `FILE_SINK_BENCH_ROUNDS`
 //! (default 3) the number of alternating rounds; the best round of each counts.
+//! `FILE_SINK_BENCH_DIR` (default the system temp dir) is where the files go; use a real disk.
 //! Both sides end with an fsync'd file: the sink always syncs before its rename, so the
 //! baseline does `sync_all` too (the table also shows the baseline without it).
 
@@ -110,7 +111,7 @@ fn run_arrow_writer(
 }
 
 fn main() {
-    let rows = env_usize("FILE_SINK_BENCH_ROWS", 10_000_000);
+    let rows = env_usize("FILE_SINK_BENCH_ROWS", 10_000_000).max(1);
     let rounds = env_usize("FILE_SINK_BENCH_ROUNDS", 3).max(1);
     let batches = table_batches(rows);
     // The baseline gets the batches exactly as the sink writes them: change column included.
@@ -128,9 +129,10 @@ fn main() {
         })
         .collect();
 
-    let scratch =
-        tempfile::tempdir_in(std::env::var_os("FILE_SINK_BENCH_DIR").unwrap_or_else(|| ".".into()))
-            .unwrap();
+    let scratch = tempfile::tempdir_in(
+        std::env::var_os("FILE_SINK_BENCH_DIR").unwrap_or_else(|| std::env::temp_dir().into()),
+    )
+    .unwrap();
     let (mut sink, mut base_sync, mut base) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sink_bytes, mut base_bytes) = (0, 0);
     for round in 0..rounds {

@@ -2,8 +2,9 @@
 //!
 //! ```toml
 //! [[sink]]
-//! table = "orders"
-//! sink = "file"
+//! name = "ordersFiles"
+//! from = "orders"
+//! type = "file"
 //! config = { path = "out/orders", format = "parquet", roll_rows = 1000000, roll_seconds = 300 }
 //! ```
 //!
@@ -67,9 +68,13 @@
 //! # Errors
 //!
 //! Every failure (a directory that cannot be created, a full disk, rows that
-//! do not match the table's schema) is returned as a `PluginError`. A failure
-//! sticks: the open file is left under its temporary name and every later
-//! call returns the error. A sink dropped without `close` is like a crash.
+//! do not match the table's schema) is returned as a `PluginError`, never a
+//! panic. A failure sticks: the open file is left under its temporary name
+//! (its state is unknown, and it may hold rows of earlier, flushed cycles) and
+//! every later call returns the error. So the host's `on_failure = "retry"`
+//! does not help this sink: recovery is a new sink (a restart), which numbers
+//! its files past the leftover. A sink dropped without `close` is like a
+//! crash.
 #![deny(missing_docs)]
 
 pub mod change;

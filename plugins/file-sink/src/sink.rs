@@ -80,13 +80,6 @@ impl FileSink {
         &self.schema
     }
 
-    /// The number the next file opened will get.
-    pub fn next_number(&self) -> u64 {
-        self.current
-            .as_ref()
-            .map_or(self.next_number, |f| f.number + 1)
-    }
-
     /// Runs `f` unless the sink failed or closed before; a failure sticks.
     fn guarded(
         &mut self,

@@ -84,7 +84,13 @@ pub fn new_sink(config: Value) -> Result<Box<dyn Sink>, String> {
 /// The Python with pyarrow: `TOPICTABLE_TEST_PYTHON`, else the workspace's `.cache/venv`.
 pub fn python() -> PathBuf {
     if let Some(python) = std::env::var_os("TOPICTABLE_TEST_PYTHON") {
-        return PathBuf::from(python);
+        let python = PathBuf::from(python);
+        assert!(
+            python.exists(),
+            "TOPICTABLE_TEST_PYTHON is {}, which does not exist",
+            python.display()
+        );
+        return python;
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python");
     assert!(
