@@ -71,7 +71,7 @@ step "build (every crate, plugin and fixture)"
 cargo build --workspace --all-targets --quiet
 
 step "tests"
-cargo test --workspace --quiet 2>&1 | tee "$CACHE/test-output.txt"
+cargo test --workspace --no-fail-fast --quiet 2>&1 | tee "$CACHE/test-output.txt"
 
 step "leak check: the plugin-loading test under valgrind"
 exe=$(cargo test -p topictable --test release_counts --no-run --message-format=json 2>/dev/null \
