@@ -78,8 +78,9 @@ exe=$(cargo test -p topictable --test release_counts --no-run --message-format=j
     | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "release_counts":
         print(m["executable"])' | tail -n 1)
+[ -n "$exe" ] || { echo "the release_counts test binary was not found" >&2; exit 1; }
 valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
     --error-exitcode=99 "$exe" --test-threads=1
 echo "valgrind: no definite leaks"

@@ -1,11 +1,10 @@
 //! The `avro` format's config keys.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use topictable_schema_registry::{ClientConfig, RegistryClient, SubjectNameStrategy, Version};
+use topictable_schema_registry::{RegistryClient, RegistrySettings, Version};
 use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
 
 use crate::plan::{Nested, PlanOptions};
@@ -24,7 +23,6 @@ pub enum Protocol {
 
 /// Config of one `avro` decoder or encoder.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AvroConfig {
     /// `confluent` or `raw`.
     #[serde(default)]
@@ -32,39 +30,12 @@ pub struct AvroConfig {
     /// Inline reader schema (JSON text) or a path to an `.avsc` file.
     #[serde(default)]
     pub schema: Option<String>,
-    /// Schema Registry URL(s), comma-separated.
-    #[serde(default)]
-    pub schema_registry_url: Option<String>,
-    /// Subject of the reader schema (or of registration, for the encoder).
-    #[serde(default)]
-    pub schema_subject: Option<String>,
-    /// Version of the subject: a number or `latest`.
-    #[serde(default)]
-    pub schema_version: Option<Value>,
-    /// Topic, to name the subject with `subject_strategy` when `schema_subject` is unset.
-    #[serde(default)]
-    pub topic: Option<String>,
-    /// Subject naming strategy.
-    #[serde(default)]
-    pub subject_strategy: Option<String>,
+    /// Registry location, subject and version (shared with the other Confluent codecs).
+    #[serde(flatten)]
+    pub registry: RegistrySettings,
     /// Record full name for the record strategies.
     #[serde(default)]
     pub record_name: Option<String>,
-    /// Basic auth user.
-    #[serde(default)]
-    pub registry_user: Option<String>,
-    /// Basic auth password.
-    #[serde(default)]
-    pub registry_password: Option<String>,
-    /// PEM file of a private CA.
-    #[serde(default)]
-    pub registry_ca_cert: Option<String>,
-    /// Request timeout in milliseconds.
-    #[serde(default)]
-    pub registry_timeout_ms: Option<u64>,
-    /// Retries per registry call.
-    #[serde(default)]
-    pub registry_retries: Option<u32>,
     /// Field → column renames; other fields keep their names.
     #[serde(default)]
     pub mapping: Option<HashMap<String, String>>,
@@ -94,7 +65,9 @@ fn choices(c: &[&str]) -> ConfigType {
 impl AvroConfig {
     /// The config keys, for validation and `topictable plugins describe`.
     pub fn spec() -> ConfigSpec {
-        ConfigSpec::new(vec![
+        ConfigSpec::new(
+            [
+                vec![
             ConfigKey::optional(
                 "protocol",
                 choices(&["confluent", "raw"]),
@@ -106,64 +79,12 @@ impl AvroConfig {
                 ConfigType::String,
                 "reader schema: inline Avro JSON, or a path to an .avsc file (else it comes from the registry)",
             ),
-            ConfigKey::unset(
-                "schema_registry_url",
-                ConfigType::String,
-                "Schema Registry URL(s), comma-separated (needed for protocol confluent)",
-            ),
-            ConfigKey::unset(
-                "schema_subject",
-                ConfigType::String,
-                "subject of the reader schema in the registry (default: from topic and subject_strategy)",
-            ),
-            ConfigKey::optional(
-                "schema_version",
-                ConfigType::Any,
-                json!("latest"),
-                "version of schema_subject: a number or \"latest\"",
-            ),
-            ConfigKey::unset(
-                "topic",
-                ConfigType::String,
-                "topic name, to name the subject with subject_strategy when schema_subject is unset",
-            ),
-            ConfigKey::optional(
-                "subject_strategy",
-                choices(&["topic_name", "record_name", "topic_record_name"]),
-                json!("topic_name"),
-                "how subjects are named: <topic>-value/-key, <record name>, or <topic>-<record name>",
-            ),
-            ConfigKey::unset(
+                ],
+                RegistrySettings::config_keys(),
+                vec![            ConfigKey::unset(
                 "record_name",
                 ConfigType::String,
                 "record full name for the record_name and topic_record_name strategies",
-            ),
-            ConfigKey::unset(
-                "registry_user",
-                ConfigType::String,
-                "registry basic auth user",
-            ),
-            ConfigKey::unset(
-                "registry_password",
-                ConfigType::String,
-                "registry basic auth password",
-            ),
-            ConfigKey::unset(
-                "registry_ca_cert",
-                ConfigType::String,
-                "PEM file of a CA to trust for an https registry",
-            ),
-            ConfigKey::optional(
-                "registry_timeout_ms",
-                ConfigType::Integer,
-                json!(10000),
-                "time limit of one registry request",
-            ),
-            ConfigKey::optional(
-                "registry_retries",
-                ConfigType::Integer,
-                json!(3),
-                "retries (with backoff from 100 ms) when the registry is unreachable or answers 5xx",
             ),
             ConfigKey::unset(
                 "mapping",
@@ -198,7 +119,10 @@ impl AvroConfig {
                 json!(false),
                 "encoder: register the schema under the subject (else it must already be registered)",
             ),
-        ])
+                ],
+            ]
+            .concat(),
+        )
     }
 
     /// Reads a config validated against [`AvroConfig::spec`].
@@ -209,12 +133,12 @@ impl AvroConfig {
                 "give either `mapping` or `mapping_only`, not both",
             ));
         }
-        if c.protocol == Protocol::Confluent && c.schema_registry_url.is_none() {
+        if c.protocol == Protocol::Confluent && c.registry.schema_registry_url.is_none() {
             return Err(PluginError::config(
                 "protocol `confluent` needs `schema_registry_url` (each message names its writer schema by id); use protocol `raw` for bare datums",
             ));
         }
-        if c.schema.is_none() && c.schema_registry_url.is_none() {
+        if c.schema.is_none() && c.registry.schema_registry_url.is_none() {
             return Err(PluginError::config(
                 "no schema: give `schema` (inline JSON or .avsc path), or `schema_registry_url` with `schema_subject`",
             ));
@@ -224,68 +148,19 @@ impl AvroConfig {
 
     /// The registry client, if a URL is configured.
     pub fn registry(&self) -> Result<Option<RegistryClient>, PluginError> {
-        let Some(url) = &self.schema_registry_url else {
-            return Ok(None);
-        };
-        let mut cc = ClientConfig::new(url);
-        if let Some(user) = &self.registry_user {
-            cc = cc.with_basic_auth(user, self.registry_password.as_deref().unwrap_or(""));
-        }
-        if let Some(path) = &self.registry_ca_cert {
-            cc.ca_cert_pem = Some(
-                std::fs::read(path)
-                    .map_err(|e| PluginError::config(format!("registry_ca_cert `{path}`: {e}")))?,
-            );
-        }
-        if let Some(ms) = self.registry_timeout_ms {
-            cc.request_timeout = Duration::from_millis(ms);
-        }
-        if let Some(n) = self.registry_retries {
-            cc.max_retries = n;
-        }
-        RegistryClient::new(cc)
-            .map(Some)
-            .map_err(|e| PluginError::config(e.to_string()))
+        self.registry.client().map_err(PluginError::config)
     }
 
     /// The subject named by config for `side`, if any.
     pub fn subject(&self, side: Side) -> Result<Option<String>, PluginError> {
-        if let Some(s) = &self.schema_subject {
-            return Ok(Some(s.clone()));
-        }
-        let strategy = match self.subject_strategy.as_deref() {
-            None => SubjectNameStrategy::TopicName,
-            Some(name) => SubjectNameStrategy::ALL
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, s)| *s)
-                .ok_or_else(|| PluginError::config(format!("unknown subject_strategy `{name}`")))?,
-        };
-        let topic = self.topic.as_deref().unwrap_or_default();
-        if strategy != SubjectNameStrategy::RecordName && topic.is_empty() {
-            return Ok(None);
-        }
-        strategy
-            .subject(topic, side == Side::Key, self.record_name.as_deref())
-            .map(Some)
+        self.registry
+            .subject(side == Side::Key, self.record_name.as_deref())
             .map_err(PluginError::config)
     }
 
     /// The version of `schema_version`.
     pub fn version(&self) -> Result<Version, PluginError> {
-        match &self.schema_version {
-            None => Ok(Version::Latest),
-            Some(Value::String(s)) if s == "latest" => Ok(Version::Latest),
-            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n >= 1) => {
-                Ok(Version::Number(n.as_i64().unwrap_or(1) as i32))
-            }
-            Some(Value::String(s)) if s.parse::<i32>().is_ok_and(|n| n >= 1) => {
-                Ok(Version::Number(s.parse().unwrap_or(1)))
-            }
-            Some(v) => Err(PluginError::config(format!(
-                "schema_version must be a version number or \"latest\", got {v}"
-            ))),
-        }
+        self.registry.version().map_err(PluginError::config)
     }
 
     /// The inline schema's text (reading the `.avsc` file when it is a path).

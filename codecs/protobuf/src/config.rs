@@ -1,10 +1,8 @@
 //! The `protobuf` format's config keys.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use topictable_schema_registry::{ClientConfig, RegistryClient, SubjectNameStrategy, Version};
+use topictable_schema_registry::{RegistryClient, RegistrySettings, Version};
 use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
 
 /// How messages are framed.
@@ -62,7 +60,6 @@ impl OneOrMany {
 
 /// Config of one `protobuf` decoder or encoder.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ProtobufConfig {
     /// `confluent` or `raw`.
     #[serde(default)]
@@ -82,36 +79,9 @@ pub struct ProtobufConfig {
     /// Include directories for `proto_files`.
     #[serde(default)]
     pub proto_include: Option<OneOrMany>,
-    /// Schema Registry URL(s), comma-separated.
-    #[serde(default)]
-    pub schema_registry_url: Option<String>,
-    /// Subject of the reader schema (or of registration, for the encoder).
-    #[serde(default)]
-    pub schema_subject: Option<String>,
-    /// Version of the subject: a number or `latest`.
-    #[serde(default)]
-    pub schema_version: Option<Value>,
-    /// Topic, to name the subject with `subject_strategy` when `schema_subject` is unset.
-    #[serde(default)]
-    pub topic: Option<String>,
-    /// Subject naming strategy.
-    #[serde(default)]
-    pub subject_strategy: Option<String>,
-    /// Basic auth user.
-    #[serde(default)]
-    pub registry_user: Option<String>,
-    /// Basic auth password.
-    #[serde(default)]
-    pub registry_password: Option<String>,
-    /// PEM file of a private CA.
-    #[serde(default)]
-    pub registry_ca_cert: Option<String>,
-    /// Request timeout in milliseconds.
-    #[serde(default)]
-    pub registry_timeout_ms: Option<u64>,
-    /// Retries per registry call.
-    #[serde(default)]
-    pub registry_retries: Option<u32>,
+    /// Registry location, subject and version (shared with the other Confluent codecs).
+    #[serde(flatten)]
+    pub registry: RegistrySettings,
     /// Separator of flattened names.
     #[serde(default)]
     pub separator: Option<String>,
@@ -141,7 +111,9 @@ fn choices(c: &[&str]) -> ConfigType {
 impl ProtobufConfig {
     /// The config keys, for validation and `topictable plugins describe`.
     pub fn spec() -> ConfigSpec {
-        ConfigSpec::new(vec![
+        ConfigSpec::new(
+            [
+                vec![
             ConfigKey::optional(
                 "protocol",
                 choices(&["confluent", "raw"]),
@@ -173,61 +145,9 @@ impl ProtobufConfig {
                 ConfigType::Any,
                 "include directory (or list) for proto_files and their imports (default: each file's directory)",
             ),
-            ConfigKey::unset(
-                "schema_registry_url",
-                ConfigType::String,
-                "Schema Registry URL(s), comma-separated; with protocol confluent each message's type is looked up by schema id and message indexes",
-            ),
-            ConfigKey::unset(
-                "schema_subject",
-                ConfigType::String,
-                "subject of the reader schema in the registry (default: from topic and subject_strategy)",
-            ),
-            ConfigKey::optional(
-                "schema_version",
-                ConfigType::Any,
-                json!("latest"),
-                "version of schema_subject: a number or \"latest\"",
-            ),
-            ConfigKey::unset(
-                "topic",
-                ConfigType::String,
-                "topic name, to name the subject with subject_strategy when schema_subject is unset",
-            ),
-            ConfigKey::optional(
-                "subject_strategy",
-                choices(&["topic_name", "record_name", "topic_record_name"]),
-                json!("topic_name"),
-                "how subjects are named: <topic>-value/-key, <message>, or <topic>-<message>",
-            ),
-            ConfigKey::unset(
-                "registry_user",
-                ConfigType::String,
-                "registry basic auth user",
-            ),
-            ConfigKey::unset(
-                "registry_password",
-                ConfigType::String,
-                "registry basic auth password",
-            ),
-            ConfigKey::unset(
-                "registry_ca_cert",
-                ConfigType::String,
-                "PEM file of a CA to trust for an https registry",
-            ),
-            ConfigKey::optional(
-                "registry_timeout_ms",
-                ConfigType::Integer,
-                json!(10000),
-                "time limit of one registry request",
-            ),
-            ConfigKey::optional(
-                "registry_retries",
-                ConfigType::Integer,
-                json!(3),
-                "retries (with backoff from 100 ms) when the registry is unreachable or answers 5xx",
-            ),
-            ConfigKey::optional(
+                ],
+                RegistrySettings::config_keys(),
+                vec![            ConfigKey::optional(
                 "separator",
                 ConfigType::String,
                 json!("_"),
@@ -261,7 +181,10 @@ impl ProtobufConfig {
                 json!(false),
                 "encoder: register the schema (and its imports, as references) under the subject",
             ),
-        ])
+                ],
+            ]
+            .concat(),
+        )
     }
 
     /// Reads a config validated against [`ProtobufConfig::spec`].
@@ -280,15 +203,15 @@ impl ProtobufConfig {
                 "give one of `schema`, `descriptor_set` and `proto_files`, not several",
             ));
         }
-        if local == 0 && c.schema_registry_url.is_none() {
+        if local == 0 && c.registry.schema_registry_url.is_none() {
             return Err(PluginError::config(
                 "no descriptor: give `schema_registry_url` (with `schema_subject` or `topic`), `schema` (.proto text), `descriptor_set` or `proto_files`",
             ));
         }
         if c.protocol == Protocol::Raw
             && local == 0
-            && c.schema_subject.is_none()
-            && c.topic.is_none()
+            && c.registry.schema_subject.is_none()
+            && c.registry.topic.is_none()
         {
             return Err(PluginError::config(
                 "protocol `raw` has no header naming a schema: give `schema`, `descriptor_set` or `proto_files`, or a registry `schema_subject`",
@@ -304,68 +227,19 @@ impl ProtobufConfig {
 
     /// The registry client, if a URL is configured.
     pub fn registry(&self) -> Result<Option<RegistryClient>, PluginError> {
-        let Some(url) = &self.schema_registry_url else {
-            return Ok(None);
-        };
-        let mut cc = ClientConfig::new(url);
-        if let Some(user) = &self.registry_user {
-            cc = cc.with_basic_auth(user, self.registry_password.as_deref().unwrap_or(""));
-        }
-        if let Some(path) = &self.registry_ca_cert {
-            cc.ca_cert_pem = Some(
-                std::fs::read(path)
-                    .map_err(|e| PluginError::config(format!("registry_ca_cert `{path}`: {e}")))?,
-            );
-        }
-        if let Some(ms) = self.registry_timeout_ms {
-            cc.request_timeout = Duration::from_millis(ms);
-        }
-        if let Some(n) = self.registry_retries {
-            cc.max_retries = n;
-        }
-        RegistryClient::new(cc)
-            .map(Some)
-            .map_err(|e| PluginError::config(e.to_string()))
+        self.registry.client().map_err(PluginError::config)
     }
 
     /// The subject named by config for `side`, if any.
     pub fn subject(&self, side: Side) -> Result<Option<String>, PluginError> {
-        if let Some(s) = &self.schema_subject {
-            return Ok(Some(s.clone()));
-        }
-        let strategy = match self.subject_strategy.as_deref() {
-            None => SubjectNameStrategy::TopicName,
-            Some(name) => SubjectNameStrategy::ALL
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, s)| *s)
-                .ok_or_else(|| PluginError::config(format!("unknown subject_strategy `{name}`")))?,
-        };
-        let topic = self.topic.as_deref().unwrap_or_default();
-        if strategy != SubjectNameStrategy::RecordName && topic.is_empty() {
-            return Ok(None);
-        }
-        strategy
-            .subject(topic, side == Side::Key, self.message.as_deref())
-            .map(Some)
+        self.registry
+            .subject(side == Side::Key, self.message.as_deref())
             .map_err(PluginError::config)
     }
 
     /// The version of `schema_version`.
     pub fn version(&self) -> Result<Version, PluginError> {
-        match &self.schema_version {
-            None => Ok(Version::Latest),
-            Some(Value::String(s)) if s == "latest" => Ok(Version::Latest),
-            Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n >= 1) => {
-                Ok(Version::Number(n.as_i64().unwrap_or(1) as i32))
-            }
-            Some(Value::String(s)) if s.parse::<i32>().is_ok_and(|n| n >= 1) => {
-                Ok(Version::Number(s.parse().unwrap_or(1)))
-            }
-            Some(v) => Err(PluginError::config(format!(
-                "schema_version must be a version number or \"latest\", got {v}"
-            ))),
-        }
+        self.registry.version().map_err(PluginError::config)
     }
 
     /// Options for planning columns.

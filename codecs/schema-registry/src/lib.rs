@@ -24,6 +24,8 @@ pub mod framing;
 pub mod model;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "client")]
+mod settings;
 
 #[cfg(feature = "client")]
 pub use client::{
@@ -33,3 +35,5 @@ pub use framing::FramingError;
 pub use model::{Schema, SchemaReference, SchemaType, SubjectNameStrategy, SubjectVersion};
 #[cfg(feature = "server")]
 pub use server::{RegistryHandle, RegistryServer};
+#[cfg(feature = "client")]
+pub use settings::RegistrySettings;
