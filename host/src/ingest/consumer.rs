@@ -605,13 +605,25 @@ impl IngestLoop {
             }
         }
 
-        let mut next_offsets = BTreeMap::new();
+        // Per (topic id, partition) first, so topic names are copied once per
+        // partition rather than once per message.
+        let mut by_id: BTreeMap<(u32, i32), i64> = BTreeMap::new();
         for i in 0..handled {
-            next_offsets.insert(
-                (batch.topic(i).to_string(), batch.partitions[i]),
+            by_id.insert(
+                (batch.topic_ids[i], batch.partitions[i]),
                 batch.offsets[i] + 1,
             );
         }
+        let next_offsets = by_id
+            .into_iter()
+            .map(|((topic_id, partition), next)| {
+                let name = batch.topic_names.get(topic_id as usize).unwrap_or_default();
+                (
+                    (String::from_utf8_lossy(name).into_owned(), partition),
+                    next,
+                )
+            })
+            .collect();
         let keep = (0..n).map(|i| i < handled && !bad.contains_key(&i));
         let keep = BooleanArray::from_iter(keep.map(Some));
         let rows = if keep.true_count() == 0 {
