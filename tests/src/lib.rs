@@ -257,10 +257,9 @@ pub fn plugin_dir() -> PathBuf {
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
         }
-        cmd.args(["-p", "topictable"]);
-        for (krate, _) in PLUGINS {
-            cmd.args(["-p", krate]);
-        }
+        // The whole workspace: the same feature resolution as `cargo build
+        // --workspace`, so this reuses that build instead of a second copy.
+        cmd.arg("--workspace");
         assert!(
             cmd.status().expect("cargo build").success(),
             "building plugins failed"

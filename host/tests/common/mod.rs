@@ -45,7 +45,7 @@ fn profile_dir() -> PathBuf {
     dir
 }
 
-/// Builds every plugin crate once per test process, with the test's own profile.
+/// Builds the workspace's libraries (the plugins among them) once per test process, with the test's own profile.
 pub fn ensure_plugins_built() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -65,9 +65,10 @@ pub fn ensure_plugins_built() -> PathBuf {
                     dir.file_name().unwrap().to_str().unwrap()
                 });
             }
-            for (krate, _) in PLUGIN_CRATES {
-                cmd.arg("-p").arg(krate);
-            }
+            // The whole workspace, not just the plugin crates: the same feature
+            // resolution as `cargo build --workspace`, so this reuses that build
+            // instead of compiling a second copy of every dependency.
+            cmd.arg("--workspace");
             let status = cmd.status().expect("run cargo build for the plugins");
             assert!(status.success(), "building the plugin crates failed");
             dir

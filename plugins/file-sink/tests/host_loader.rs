@@ -21,23 +21,19 @@ fn profile_dir() -> PathBuf {
     dir
 }
 
-/// Builds this crate's cdylib with the test's own profile and target dir, and returns its path.
+/// Builds the workspace's libraries (this crate's cdylib among them) with the test's own profile and target dir, and returns its path.
 fn build_plugin() -> PathBuf {
     let dir = profile_dir();
     let target_dir = dir.parent().expect("target dir");
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args([
-        "build",
-        "--quiet",
-        "--lib",
-        "-p",
-        "topictable-plugin-file-sink",
-    ])
-    .arg("--manifest-path")
-    .arg(&manifest)
-    .arg("--target-dir")
-    .arg(target_dir);
+    // `--workspace`, like scripts/test.sh's build: the same feature resolution,
+    // so this reuses that build instead of compiling a second copy.
+    cmd.args(["build", "--quiet", "--workspace"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(target_dir);
     if let Some(profile) = dir
         .file_name()
         .and_then(|n| n.to_str())
