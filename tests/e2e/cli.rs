@@ -1,9 +1,11 @@
 //! The `topictable` binary against a real broker: `run` with --exit-when,
-//! --exit-after and --snapshot, and `validate`.
+//! --exit-after and --snapshot, a pipeline with `file` sinks, and `validate`.
 
 use std::process::Command;
 
-use topictable_e2e::{Broker, TestProducer, plugin_dir, topictable_bin};
+use topictable_e2e::{
+    Broker, TestProducer, plugin_dir, run_python, topictable_bin, workspace_root,
+};
 
 fn pipeline_file(dir: &std::path::Path, broker: &Broker) -> std::path::PathBuf {
     let text = format!(
@@ -102,6 +104,109 @@ fn run_exits_when_the_condition_holds_and_writes_snapshots() {
     assert!(
         stderr.contains("prices: 3 messages, 3 rows, 0 decode errors"),
         "{stderr}"
+    );
+}
+
+/// Reads a `file` sink's output directory with pyarrow (`read_files.py`).
+fn read_with_pyarrow(dir: &std::path::Path, format: &str) -> serde_json::Value {
+    let script = workspace_root().join("plugins/file-sink/tests/read_files.py");
+    let out = run_python(script.to_str().unwrap(), &[dir.to_str().unwrap(), format]);
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn run_with_file_sinks_writes_what_pyarrow_reads_back() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    TestProducer::new(&broker).send_text(
+        "share.price",
+        0,
+        &[
+            (Some("AAPL"), "135.60"),
+            (Some("TSLA"), "730"),
+            (Some("AAPL"), "136.82"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline_file(dir.path(), &broker);
+    let (parquet_dir, jsonl_dir) = (dir.path().join("prices"), dir.path().join("last"));
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        r#"
+[[sink]]
+name = "archive"
+from = "prices"
+type = "file"
+config = {{ path = "{}", format = "parquet" }}
+
+[[sink]]
+name = "latest"
+from = "last"
+type = "file"
+config = {{ path = "{}", format = "jsonl" }}
+"#,
+        parquet_dir.display(),
+        jsonl_dir.display()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let out = topictable(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-when",
+        "prices:rows>=3",
+        "--exit-after",
+        "60s",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    // The append table: every row once, as an add, in offset order.
+    let parquet = read_with_pyarrow(&parquet_dir, "parquet");
+    let rows: Vec<&serde_json::Value> = parquet["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["rows"].as_array().unwrap())
+        .collect();
+    let rows: Vec<(String, String, f64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["_change"].as_str().unwrap().to_string(),
+                r["Symbol"].as_str().unwrap().to_string(),
+                r["Price"].as_f64().unwrap(),
+                r["KafkaOffset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [("AAPL", 135.6, 0), ("TSLA", 730.0, 1), ("AAPL", 136.82, 2)]
+        .map(|(s, p, o)| ("add".to_string(), s.to_string(), p, o));
+    assert_eq!(rows, expected);
+    assert_eq!(
+        parquet["others"],
+        serde_json::json!([]),
+        "no temporary files left"
+    );
+
+    // The last_by table: replaying its changes gives the latest price per symbol.
+    let jsonl = read_with_pyarrow(&jsonl_dir, "jsonl");
+    let mut latest = std::collections::BTreeMap::new();
+    for r in jsonl["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["rows"].as_array().unwrap())
+    {
+        let symbol = r["Symbol"].as_str().unwrap().to_string();
+        match r["_change"].as_str().unwrap() {
+            "add" | "modify" => latest.insert(symbol, r["Price"].as_f64().unwrap()),
+            "remove" => latest.remove(&symbol),
+            other => panic!("unknown change {other}"),
+        };
+    }
+    assert_eq!(
+        latest.into_iter().collect::<Vec<_>>(),
+        [("AAPL".to_string(), 136.82), ("TSLA".to_string(), 730.0)]
     );
 }
 

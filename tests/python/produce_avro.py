@@ -1,6 +1,9 @@
 """Serializes records with confluent-kafka's AvroSerializer and writes the bytes.
 
-Usage: python produce_avro.py REGISTRY_URL CASES_JSON OUT_JSONL
+Usage: python produce_avro.py REGISTRY_URL CASES_JSON OUT_JSONL [BOOTSTRAP]
+
+With BOOTSTRAP, every record is also produced to its topic on that Kafka
+broker (confluent-kafka's Producer, value only), as a real producer would.
 
 CASES_JSON is a list of cases: {"topic": ..., "schema": <Avro schema>,
 "references": [{"name", "subject", "version"}] (optional), "key": false,
@@ -25,6 +28,7 @@ import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from record_sink import RecordSink
 
 
 def convert(value):
@@ -41,10 +45,12 @@ def convert(value):
 
 def main():
     url, cases_path, out_path = sys.argv[1:4]
+    bootstrap = sys.argv[4] if len(sys.argv) > 4 else None
     with open(cases_path) as f:
         cases = json.load(f)
     client = SchemaRegistryClient({"url": url})
-    with open(out_path, "w") as out:
+    out = RecordSink(out_path, bootstrap)
+    try:
         for case in cases:
             schema_text = case["schema"] if isinstance(case["schema"], str) else json.dumps(case["schema"])
             topic = case.get("topic", "t")
@@ -54,7 +60,7 @@ def main():
                 for r in records:
                     buf = io.BytesIO()
                     fastavro.schemaless_writer(buf, parsed, r)
-                    out.write(json.dumps({"topic": topic, "hex": buf.getvalue().hex()}) + "\n")
+                    out.write(topic, buf.getvalue())
                 continue
             refs = [SchemaReference(r["name"], r["subject"], r["version"]) for r in case.get("references", [])]
             serializer = AvroSerializer(client, Schema(schema_text, "AVRO", refs),
@@ -63,7 +69,9 @@ def main():
             ctx = SerializationContext(topic, field)
             for r in records:
                 data = serializer(r, ctx)
-                out.write(json.dumps({"topic": topic, "hex": data.hex()}) + "\n")
+                out.write(topic, data)
+    finally:
+        out.close()
 
 
 if __name__ == "__main__":

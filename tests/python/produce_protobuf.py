@@ -1,6 +1,9 @@
 """Serializes records with confluent-kafka's ProtobufSerializer and writes the bytes.
 
-Usage: python produce_protobuf.py REGISTRY_URL CASES_JSON OUT_JSONL
+Usage: python produce_protobuf.py REGISTRY_URL CASES_JSON OUT_JSONL [BOOTSTRAP]
+
+With BOOTSTRAP, every record is also produced to its topic on that Kafka
+broker (confluent-kafka's Producer, value only), as a real producer would.
 
 CASES_JSON is {"files": [<base64 FileDescriptorProto>, ...], "cases": [...]}.
 "files" are the user's .proto files, compiled by the caller, dependencies
@@ -34,6 +37,7 @@ from google.protobuf import any_pb2, duration_pb2, empty_pb2, struct_pb2, timest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from record_sink import RecordSink
 
 
 def build_pool(files):
@@ -49,11 +53,13 @@ def build_pool(files):
 
 def main():
     url, cases_path, out_path = sys.argv[1:4]
+    bootstrap = sys.argv[4] if len(sys.argv) > 4 else None
     with open(cases_path) as f:
         spec = json.load(f)
     pool = build_pool(spec["files"])
     client = SchemaRegistryClient({"url": url})
-    with open(out_path, "w") as out:
+    out = RecordSink(out_path, bootstrap)
+    try:
         for case in spec["cases"]:
             topic = case.get("topic", "t")
             cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(case["message"]))
@@ -63,18 +69,20 @@ def main():
                 for hexed in case["deserialize"]:
                     msg = deserializer(bytes.fromhex(hexed), ctx)
                     as_json = json_format.MessageToDict(msg, preserving_proto_field_name=True)
-                    out.write(json.dumps({"topic": topic, "json": as_json}) + "\n")
+                    out.write_json(topic, as_json)
                 continue
             records = [json_format.ParseDict(r, cls()) for r in case["records"]]
             if case.get("raw"):
                 for r in records:
-                    out.write(json.dumps({"topic": topic, "hex": r.SerializeToString().hex()}) + "\n")
+                    out.write(topic, r.SerializeToString())
                 continue
             serializer = ProtobufSerializer(cls, client, {"auto.register.schemas": True})
             field = MessageField.KEY if case.get("key") else MessageField.VALUE
             ctx = SerializationContext(topic, field)
             for r in records:
-                out.write(json.dumps({"topic": topic, "hex": serializer(r, ctx).hex()}) + "\n")
+                out.write(topic, serializer(r, ctx))
+    finally:
+        out.close()
 
 
 if __name__ == "__main__":

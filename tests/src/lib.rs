@@ -214,10 +214,12 @@ impl TestProducer {
 }
 
 /// The plugin crates the end-to-end tests load.
-const PLUGINS: [(&str, &str); 3] = [
+const PLUGINS: [(&str, &str); 5] = [
     ("topictable-plugin-simple", "topictable_plugin_simple"),
     ("topictable-plugin-json", "topictable_plugin_json"),
     ("topictable-plugin-avro", "topictable_plugin_avro"),
+    ("topictable-plugin-protobuf", "topictable_plugin_protobuf"),
+    ("topictable-plugin-file-sink", "topictable_plugin_file_sink"),
 ];
 
 /// Builds the first-party plugins (same profile as this test) once, and
@@ -294,7 +296,8 @@ pub fn python() -> PathBuf {
     venv
 }
 
-/// Runs `tests/python/<script>` with `args`; returns its stdout, panicking on failure.
+/// Runs `tests/python/<script>` (or `script` itself when it is an absolute
+/// path) with `args`; returns its stdout, panicking on failure.
 pub fn run_python(script: &str, args: &[&str]) -> String {
     let out = Command::new(python())
         .arg(workspace_root().join("tests/python").join(script))
@@ -343,4 +346,98 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `topictable registry` (the embedded Confluent-compatible Schema Registry)
+/// running as its own process on a free port; killed when dropped.
+pub struct Registry {
+    child: Child,
+    url: String,
+}
+
+impl Registry {
+    /// Starts `topictable registry` and waits until it listens.
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(topictable_bin())
+            .arg("--plugin-dir")
+            .arg(plugin_dir())
+            .args(["registry", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start topictable registry");
+        wait_for("the registry to listen", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        });
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serializes `cases` with confluent-kafka's Confluent serializers through
+/// `registry` and produces every record to `broker`, partition 0, in order.
+/// `script` is `produce_avro.py` or `produce_protobuf.py` (their docstrings
+/// give the case format). Returns the bytes of each record, as produced.
+pub fn produce_serialized(
+    script: &str,
+    registry: &Registry,
+    broker: &Broker,
+    cases: &serde_json::Value,
+) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cases_file, out_file) = (dir.path().join("cases.json"), dir.path().join("out.jsonl"));
+    std::fs::write(&cases_file, cases.to_string()).expect("write cases");
+    run_python(
+        script,
+        &[
+            registry.url(),
+            cases_file.to_str().expect("utf-8 path"),
+            out_file.to_str().expect("utf-8 path"),
+            &broker.bootstrap(),
+        ],
+    );
+    std::fs::read_to_string(&out_file)
+        .expect("read output")
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).expect("json line");
+            let hex = record["hex"].as_str().expect("hex");
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit"))
+                .collect()
+        })
+        .collect()
+}
+
+/// The batch's rows as JSON objects (arrow-json's rendering, nulls left
+/// out), without the `Kafka*` columns: for exact comparisons with what a
+/// producer sent.
+pub fn json_rows(batch: &arrow_array::RecordBatch) -> Vec<serde_json::Value> {
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| !batch.schema().field(i).name().starts_with("Kafka"))
+        .collect();
+    let batch = batch.project(&keep).expect("project");
+    let mut writer = arrow_json::ArrayWriter::new(Vec::new());
+    writer.write(&batch).expect("render rows as JSON");
+    writer.finish().expect("finish JSON");
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&bytes).expect("rows JSON")
 }

@@ -280,11 +280,16 @@ pub fn plan_source(
     if spec.topics.is_empty() {
         return Err(config_error("no topic given".into()));
     }
+    // A table reading one topic tells the codec which (for registry subjects).
+    let codec_config = |format: &str, config: &serde_json::Value| match spec.topics.as_slice() {
+        [topic] => plugins.with_topic_default(format, config, topic),
+        _ => config.clone(),
+    };
     let decoder = |side: Side, vs: &ValueSpec| -> Result<Option<Box<dyn Decoder>>, IngestError> {
         match vs {
             ValueSpec::Ignore => Ok(None),
             ValueSpec::Codec { format, config } => plugins
-                .new_decoder(format, config, side)
+                .new_decoder(format, &codec_config(format, config), side)
                 .map(Some)
                 .map_err(|source| IngestError::Codec {
                     table: name.to_string(),

@@ -307,6 +307,26 @@ impl PluginRegistry {
             })
     }
 
+    /// `config` with its `topic` key set to `topic`, when the codec has such a
+    /// key (the Confluent codecs name their registry subject after it) and
+    /// `config` leaves it unset. So `format = "avro"` on a table reading topic
+    /// `prices` finds subject `prices-value` with no more said, as
+    /// Confluent's deserializers do.
+    pub fn with_topic_default(&self, format: &str, config: &Value, topic: &str) -> Value {
+        let declares_topic = self
+            .codec(format)
+            .is_some_and(|e| e.description.config.keys.iter().any(|k| k.name == "topic"));
+        match config {
+            Value::Object(map) if declares_topic && !map.contains_key("topic") => {
+                let mut map = map.clone();
+                map.insert("topic".into(), Value::String(topic.to_string()));
+                Value::Object(map)
+            }
+            Value::Null if declares_topic => serde_json::json!({ "topic": topic }),
+            _ => config.clone(),
+        }
+    }
+
     /// Validates `config` against the codec's description, then creates a decoder.
     pub fn new_decoder(
         &self,

@@ -132,7 +132,7 @@ impl FileSinkConfig {
                 "roll_rows",
                 ConfigType::Integer,
                 json!(default_roll_rows()),
-                "a file is finished once it holds this many rows (0 = no limit)",
+                "a file is finished once it holds this many rows; the open file's rows are also kept in memory to rewrite them after an error (0 = no limit, and an error then sticks)",
             ),
             ConfigKey::optional(
                 "roll_seconds",

@@ -69,11 +69,16 @@
 //!
 //! Every failure (a directory that cannot be created, a full disk, rows that
 //! do not match the table's schema) is returned as a `PluginError`, never a
-//! panic. A failure sticks: the open file is left under its temporary name
-//! (its state is unknown, and it may hold rows of earlier, flushed cycles) and
-//! every later call returns the error. So the host's `on_failure = "retry"`
-//! does not help this sink: recovery is a new sink (a restart), which numbers
-//! its files past the leftover. A sink dropped without `close` is like a
+//! panic. After an error the open file's state is unknown, so the sink
+//! deletes it (it only had a temporary name), and the next call writes its
+//! rows again into a new file: the sink keeps the open file's rows in memory
+//! for this, at most `roll_rows` of them. The rows of the update that failed
+//! are dropped, as the host retries that update whole. So the host's
+//! `on_failure = "retry"` resumes once the cause is gone (a full disk
+//! cleared, a directory back), with no row lost, and none written twice
+//! unless the failed update had already filled a file that was finished.
+//! With `roll_rows = 0` no copy is kept: the first error sticks, and the
+//! rows stay in the temporary file. A sink dropped without `close` is like a
 //! crash.
 #![deny(missing_docs)]
 

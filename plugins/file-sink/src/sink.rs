@@ -28,8 +28,16 @@ pub struct FileSink {
     /// The number the next file opened gets.
     next_number: u64,
     current: Option<OpenFile>,
-    /// Set by the first failure; every later call returns it.
-    failed: Option<PluginError>,
+    /// The rows of the open file, as written, so that they can be written
+    /// again into a fresh file after an error (at most `roll_rows` rows).
+    replay: Vec<RecordBatch>,
+    /// How many `replay` batches the updates before the current one left.
+    replay_checkpoint: usize,
+    /// An error left the open file in an unknown state: the next call
+    /// abandons it and rewrites `replay` into a new file first.
+    recovering: Option<PluginError>,
+    /// The failed file's rows were not kept (`roll_rows = 0`): errors stick.
+    unrecoverable: bool,
     closed: bool,
 }
 
@@ -70,7 +78,10 @@ impl FileSink {
             changes: ChangeColumns::default(),
             next_number,
             current: None,
-            failed: None,
+            replay: Vec::new(),
+            replay_checkpoint: 0,
+            recovering: None,
+            unrecoverable: false,
             closed: false,
         })
     }
@@ -80,24 +91,96 @@ impl FileSink {
         &self.schema
     }
 
-    /// Runs `f` unless the sink failed or closed before; a failure sticks.
+    /// Runs `f` unless the sink is closed, recovering from an earlier error first.
+    ///
+    /// After an error, the open file's state is unknown. The next call
+    /// deletes it (it only ever had a temporary name), and writes the rows it
+    /// held, kept in `replay`, into a new file. The update that failed is
+    /// dropped from `replay`: the host retries it whole. So `on_failure =
+    /// "retry"` loses no row, and writes a row twice only when the failed
+    /// update had already filled a file that was finished.
     fn guarded(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<(), PluginError>,
     ) -> Result<(), PluginError> {
-        if let Some(e) = &self.failed {
-            return Err(PluginError::failed(format!(
-                "the file sink failed earlier: {e}"
-            )));
-        }
         if self.closed {
             return Err(PluginError::failed("the file sink is closed"));
         }
-        f(self).inspect_err(|e| {
-            // The open file's state is unknown now: leave it under its temporary name.
-            self.current = None;
-            self.failed = Some(e.clone());
-        })
+        self.recover()?;
+        f(self).inspect_err(|e| self.fail(e))
+    }
+
+    /// Whether the open file's rows are kept for recovery: only when a file's
+    /// size is bounded (`roll_rows` > 0), so that memory is bounded too.
+    fn keeps_replay(&self) -> bool {
+        self.config.roll_rows > 0
+    }
+
+    /// Abandons the open file after `error`, keeping the rows to write again.
+    fn fail(&mut self, error: &PluginError) {
+        let mut error = error.clone();
+        if let Some(open) = self.current.take() {
+            drop(open.writer);
+            if self.keeps_replay() {
+                // Its rows are in `replay`; the temporary file is only clutter.
+                let _ = std::fs::remove_file(&open.temp);
+            } else {
+                error = PluginError::failed(format!(
+                    "{error}; with roll_rows = 0 no copy of the open file's rows is kept, so this sink cannot go on: they stay in {}",
+                    open.temp.display()
+                ));
+                self.unrecoverable = true;
+            }
+        }
+        self.replay.truncate(self.replay_checkpoint);
+        self.recovering = Some(error);
+    }
+
+    /// After an error: writes the abandoned file's rows into a new file.
+    fn recover(&mut self) -> Result<(), PluginError> {
+        let Some(error) = self.recovering.clone() else {
+            return Ok(());
+        };
+        if self.unrecoverable {
+            return Err(PluginError::failed(format!(
+                "the file sink failed earlier: {error}"
+            )));
+        }
+        let rows = std::mem::take(&mut self.replay);
+        self.replay_checkpoint = 0;
+        let result = rows.iter().try_for_each(|batch| {
+            let file = match self.current.take() {
+                Some(f) => f,
+                None => self.open()?,
+            };
+            let file = self.current.insert(file);
+            file.writer.write(batch)?;
+            file.rows += batch.num_rows() as u64;
+            file.unflushed = true;
+            self.replay.push(batch.clone());
+            Ok::<_, PluginError>(())
+        });
+        match result {
+            Ok(()) => {
+                self.recovering = None;
+                self.replay_checkpoint = self.replay.len();
+                tracing::info!(
+                    rows = rows.iter().map(RecordBatch::num_rows).sum::<usize>(),
+                    "file sink recovered from: {error}"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(open) = self.current.take() {
+                    drop(open.writer);
+                    let _ = std::fs::remove_file(&open.temp);
+                }
+                self.replay = rows;
+                Err(PluginError::failed(format!(
+                    "the file sink cannot recover from an earlier error ({error}): {e}"
+                )))
+            }
+        }
     }
 
     fn roll_if_old(&mut self) -> Result<(), PluginError> {
@@ -132,8 +215,12 @@ impl FileSink {
             file.writer.write(&part)?;
             file.rows += len as u64;
             file.unflushed = true;
+            let full = self.config.roll_rows > 0 && file.rows >= self.config.roll_rows;
+            if self.keeps_replay() {
+                self.replay.push(part);
+            }
             offset += len;
-            if self.config.roll_rows > 0 && file.rows >= self.config.roll_rows {
+            if full {
                 self.finish_current()?;
             }
         }
@@ -197,15 +284,34 @@ impl FileSink {
         let Some(open) = self.current.take() else {
             return Ok(());
         };
+        let temp = open.temp.clone();
+        match self.finalize(open) {
+            Ok(()) => {
+                // Its rows are final now: no error can need them again.
+                self.replay.clear();
+                self.replay_checkpoint = 0;
+                Ok(())
+            }
+            Err(e) => {
+                if self.keeps_replay() {
+                    // `replay` still holds its rows for the next file.
+                    let _ = std::fs::remove_file(&temp);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes `open`, syncs it, and renames it to its final name.
+    fn finalize(&mut self, open: OpenFile) -> Result<(), PluginError> {
         let file = open.writer.finish()?;
         sync(&file, &open.temp)?;
         drop(file);
         let target = self.naming.final_path(open.number);
         if target.exists() {
             return Err(PluginError::failed(format!(
-                "{} appeared while this sink wrote it; is another sink writing to the same directory and prefix? The rows are kept in {}",
+                "{} appeared while this sink wrote it; is another sink writing to the same directory and prefix?",
                 target.display(),
-                open.temp.display()
             )));
         }
         std::fs::rename(&open.temp, &target).map_err(|e| {
@@ -233,6 +339,8 @@ fn sync(file: &File, path: &std::path::Path) -> Result<(), PluginError> {
 impl Sink for FileSink {
     fn write(&mut self, update: &SinkUpdate) -> Result<(), PluginError> {
         self.guarded(|sink| {
+            // The rows before this update; an error drops only this update's.
+            sink.replay_checkpoint = sink.replay.len();
             sink.roll_if_old()?;
             for kind in ChangeKind::WRITE_ORDER {
                 let batch = match kind {

@@ -302,7 +302,7 @@ fn an_unusable_directory_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn write_errors_are_returned_and_stick() {
+fn a_write_error_is_returned_and_a_retry_goes_on_once_the_cause_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut sink = new_sink(json!({ "path": &out })).unwrap();
@@ -312,13 +312,95 @@ fn write_errors_are_returned_and_stick() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("cannot create"), "{error}");
+    // The host retries the same update; it fails again until the directory is back.
+    assert!(sink.write(&update(1, &[], &[], &[1])).is_err());
+    std::fs::create_dir(&out).unwrap();
+    sink.write(&update(1, &[], &[], &[1])).unwrap();
+    sink.flush().unwrap();
+    sink.write(&update(2, &[], &[], &[2])).unwrap();
+    sink.close().unwrap();
+    let read = read_back(&out, "parquet");
+    let rows = read["files"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_row(&rows[0], &expected_row(1, "add"), "row 0");
+    assert_row(&rows[1], &expected_row(2, "add"), "row 1");
+}
+
+/// An update whose rows do not fit the schema: it fails after the open file has rows.
+fn bad_update(cycle: u64) -> topictable_sdk::SinkUpdate {
+    use std::sync::Arc;
+    use topictable_sdk::arrow_array::{Int32Array, RecordBatch};
+    use topictable_sdk::arrow_schema::{DataType, Field, Schema};
+    let mut bad = update(cycle, &[], &[], &[]);
+    bad.added = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, false)])),
+        vec![Arc::new(Int32Array::from(vec![1]))],
+    )
+    .unwrap();
+    bad
+}
+
+/// An error abandons the open file; the next write puts its rows, and only
+/// the rows of updates that succeeded, into a new file: none lost, none twice.
+fn rows_survive_an_error_in_the_open_file(format: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink =
+        new_sink(json!({ "path": dir.path(), "format": format, "roll_rows": 100 })).unwrap();
+    sink.write(&update(1, &[], &[], &[1, 2])).unwrap();
+    sink.flush().unwrap();
+    // Half of this update is written before its last part fails.
+    let mut half = bad_update(2);
+    half.removed = common::batch([1]);
+    assert!(sink.write(&half).is_err());
+    sink.write(&update(3, &[], &[2], &[3])).unwrap();
+    sink.flush().unwrap();
+    sink.close().unwrap();
+    let read = read_back(dir.path(), format);
+    assert_eq!(read["others"], json!([]), "the abandoned file is gone");
+    let rows: Vec<&Value> = read["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["rows"].as_array().unwrap())
+        .collect();
+    let expected = [(1, "add"), (2, "add"), (2, "modify"), (3, "add")];
+    assert_eq!(rows.len(), expected.len(), "{rows:?}");
+    for (i, (actual, (id, change))) in rows.iter().zip(expected).enumerate() {
+        assert_row(
+            actual,
+            &expected_row(id, change),
+            &format!("{format} row {i}"),
+        );
+    }
+}
+
+#[test]
+fn parquet_rows_survive_an_error_in_the_open_file() {
+    rows_survive_an_error_in_the_open_file("parquet");
+}
+
+#[test]
+fn jsonl_rows_survive_an_error_in_the_open_file() {
+    rows_survive_an_error_in_the_open_file("jsonl");
+}
+
+#[test]
+fn without_roll_rows_an_error_sticks_and_the_rows_stay_in_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = new_sink(json!({ "path": dir.path(), "roll_rows": 0 })).unwrap();
+    sink.write(&update(1, &[], &[], &[1, 2])).unwrap();
+    sink.flush().unwrap();
+    assert!(sink.write(&bad_update(2)).is_err());
     let again = sink
-        .write(&update(2, &[], &[], &[2]))
+        .write(&update(3, &[], &[], &[3]))
         .unwrap_err()
         .to_string();
-    assert!(again.contains("failed earlier"), "{again}");
-    assert!(sink.flush().is_err());
+    assert!(
+        again.contains("failed earlier") && again.contains("roll_rows = 0"),
+        "{again}"
+    );
     assert!(sink.close().is_err());
+    assert_eq!(names(dir.path()), [".part-000001.parquet.tmp"]);
 }
 
 #[test]
