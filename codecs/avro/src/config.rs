@@ -87,17 +87,17 @@ impl AvroConfig {
                 vec![            ConfigKey::unset(
                 "record_name",
                 ConfigType::String,
-                "record full name for the record_name and topic_record_name strategies",
+                "record full name for the record_name and topic_record_name strategies; encoder: the generated schema's record name (default topictable.Row, or topictable.Key for keys)",
             ),
             ConfigKey::unset(
                 "mapping",
                 ConfigType::Object,
-                "field → column renames (nested fields by flattened name, e.g. address__city); other fields keep their names",
+                "field → column renames (nested fields by flattened name, e.g. address__city); other fields keep their names. The encoder reads each field from its column the same way",
             ),
             ConfigKey::unset(
                 "mapping_only",
                 ConfigType::Object,
-                "field → column; only these fields become columns",
+                "field → column; only these fields become columns (encoder: only these columns are written, other fields take their default or null)",
             ),
             ConfigKey::optional(
                 "nested",
@@ -114,7 +114,7 @@ impl AvroConfig {
             ConfigKey::unset(
                 "column",
                 ConfigType::String,
-                "column name when the schema is not a record (default KafkaKey or KafkaValue)",
+                "column name when the schema is not a record (default KafkaKey or KafkaValue); encoder without `schema`: write this column alone, not a record",
             ),
             ConfigKey::optional(
                 "auto_register",

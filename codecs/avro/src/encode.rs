@@ -85,9 +85,10 @@ impl AvroEncoder {
                 Source::Generated(generate(config, side, &schema, &matching)?)
             }
             None => {
-                let (texts, id) = config.reader_schema(side, registry.as_ref())?;
-                let id = id.ok_or_else(|| PluginError::config("the registry gave no schema id"))?;
-                Source::Registry(texts, id)
+                let registry = registry.as_ref().ok_or_else(|| {
+                    PluginError::config("no schema and no registry to read one from")
+                })?;
+                registered_schema(config, side, registry)?
             }
         };
         let texts = match &source {
@@ -168,6 +169,36 @@ fn subject(
                 "no subject to register the schema under or look it up in: give `schema_subject`, or `topic` (with `subject_strategy`)",
             )
         })
+}
+
+/// The schema registered under the configured subject, at `schema_version`.
+fn registered_schema(
+    config: &AvroConfig,
+    side: Side,
+    registry: &RegistryClient,
+) -> Result<Source, PluginError> {
+    let subject = config.subject(side)?.ok_or_else(|| {
+        PluginError::config(
+            "no schema: give `schema`, or `schema_subject` (or `topic`) to use the registered one, or set `auto_register = true` to register one generated from the table",
+        )
+    })?;
+    let version = config.version()?;
+    let (sv, resolved) = registry.subject_version(&subject, version).map_err(|e| {
+        let hint = if e.is_not_found() {
+            "; give `schema`, or set `auto_register = true` to register one generated from the table"
+        } else {
+            ""
+        };
+        PluginError::config(format!(
+            "no schema given, and none found under subject {subject} version {version}: {e}{hint}"
+        ))
+    })?;
+    let texts = resolved
+        .texts_in_dependency_order()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    Ok(Source::Registry(texts, sv.id))
 }
 
 /// The id of a schema that must already be registered under the subject.

@@ -316,11 +316,12 @@ impl Planner<'_> {
     }
 
     /// A record whose fields come from table columns (the row, or a
-    /// flattened nested record at field path `prefix`).
+    /// flattened nested record at `prefix`: its flattened column path, as
+    /// the decoder names it, and its field path, for messages).
     fn flat_record(
         &self,
         record: NodeId,
-        prefix: Option<&str>,
+        prefix: Option<(&str, &str)>,
         columns: &Fields,
         used: &mut HashSet<usize>,
         visited: &mut HashSet<String>,
@@ -329,7 +330,7 @@ impl Planner<'_> {
         if depth > MAX_DEPTH {
             return Err(format!(
                 "field `{}`: records nest more than {MAX_DEPTH} levels deep",
-                prefix.unwrap_or_default()
+                prefix.map(|(_, p)| p).unwrap_or_default()
             ));
         }
         let Kind::Record { fields, .. } = &self.set.node(record).kind else {
@@ -339,11 +340,10 @@ impl Planner<'_> {
         let mut plans = Vec::with_capacity(fields.len());
         for f in fields {
             // The decoder's column name for this field.
-            let path = match prefix {
-                Some(p) => format!("{p}{sep}{}", f.name),
-                None => f.name.clone(),
+            let (path, avro_path) = match prefix {
+                Some((p, a)) => (format!("{p}{sep}{}", f.name), join(a, &f.name)),
+                None => (f.name.clone(), f.name.clone()),
             };
-            let avro_path = path.replace(sep.as_str(), ".");
             visited.insert(path.clone());
             let column = match self.opts.mapping.get(&path) {
                 Some(c) => Some(c.as_str()),
@@ -363,7 +363,7 @@ impl Planner<'_> {
                 let mut sub_used = HashSet::new();
                 let record = self.flat_record(
                     inner,
-                    Some(&path),
+                    Some((&path, &avro_path)),
                     columns,
                     &mut sub_used,
                     visited,
