@@ -11,12 +11,12 @@ use topictable_sdk::arrow_array::types::{
 };
 use topictable_sdk::arrow_array::{
     ArrayRef, BinaryArray, BooleanArray, DictionaryArray, FixedSizeBinaryArray, ListArray,
-    MapArray, NullArray, PrimitiveArray, StringArray, StructArray,
+    MapArray, NullArray, PrimitiveArray, StringArray, StructArray, UnionArray,
 };
 use topictable_sdk::arrow_buffer::{
     BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
 };
-use topictable_sdk::arrow_schema::{DataType, TimeUnit};
+use topictable_sdk::arrow_schema::{ArrowError, DataType, TimeUnit};
 
 /// A column id in a [`Columns`] arena.
 pub type ColId = usize;
@@ -79,6 +79,17 @@ pub enum Data {
     Struct {
         /// The children.
         children: Vec<ColId>,
+    },
+    /// A dense union: per row, a child (the type id) and an offset into it.
+    Union {
+        /// Per row, the child's index (its Arrow type id).
+        type_ids: Vec<i8>,
+        /// Per row, the value's index in that child.
+        offsets: Vec<i32>,
+        /// The children, one per branch.
+        children: Vec<ColId>,
+        /// The child of the `null` branch, if the union has one.
+        null_child: Option<usize>,
     },
 }
 
@@ -197,6 +208,21 @@ impl Columns {
 
     /// Appends a null to column `c` (and an empty slot to its children).
     pub fn append_null(&mut self, c: ColId) {
+        if let Data::Union {
+            children,
+            null_child,
+            ..
+        } = &self.cols[c].data
+        {
+            // The null branch if there is one, else a null in the first child
+            // (a union has no validity of its own).
+            let branch = null_child.unwrap_or(0);
+            if let Some(&child) = children.get(branch) {
+                self.append_union(c, branch as i8, child);
+                self.append_null(child);
+            }
+            return;
+        }
         let col = &mut self.cols[c];
         col.valid.append(false);
         match &mut col.data {
@@ -219,6 +245,23 @@ impl Columns {
                     self.append_null(child);
                 }
             }
+            Data::Union { .. } => unreachable!("handled above"),
+        }
+    }
+
+    /// Appends a value of branch `type_id` to union column `c`, pointing at
+    /// the next slot of `child` (which the caller then fills).
+    #[inline]
+    pub fn append_union(&mut self, c: ColId, type_id: i8, child: ColId) {
+        let offset = self.cols[child].valid.len() as i32;
+        let col = &mut self.cols[c];
+        col.valid.append(true);
+        if let Data::Union {
+            type_ids, offsets, ..
+        } = &mut col.data
+        {
+            type_ids.push(type_id);
+            offsets.push(offset);
         }
     }
 
@@ -259,6 +302,30 @@ impl Columns {
                 nested.push((*values, n));
             }
             Data::Struct { children } => nested.extend(children.iter().map(|&ch| (ch, len))),
+            Data::Union {
+                type_ids,
+                offsets,
+                children,
+                ..
+            } => {
+                // Each child goes back to where the first removed row of its branch pointed.
+                let mut cut: Vec<Option<usize>> = vec![None; children.len()];
+                for (&t, &o) in type_ids[len..].iter().zip(&offsets[len..]) {
+                    if let Some(slot) = cut.get_mut(t as usize)
+                        && slot.is_none()
+                    {
+                        *slot = Some(o as usize);
+                    }
+                }
+                type_ids.truncate(len);
+                offsets.truncate(len);
+                nested.extend(
+                    children
+                        .iter()
+                        .zip(cut)
+                        .filter_map(|(&ch, n)| n.map(|n| (ch, n))),
+                );
+            }
         }
         for (child, n) in nested {
             self.truncate(child, n);
@@ -266,7 +333,7 @@ impl Columns {
     }
 
     /// Takes column `c`'s rows as an Arrow array and leaves it empty.
-    pub fn finish(&mut self, c: ColId) -> ArrayRef {
+    pub fn finish(&mut self, c: ColId) -> Result<ArrayRef, ArrowError> {
         let col = &mut self.cols[c];
         let len = col.valid.len();
         let nulls = col.valid.finish();
@@ -282,12 +349,15 @@ impl Columns {
         let children = match &col.data {
             Data::List { child, .. } => vec![*child],
             Data::Map { keys, values, .. } => vec![*keys, *values],
-            Data::Struct { children } => children.clone(),
+            Data::Struct { children } | Data::Union { children, .. } => children.clone(),
             _ => Vec::new(),
         };
-        let mut finished: Vec<ArrayRef> = children.iter().map(|&ch| self.finish(ch)).collect();
+        let mut finished: Vec<ArrayRef> = children
+            .iter()
+            .map(|&ch| self.finish(ch))
+            .collect::<Result<_, _>>()?;
         let col = &mut self.cols[c];
-        match (&mut col.data, &data_type) {
+        Ok(match (&mut col.data, &data_type) {
             (Data::Null, _) => Arc::new(NullArray::new(len)),
             (Data::Bool(b), _) => Arc::new(BooleanArray::new(b.finish(), nulls)),
             (Data::I32(v), DataType::Date32) => prim!(Date32Type, v),
@@ -317,8 +387,7 @@ impl Columns {
             (Data::F64(v), _) => prim!(Float64Type, v),
             (Data::I128(v), DataType::Decimal128(p, s)) => Arc::new(
                 PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(take_like(v)), nulls)
-                    .with_precision_and_scale(*p, *s)
-                    .expect("precision and scale were checked when the schema was read"),
+                    .with_precision_and_scale(*p, *s)?,
             ),
             (Data::I128(_), _) => unreachable!("decimal data is Decimal128"),
             (Data::Bytes { offsets, data }, dt) => {
@@ -369,8 +438,20 @@ impl Columns {
             (Data::Struct { .. }, DataType::Struct(fields)) => {
                 Arc::new(StructArray::new(fields.clone(), finished, nulls))
             }
+            // A union has no validity of its own: its nulls are its children's.
+            (
+                Data::Union {
+                    type_ids, offsets, ..
+                },
+                DataType::Union(fields, _),
+            ) => Arc::new(UnionArray::try_new(
+                fields.clone(),
+                ScalarBuffer::from(take_like(type_ids)),
+                Some(ScalarBuffer::from(take_like(offsets))),
+                finished,
+            )?),
             (data, dt) => unreachable!("column data {data:?} does not fit {dt}"),
-        }
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use topictable_schema_registry::{RegistryClient, RegistrySettings, Version};
 use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
 
-use crate::plan::{Nested, PlanOptions};
+use crate::plan::{Nested, PlanOptions, Unions};
 use crate::schema::SchemaSet;
 
 /// How messages are framed.
@@ -54,6 +54,9 @@ pub struct AvroConfig {
     /// Encoder: register the schema under the subject.
     #[serde(default)]
     pub auto_register: Option<bool>,
+    /// Decoder: `error` (default) or `union` for unions other than `[null, T]`.
+    #[serde(default)]
+    pub unions: Option<String>,
 }
 
 fn choices(c: &[&str]) -> ConfigType {
@@ -84,17 +87,17 @@ impl AvroConfig {
                 vec![            ConfigKey::unset(
                 "record_name",
                 ConfigType::String,
-                "record full name for the record_name and topic_record_name strategies",
+                "record full name for the record_name and topic_record_name strategies; encoder: the generated schema's record name (default topictable.Row, or topictable.Key for keys)",
             ),
             ConfigKey::unset(
                 "mapping",
                 ConfigType::Object,
-                "field → column renames (nested fields by flattened name, e.g. address__city); other fields keep their names",
+                "field → column renames (nested fields by flattened name, e.g. address__city); other fields keep their names. The encoder reads each field from its column the same way",
             ),
             ConfigKey::unset(
                 "mapping_only",
                 ConfigType::Object,
-                "field → column; only these fields become columns",
+                "field → column; only these fields become columns (encoder: only these columns are written, other fields take their default or null)",
             ),
             ConfigKey::optional(
                 "nested",
@@ -111,13 +114,19 @@ impl AvroConfig {
             ConfigKey::unset(
                 "column",
                 ConfigType::String,
-                "column name when the schema is not a record (default KafkaKey or KafkaValue)",
+                "column name when the schema is not a record (default KafkaKey or KafkaValue); encoder without `schema`: write this column alone, not a record",
             ),
             ConfigKey::optional(
                 "auto_register",
                 ConfigType::Boolean,
                 json!(false),
-                "encoder: register the schema under the subject (else it must already be registered)",
+                "encoder: register the schema (given, or generated from the table) under the subject and write its id; else the schema must already be registered there (a given schema is looked up, without `schema` the subject's `schema_version` is used)",
+            ),
+            ConfigKey::optional(
+                "unions",
+                choices(&["error", "union"]),
+                json!("error"),
+                "decoder: unions other than [\"null\", T] are an error, or become an Arrow dense union column with one child per branch (named after the branch type: int, string, com.acme.Address, array, map; a null branch is a Null child)",
             ),
                 ],
             ]
@@ -136,11 +145,6 @@ impl AvroConfig {
         if c.protocol == Protocol::Confluent && c.registry.schema_registry_url.is_none() {
             return Err(PluginError::config(
                 "protocol `confluent` needs `schema_registry_url` (each message names its writer schema by id); use protocol `raw` for bare datums",
-            ));
-        }
-        if c.schema.is_none() && c.registry.schema_registry_url.is_none() {
-            return Err(PluginError::config(
-                "no schema: give `schema` (inline JSON or .avsc path), or `schema_registry_url` with `schema_subject`",
             ));
         }
         Ok(c)
@@ -187,7 +191,11 @@ impl AvroConfig {
         if let Some(text) = self.inline_schema()? {
             return Ok((vec![text], None));
         }
-        let registry = registry.ok_or_else(|| PluginError::config("no schema and no registry"))?;
+        let registry = registry.ok_or_else(|| {
+            PluginError::config(
+                "no schema: give `schema` (inline JSON or .avsc path), or `schema_registry_url` with `schema_subject`",
+            )
+        })?;
         let subject = self.subject(side)?.ok_or_else(|| {
             PluginError::config(
                 "the registry is configured but no subject: give `schema_subject`, or `topic` (with `subject_strategy`)",
@@ -214,8 +222,14 @@ impl AvroConfig {
             Some("struct") => Nested::Struct,
             Some(other) => return Err(PluginError::config(format!("unknown nested `{other}`"))),
         };
+        let unions = match self.unions.as_deref() {
+            None | Some("error") => Unions::Error,
+            Some("union") => Unions::Union,
+            Some(other) => return Err(PluginError::config(format!("unknown unions `{other}`"))),
+        };
         Ok(PlanOptions {
             nested,
+            unions,
             separator: self.separator.clone().unwrap_or_else(|| "__".into()),
             mapping_only: self.mapping_only.is_some(),
             mapping: self

@@ -229,7 +229,7 @@ impl Decoder for AvroDecoder {
             .clone()
             .into_iter()
             .map(|c| self.plan.columns.finish(c))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let batch = RecordBatch::try_new_with_options(
             self.plan.schema.clone(),
             columns,

@@ -27,15 +27,21 @@ mod columns;
 mod config;
 mod datum;
 mod decode;
+mod encode;
+pub mod generate;
 mod plan;
 mod program;
 mod schema;
+mod write;
+mod write_plan;
 
 pub use config::{AvroConfig, Protocol};
 pub use decode::AvroDecoder;
+pub use encode::AvroEncoder;
 
 use serde_json::{Map, Value};
-use topictable_sdk::{Codec, CodecDescription, Decoder, PluginError, Side};
+use topictable_sdk::arrow_schema::SchemaRef;
+use topictable_sdk::{Codec, CodecDescription, Decoder, Encoder, PluginError, Side};
 
 /// The `avro` format's factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,7 +53,7 @@ impl Codec for AvroCodec {
             format: "avro".into(),
             doc: "Avro datums, Confluent-framed with a Schema Registry or raw, with schema evolution.".into(),
             config: AvroConfig::spec(),
-            can_encode: false,
+            can_encode: true,
         }
     }
 
@@ -59,6 +65,19 @@ impl Codec for AvroCodec {
         Ok(Box::new(AvroDecoder::new(
             &AvroConfig::from_map(config)?,
             side,
+        )?))
+    }
+
+    fn new_encoder(
+        &self,
+        config: &Map<String, Value>,
+        side: Side,
+        schema: SchemaRef,
+    ) -> Result<Box<dyn Encoder>, PluginError> {
+        Ok(Box::new(AvroEncoder::new(
+            &AvroConfig::from_map(config)?,
+            side,
+            schema,
         )?))
     }
 }

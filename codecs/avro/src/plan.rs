@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use topictable_sdk::arrow_array::{ArrayRef, StringArray};
-use topictable_sdk::arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use topictable_sdk::arrow_schema::{
+    DataType, Field, Fields, Schema, TimeUnit, UnionFields, UnionMode,
+};
 
 use crate::columns::{ColId, Columns, Data};
 use crate::schema::{Kind, Logical, NodeId, SchemaSet};
@@ -32,6 +34,14 @@ pub enum Target {
         /// The items' target.
         item: Box<Target>,
     },
+    /// A dense union column and, per reader branch (in the union's order,
+    /// which is the Arrow type id), where that branch's values go.
+    Union {
+        /// The union column.
+        col: ColId,
+        /// Per branch.
+        branches: Vec<Target>,
+    },
     /// A map column, its key column and where its values go.
     Map {
         /// The map column.
@@ -54,6 +64,7 @@ impl Target {
                 ..
             }
             | Target::List { col: c, .. }
+            | Target::Union { col: c, .. }
             | Target::Map { col: c, .. } => out.push(*c),
             Target::Record {
                 fields,
@@ -62,7 +73,8 @@ impl Target {
         }
     }
 
-    fn root_col(&self) -> ColId {
+    /// The column holding this node's values (a leaf, struct, list, union or map).
+    pub fn root_col(&self) -> ColId {
         match self {
             Target::Leaf(c)
             | Target::Record {
@@ -70,6 +82,7 @@ impl Target {
                 ..
             }
             | Target::List { col: c, .. }
+            | Target::Union { col: c, .. }
             | Target::Map { col: c, .. } => *c,
             _ => unreachable!("only column targets have a root column"),
         }
@@ -85,11 +98,23 @@ pub enum Nested {
     Struct,
 }
 
+/// How unions other than `[null, T]` are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unions {
+    /// They are a config error.
+    #[default]
+    Error,
+    /// They become Arrow dense unions, one child per branch.
+    Union,
+}
+
 /// Options for turning a reader schema into columns.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
     /// Nested record handling.
     pub nested: Nested,
+    /// Union handling.
+    pub unions: Unions,
     /// Separator of flattened names.
     pub separator: String,
     /// Renames, by field path (`a__b` for flattened fields).
@@ -366,10 +391,59 @@ impl Planner<'_> {
                     },
                 ))
             }
+            Kind::Union(branches) if self.opts.unions == Unions::Union => {
+                let mut children = Vec::with_capacity(branches.len());
+                let mut child_fields = Vec::with_capacity(branches.len());
+                let mut targets = Vec::with_capacity(branches.len());
+                let mut null_child = None;
+                for (i, b) in branches.iter().enumerate() {
+                    let branch = branch_name(set, *b);
+                    if let Kind::Union(_) = set.node(*b).kind {
+                        return Err(format!(
+                            "field `{path}`: a union directly inside a union is not valid Avro"
+                        ));
+                    }
+                    let (field, t) =
+                        self.column(*b, &branch, &format!("{path}<{branch}>"), depth + 1)?;
+                    if let Kind::Null = set.node(*b).kind {
+                        null_child = Some(i);
+                    }
+                    children.push(t.root_col());
+                    // Children hold a row's null when the union has no null branch.
+                    child_fields.push(field.with_nullable(true));
+                    targets.push(t);
+                }
+                if branches.len() > i8::MAX as usize {
+                    return Err(format!(
+                        "field `{path}`: a union of {} branches does not fit an Arrow union",
+                        branches.len()
+                    ));
+                }
+                let fields = UnionFields::try_new(0..branches.len() as i8, child_fields)
+                    .map_err(|e| format!("field `{path}`: {e}"))?;
+                let dt = DataType::Union(fields, UnionMode::Dense);
+                let col = self.columns.add(
+                    dt.clone(),
+                    Data::Union {
+                        type_ids: Vec::new(),
+                        offsets: Vec::new(),
+                        children,
+                        null_child,
+                    },
+                );
+                // An Arrow union has no validity of its own: nulls are in its children.
+                Ok((
+                    Field::new(name, dt, true),
+                    Target::Union {
+                        col,
+                        branches: targets,
+                    },
+                ))
+            }
             Kind::Union(branches) => {
                 let names: Vec<String> = branches.iter().map(|b| type_name(set, *b)).collect();
                 Err(format!(
-                    "field `{path}`: union [{}] is not supported; only [\"null\", T] unions become columns",
+                    "field `{path}`: union [{}] is not supported: only [\"null\", T] unions become columns unless `unions = \"union\"` (an Arrow dense union column)",
                     names.join(", ")
                 ))
             }
@@ -380,6 +454,17 @@ impl Planner<'_> {
 
 fn ts(unit: TimeUnit, utc: bool) -> DataType {
     DataType::Timestamp(unit, utc.then(|| "UTC".into()))
+}
+
+/// The name of a union branch's Arrow child: the type name for primitives,
+/// the full name for named types, `array` and `map` otherwise (Avro allows
+/// at most one unnamed type of each kind in a union, so names are unique).
+pub fn branch_name(set: &SchemaSet, node: NodeId) -> String {
+    match &set.node(node).kind {
+        Kind::Array(_) => "array".into(),
+        Kind::Map(_) => "map".into(),
+        _ => type_name(set, node),
+    }
 }
 
 /// A short name of a node's type for messages: `long`, `com.acme.Address`, `array`.

@@ -162,6 +162,17 @@ pub enum Op {
     },
     /// A writer union: the branch index, then that branch.
     Union(Vec<Op>),
+    /// A value into one branch of a reader union column.
+    UnionBranch {
+        /// The union column.
+        col: ColId,
+        /// The branch's Arrow type id.
+        type_id: i8,
+        /// The branch's column.
+        child: ColId,
+        /// How to read the value into it.
+        op: Box<Op>,
+    },
     /// A writer value the reader cannot take (only fails when it occurs).
     Fail(String),
 }
@@ -251,6 +262,45 @@ impl Resolver<'_> {
         )
     }
 
+    /// The reader branch a (non-union) writer type goes to: the first of
+    /// the same type (and name, for named types), else the first it can be
+    /// read as; with the program reading it.
+    fn pick_branch(
+        &self,
+        w: NodeId,
+        branches: &[NodeId],
+        targets: &[Target],
+        path: &str,
+        depth: usize,
+    ) -> Option<(usize, Op)> {
+        let wn = self.writer.node(w);
+        let same = |b: NodeId| {
+            let rn = self.reader.node(b);
+            match (&wn.kind, &rn.kind) {
+                (Kind::Record { name, .. }, Kind::Record { aliases, .. })
+                | (Kind::Enum { name, .. }, Kind::Enum { aliases, .. })
+                | (Kind::Fixed { name, .. }, Kind::Fixed { aliases, .. }) => {
+                    self.reader.name(b) == Some(name.as_str()) || aliases.contains(name)
+                }
+                (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+            }
+        };
+        let is_null = matches!(wn.kind, Kind::Null);
+        let exact = branches.iter().position(|&b| same(b));
+        let candidates = exact.into_iter().chain(
+            (0..branches.len())
+                // A null writer goes only to a null branch.
+                .filter(|_| !is_null)
+                .filter(|&i| Some(i) != exact),
+        );
+        for i in candidates {
+            if let Ok(op) = self.resolve(w, branches[i], &targets[i], path, depth + 1) {
+                return Some((i, op));
+            }
+        }
+        None
+    }
+
     fn resolve(
         &self,
         w: NodeId,
@@ -282,6 +332,25 @@ impl Resolver<'_> {
             return Ok(Op::Union(ops));
         }
         let r = self.reader.nullable_inner(r).unwrap_or(r);
+        if let (
+            Kind::Union(rb),
+            Target::Union {
+                col,
+                branches: targets,
+            },
+        ) = (&self.reader.node(r).kind, target)
+        {
+            // Avro: the first reader branch that matches the writer type.
+            let Some((i, op)) = self.pick_branch(w, rb, targets, path, depth) else {
+                return Err(self.mismatch(w, r, path));
+            };
+            return Ok(Op::UnionBranch {
+                col: *col,
+                type_id: i as i8,
+                child: targets[i].root_col(),
+                op: Box::new(op),
+            });
+        }
         if let Kind::Null = wn.kind {
             let mut cols = Vec::new();
             target.null_columns(&mut cols);
@@ -647,6 +716,15 @@ impl Op {
                         .into());
                     }
                 }
+            }
+            Op::UnionBranch {
+                col,
+                type_id,
+                child,
+                op,
+            } => {
+                cols.append_union(*col, *type_id, *child);
+                op.run(cur, cols)?;
             }
             Op::Fail(why) => return Err(why.clone().into()),
         }

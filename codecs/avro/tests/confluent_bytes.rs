@@ -440,3 +440,295 @@ fn references_raw_mode_and_row_errors() {
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     assert_eq!(rows(&out.batch), vec![json!({"City": "Paris"})]);
 }
+
+/// Runs `decode_avro.py` (confluent-kafka's `AvroDeserializer` against the
+/// registry) on framed messages; returns each value as JSON.
+fn decode_with_python(
+    python: &str,
+    registry: &RegistryHandle,
+    messages: &[(String, Vec<u8>)],
+) -> Vec<Value> {
+    let dir = std::env::temp_dir().join(format!(
+        "tt-avro-dec-{}-{}",
+        std::process::id(),
+        registry.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (in_path, out_path) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
+    let lines: String = messages
+        .iter()
+        .map(|(topic, bytes)| {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{}\n", json!({"topic": topic, "hex": hex}))
+        })
+        .collect();
+    std::fs::write(&in_path, lines).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/decode_avro.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(registry.url())
+        .arg(&in_path)
+        .arg(&out_path)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "decode_avro.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn encode(config: Value, batch: &RecordBatch) -> Vec<Vec<u8>> {
+    use topictable_sdk::arrow_array::Array;
+    let config = AvroCodec.description().config.validate(&config).unwrap();
+    let mut e = AvroCodec
+        .new_encoder(&config, Side::Value, batch.schema())
+        .unwrap();
+    let out = e.encode(batch).unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    (0..out.bytes.len())
+        .map(|i| out.bytes.value(i).to_vec())
+        .collect()
+}
+
+#[test]
+fn our_encoder_read_by_the_confluent_deserializer_given_schema() {
+    let Some(python) = python() else { return };
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    // Python's serializer writes the records; we decode them into a table...
+    let messages = produce(
+        &python,
+        &registry,
+        json!([{"topic": "all", "schema": all_types_schema(), "records": all_types_records()}]),
+    );
+    let mut d = decoder(json!({"schema_registry_url": registry.url(), "topic": "all"}));
+    let table = decode(d.as_mut(), &messages);
+    assert!(table.errors.is_empty(), "{:?}", table.errors);
+    // ...we write the table to another topic, registering the same schema
+    // under its subject...
+    let ours = encode(
+        json!({"schema_registry_url": registry.url(), "topic": "again",
+            "schema": all_types_schema().to_string(), "auto_register": true}),
+        &table.batch,
+    );
+    assert_eq!(&ours[0][..5], &[0, 0, 0, 0, 1], "the same schema, id 1");
+    // ...and Python's deserializer reads what Python's serializer wrote.
+    let read = decode_with_python(
+        &python,
+        &registry,
+        &ours
+            .into_iter()
+            .map(|b| ("again".to_string(), b))
+            .collect::<Vec<_>>(),
+    );
+    let theirs = decode_with_python(&python, &registry, &messages);
+    assert_eq!(read, theirs);
+    assert_eq!(
+        read[0],
+        json!({"b": true, "i": -7, "l": 9007199254740993i64, "f": 1.5, "d": -2.25, "s": "héllo",
+            "by": {"$bytes": "00ff10"}, "fx": {"$bytes": "deadbeef"}, "e": "GREEN",
+            "ts_ms": "2023-11-14T22:13:20.123000+00:00", "ts_us": "2023-11-14T22:13:20.123456+00:00",
+            "day": "2022-01-08", "t_ms": "01:02:03.004000", "t_us": "01:02:03.004005",
+            "dec": {"$decimal": "-1234.56"}, "decf": {"$decimal": "123456789.012"},
+            "id": "123e4567-e89b-12d3-a456-426614174000", "opt": 42,
+            "addr": {"city": "Oslo", "geo": {"lat": 59.9}},
+            "maybe_addr": {"city": "Bergen", "geo": {"lat": 60.4}},
+            "tags": ["a", "b"], "scores": {"x": 1}, "grid": [[1, null], [], [3]],
+            "people": [{"n": "ann", "c": "BLUE"}, {"n": "bob", "c": null}]})
+    );
+    assert_eq!(read[1]["maybe_addr"], Value::Null);
+    assert_eq!(read[1]["dec"], json!({"$decimal": "0.01"}));
+    assert_eq!(read[1]["decf"], json!({"$decimal": "-0.001"}));
+}
+
+#[test]
+fn our_encoder_read_by_the_confluent_deserializer_generated_schema() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use topictable_sdk::arrow_array::builder::{
+        Int64Builder, ListBuilder, MapBuilder, StringBuilder,
+    };
+    use topictable_sdk::arrow_array::{
+        ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, FixedSizeBinaryArray,
+        Float64Array, Int32Array, Int64Array, NullArray, StringArray, StructArray,
+        Time32MillisecondArray, Time64MicrosecondArray, TimestampMicrosecondArray,
+        TimestampMillisecondArray, UnionArray,
+    };
+    use topictable_sdk::arrow_buffer::{NullBuffer, ScalarBuffer};
+    use topictable_sdk::arrow_schema::{Field, Fields, Schema, UnionFields};
+
+    let Some(python) = python() else { return };
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    tags.append_value([Some("a"), None]);
+    tags.append_null();
+    let mut attrs = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
+    attrs.keys().append_value("k");
+    attrs.values().append_value(-3);
+    attrs.append(true).unwrap();
+    attrs.append(true).unwrap();
+    let addr = StructArray::new(
+        Fields::from(vec![
+            Field::new("city", DataType::Utf8, false),
+            Field::new("zip", DataType::Int32, true),
+        ]),
+        vec![
+            Arc::new(StringArray::from(vec!["Oslo", ""])),
+            Arc::new(Int32Array::from(vec![Some(150), None])),
+        ],
+        Some(NullBuffer::from(vec![true, false])),
+    );
+    let choice = UnionArray::try_new(
+        UnionFields::try_new(
+            [0, 1, 2],
+            [
+                Field::new("null", DataType::Null, true),
+                Field::new("int", DataType::Int32, true),
+                Field::new("string", DataType::Utf8, true),
+            ],
+        )
+        .unwrap(),
+        ScalarBuffer::from(vec![2i8, 1]),
+        Some(ScalarBuffer::from(vec![0, 0])),
+        vec![
+            Arc::new(NullArray::new(0)),
+            Arc::new(Int32Array::from(vec![9])),
+            Arc::new(StringArray::from(vec!["s"])),
+        ],
+    )
+    .unwrap();
+    let columns: Vec<(&str, bool, ArrayRef)> = vec![
+        ("b", false, Arc::new(BooleanArray::from(vec![true, false]))),
+        ("i", true, Arc::new(Int32Array::from(vec![Some(-7), None]))),
+        (
+            "l",
+            false,
+            Arc::new(Int64Array::from(vec![i64::MAX, i64::MIN])),
+        ),
+        ("d", false, Arc::new(Float64Array::from(vec![0.1, -1e300]))),
+        (
+            "s",
+            true,
+            Arc::new(StringArray::from(vec![Some("héllo"), None])),
+        ),
+        (
+            "by",
+            false,
+            Arc::new(BinaryArray::from(vec![&[0u8, 255][..], &[]])),
+        ),
+        (
+            "ts",
+            false,
+            Arc::new(
+                TimestampMillisecondArray::from(vec![1_700_000_000_123, -1]).with_timezone("UTC"),
+            ),
+        ),
+        (
+            "ts_us",
+            false,
+            Arc::new(
+                TimestampMicrosecondArray::from(vec![1_700_000_000_123_456, 0])
+                    .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "local",
+            false,
+            Arc::new(TimestampMillisecondArray::from(vec![1_700_000_000_123, -1])),
+        ),
+        (
+            "id",
+            false,
+            Arc::new(
+                FixedSizeBinaryArray::try_from_iter([[0x12u8; 16], [0u8; 16]].into_iter()).unwrap(),
+            ),
+        ),
+        (
+            "fx",
+            false,
+            Arc::new(FixedSizeBinaryArray::try_from_iter([[1u8, 2], [3, 4]].into_iter()).unwrap()),
+        ),
+        (
+            "t_us",
+            false,
+            Arc::new(Time64MicrosecondArray::from(vec![3_723_004_005, 1])),
+        ),
+        ("day", false, Arc::new(Date32Array::from(vec![19000, -1]))),
+        (
+            "t",
+            false,
+            Arc::new(Time32MillisecondArray::from(vec![3_723_004, 0])),
+        ),
+        (
+            "px",
+            true,
+            Arc::new(
+                Decimal128Array::from(vec![Some(-123_456), None])
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ),
+        ),
+        ("tags", true, Arc::new(tags.finish())),
+        ("attrs", false, Arc::new(attrs.finish())),
+        ("addr", true, Arc::new(addr)),
+        ("choice", false, Arc::new(choice)),
+    ];
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, nullable, a)| {
+            let f = Field::new(*n, a.data_type().clone(), *nullable);
+            if *n == "id" {
+                f.with_metadata(HashMap::from([(
+                    "ARROW:extension:name".to_string(),
+                    "arrow.uuid".to_string(),
+                )]))
+            } else {
+                f
+            }
+        })
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, _, a)| a).collect(),
+    )
+    .unwrap();
+    let ours = encode(
+        json!({"schema_registry_url": registry.url(), "topic": "gen", "auto_register": true,
+            "record_name": "com.acme.Generated"}),
+        &batch,
+    );
+    let read = decode_with_python(
+        &python,
+        &registry,
+        &ours
+            .into_iter()
+            .map(|b| ("gen".to_string(), b))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        read,
+        vec![
+            json!({"b": true, "i": -7, "l": i64::MAX, "d": 0.1, "s": "héllo",
+                "by": {"$bytes": "00ff"}, "ts": "2023-11-14T22:13:20.123000+00:00",
+                "ts_us": "2023-11-14T22:13:20.123456+00:00", "day": "2022-01-08",
+                "local": "2023-11-14T22:13:20.123000", "id": "12121212-1212-1212-1212-121212121212",
+                "fx": {"$bytes": "0102"}, "t_us": "01:02:03.004005",
+                "t": "01:02:03.004000", "px": {"$decimal": "-1234.56"},
+                "tags": ["a", null], "attrs": {"k": -3},
+                "addr": {"city": "Oslo", "zip": 150}, "choice": "s"}),
+            json!({"b": false, "i": null, "l": i64::MIN, "d": -1e300, "s": null,
+                "by": {"$bytes": ""}, "ts": "1969-12-31T23:59:59.999000+00:00",
+                "ts_us": "1970-01-01T00:00:00+00:00", "day": "1969-12-31",
+                "local": "1969-12-31T23:59:59.999000", "id": "00000000-0000-0000-0000-000000000000",
+                "fx": {"$bytes": "0304"}, "t_us": "00:00:00.000001",
+                "t": "00:00:00", "px": null, "tags": null, "attrs": {},
+                "addr": null, "choice": 9}),
+        ]
+    );
+}

@@ -394,6 +394,20 @@ impl RegistryClient {
         })
     }
 
+    /// The version of `subject` holding `schema`, if registered there
+    /// (`POST /subjects/{s}`, no registration).
+    pub fn lookup(&self, subject: &str, schema: &Schema) -> Result<SubjectVersion, RegistryError> {
+        let subject = subject.to_string();
+        let body = serde_json::to_value(schema).expect("a schema is always JSON");
+        self.run(move |inner| {
+            Box::pin(async move {
+                inner
+                    .call(Method::POST, &["subjects", &subject], Some(body))
+                    .await
+            })
+        })
+    }
+
     /// Every subject (`GET /subjects`).
     pub fn subjects(&self) -> Result<Vec<String>, RegistryError> {
         self.run(|inner| {
