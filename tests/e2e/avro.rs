@@ -6,32 +6,27 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use topictable::ingest::{
-    ConsumeSpec, ConsumedTable, InitialOffsets, StartAt, ValueSpec, consume_to_table,
-};
+use topictable::ingest::{ConsumedTable, ValueSpec};
 use topictable_e2e::{
-    Broker, Registry, json_rows, plugins, produce_serialized, run_python, wait_for,
+    Broker, Registry, json_rows, produce_serialized, read_into_append_table, run_python,
+    snapshot_with_rows,
 };
-use topictable_engine::{Engine, TableType};
+use topictable_engine::Engine;
 
-/// Reads `topic` from the beginning into an append table with `value` config.
-fn table(engine: &Engine, broker: &Broker, topic: &str, value: Value) -> ConsumedTable {
-    let mut spec = ConsumeSpec::new(
-        &broker.bootstrap(),
+/// Reads `topic` from the beginning into an append table, values with `avro` and `config`.
+fn table(engine: &Engine, broker: &Broker, topic: &str, config: Value) -> ConsumedTable {
+    read_into_append_table(
+        engine,
+        broker,
+        topic,
         topic,
         ValueSpec::Ignore,
-        ValueSpec::codec("avro", value),
-    );
-    spec.table_type = TableType::Append;
-    spec.offsets = InitialOffsets::all(StartAt::Beginning);
-    consume_to_table(engine, topic, &plugins(), spec).expect("consume_to_table")
+        ValueSpec::codec("avro", config),
+    )
 }
 
 fn rows_when(table: &ConsumedTable, n: usize) -> Vec<Value> {
-    let batch = wait_for(&format!("{n} rows"), Duration::from_secs(30), || {
-        table.table().snapshot().ok().filter(|b| b.num_rows() >= n)
-    });
-    json_rows(&batch)
+    json_rows(&snapshot_with_rows(table, n))
 }
 
 fn price_schema(with_qty: bool) -> Value {

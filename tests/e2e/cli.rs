@@ -34,17 +34,8 @@ last_by = ["Symbol"]
     path
 }
 
-fn topictable(args: &[&str]) -> std::process::Output {
-    Command::new(topictable_bin())
-        .arg("--plugin-dir")
-        .arg(plugin_dir())
-        .args(args)
-        .output()
-        .expect("run topictable")
-}
-
-#[test]
-fn run_exits_when_the_condition_holds_and_writes_snapshots() {
+/// A broker whose topic `share.price` holds three prices (AAPL twice).
+fn broker_with_three_prices() -> Broker {
     let broker = Broker::start();
     broker.create_topic("share.price", 1);
     TestProducer::new(&broker).send_text(
@@ -56,6 +47,21 @@ fn run_exits_when_the_condition_holds_and_writes_snapshots() {
             (Some("AAPL"), "136.82"),
         ],
     );
+    broker
+}
+
+fn topictable(args: &[&str]) -> std::process::Output {
+    Command::new(topictable_bin())
+        .arg("--plugin-dir")
+        .arg(plugin_dir())
+        .args(args)
+        .output()
+        .expect("run topictable")
+}
+
+#[test]
+fn run_exits_when_the_condition_holds_and_writes_snapshots() {
+    let broker = broker_with_three_prices();
     let dir = tempfile::tempdir().unwrap();
     let file = pipeline_file(dir.path(), &broker);
     let csv = dir.path().join("prices.csv");
@@ -116,17 +122,7 @@ fn read_with_pyarrow(dir: &std::path::Path, format: &str) -> serde_json::Value {
 
 #[test]
 fn run_with_file_sinks_writes_what_pyarrow_reads_back() {
-    let broker = Broker::start();
-    broker.create_topic("share.price", 1);
-    TestProducer::new(&broker).send_text(
-        "share.price",
-        0,
-        &[
-            (Some("AAPL"), "135.60"),
-            (Some("TSLA"), "730"),
-            (Some("AAPL"), "136.82"),
-        ],
-    );
+    let broker = broker_with_three_prices();
     let dir = tempfile::tempdir().unwrap();
     let file = pipeline_file(dir.path(), &broker);
     let (parquet_dir, jsonl_dir) = (dir.path().join("prices"), dir.path().join("last"));

@@ -11,13 +11,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use prost::Message;
 use serde_json::{Value, json};
-use topictable::ingest::{
-    ConsumeSpec, ConsumedTable, InitialOffsets, StartAt, ValueSpec, consume_to_table,
-};
+use topictable::ingest::{ConsumedTable, ValueSpec};
 use topictable_e2e::{
-    Broker, Registry, json_rows, plugins, produce_serialized, wait_for, workspace_root,
+    Broker, Registry, json_rows, produce_serialized, read_into_append_table, snapshot_with_rows,
+    workspace_root,
 };
-use topictable_engine::{Engine, TableType};
+use topictable_engine::Engine;
 
 fn protos() -> PathBuf {
     workspace_root().join("codecs/protobuf/tests/protos")
@@ -35,60 +34,34 @@ fn user_files() -> Vec<String> {
         .collect()
 }
 
-/// An order using every kind of field (protobuf JSON mapping), and the row
-/// topictable must make of it.
-fn full_order() -> (Value, Value) {
-    (
-        json!({"id": "9007199254740993", "customer": "ann",
-            "shipTo": {"city": "Oslo", "geo": {"lat": 59.9, "lon": 10.75}},
-            "created": "2023-11-14T22:13:20.123456789Z", "ttl": "90.5s",
-            "discount": "-5", "note": "fragile",
-            "lines": [{"sku": "A-1", "qty": 2, "price": 9.5}, {"sku": "B-2"}],
-            "tags": ["x", "y"], "counts": {"a": 1}, "status": "SHIPPED",
-            "card": "visa", "blob": "AP8Q", "priority": 0, "nums": [-1, 0, 300],
-            "bySku": {"A-1": {"sku": "A-1", "qty": 2}}, "small": 4000000000u32, "ratio": 0.25,
-            "rush": true}),
-        json!({"id": 9007199254740993i64, "customer": "ann", "ship_to_city": "Oslo",
-            "ship_to_geo_lat": 59.9, "ship_to_geo_lon": 10.75,
-            "created": "2023-11-14T22:13:20.123456789Z", "ttl": "PT90.5S",
-            "discount": -5, "note": "fragile",
-            "lines": [{"sku": "A-1", "qty": 2, "price": 9.5}, {"sku": "B-2", "qty": 0, "price": 0.0}],
-            "tags": ["x", "y"], "counts": {"a": 1}, "status": "SHIPPED", "card": "visa",
-            "blob": "00ff10", "priority": 0, "nums": [-1, 0, 300],
-            "by_sku": {"A-1": {"sku": "A-1", "qty": 2, "price": 0.0}},
-            "small": 4000000000u32, "ratio": 0.25, "rush": true}),
-    )
+/// An order of the fixtures' `orders.json` (`"full"`: every kind of field;
+/// `"sparse"`: most fields absent), and the row topictable must make of it.
+fn order(which: &str) -> (Value, Value) {
+    let text = std::fs::read_to_string(protos().join("orders.json")).expect("orders.json");
+    let order = &serde_json::from_str::<Value>(&text).expect("orders.json is JSON")[which];
+    (order["record"].clone(), order["row"].clone())
 }
 
-/// An order with most fields absent: proto3 scalars read as zero, absent
-/// messages, wrappers, `optional` and oneof members as null.
-fn sparse_order() -> (Value, Value) {
-    (
-        json!({"id": "7", "voucher": "12"}),
-        json!({"id": 7, "customer": "", "lines": [], "tags": [], "counts": {},
-            "status": "STATUS_UNKNOWN", "voucher": 12, "blob": "", "nums": [], "by_sku": {},
-            "small": 0, "ratio": 0.0, "rush": false}),
-    )
-}
-
-/// Reads `topic` from the beginning into an append table with `value` config.
-fn table(engine: &Engine, broker: &Broker, name: &str, topic: &str, value: Value) -> ConsumedTable {
-    let mut spec = ConsumeSpec::new(
-        &broker.bootstrap(),
+/// Reads `topic` from the beginning into an append table, values with `protobuf` and `config`.
+fn table(
+    engine: &Engine,
+    broker: &Broker,
+    name: &str,
+    topic: &str,
+    config: Value,
+) -> ConsumedTable {
+    read_into_append_table(
+        engine,
+        broker,
+        name,
         topic,
         ValueSpec::Ignore,
-        ValueSpec::codec("protobuf", value),
-    );
-    spec.table_type = TableType::Append;
-    spec.offsets = InitialOffsets::all(StartAt::Beginning);
-    consume_to_table(engine, name, &plugins(), spec).expect("consume_to_table")
+        ValueSpec::codec("protobuf", config),
+    )
 }
 
 fn rows_when(table: &ConsumedTable, n: usize) -> Vec<Value> {
-    let batch = wait_for(&format!("{n} rows"), Duration::from_secs(30), || {
-        table.table().snapshot().ok().filter(|b| b.num_rows() >= n)
-    });
-    json_rows(&batch)
+    json_rows(&snapshot_with_rows(table, n))
 }
 
 #[test]
@@ -97,8 +70,8 @@ fn protobuf_records_from_the_confluent_serializer_through_tansu() {
     let broker = Broker::start();
     broker.create_topic("orders.pb", 1);
     broker.create_topic("lines.pb", 1);
-    let (full, full_row) = full_order();
-    let (sparse, sparse_row) = sparse_order();
+    let (full, full_row) = order("full");
+    let (sparse, sparse_row) = order("sparse");
     let bytes = produce_serialized(
         "produce_protobuf.py",
         &registry,
@@ -147,8 +120,8 @@ fn raw_protobuf_records_through_tansu_with_local_proto_files() {
     let registry = Registry::start();
     let broker = Broker::start();
     broker.create_topic("orders.raw", 1);
-    let (full, full_row) = full_order();
-    let (sparse, sparse_row) = sparse_order();
+    let (full, full_row) = order("full");
+    let (sparse, sparse_row) = order("sparse");
     produce_serialized(
         "produce_protobuf.py",
         &registry,

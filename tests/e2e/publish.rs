@@ -9,13 +9,16 @@ use std::time::Duration;
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde_json::{Value, json};
-use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, ValueSpec, consume_to_table};
+use topictable::ingest::{ConsumedTable, ValueSpec};
 use topictable::pipeline;
 use topictable::publish::{
     KafkaPublisher, OnFailure, PublishSpec, SinkOptions, SinkStatus, TopicChoice, start_sink,
 };
-use topictable_e2e::{Broker, plugins, run_python, wait_for, workspace_root};
-use topictable_engine::{Engine, Table, TableType};
+use topictable_e2e::{
+    Broker, Registry, plugins, read_into_append_table, run_python, snapshot_with_rows, wait_for,
+    workspace_root,
+};
+use topictable_engine::{Engine, Table};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -53,11 +56,32 @@ fn publish_spec(broker: &Broker, topic: &str, key: ValueSpec, value: ValueSpec) 
 }
 
 fn read_back(broker: &Broker, topic: &str, n: usize, key: &str, value: &str) -> Vec<Value> {
-    let out = run_python(
-        "consume.py",
-        &[&broker.bootstrap(), topic, &n.to_string(), key, value],
-    );
-    out.lines()
+    read_with(&[&broker.bootstrap(), topic, &n.to_string(), key, value])
+}
+
+/// [`read_back`] for `avro` key or value types, which need the registry.
+fn read_back_with_registry(
+    broker: &Broker,
+    topic: &str,
+    n: usize,
+    key: &str,
+    value: &str,
+    registry: &str,
+) -> Vec<Value> {
+    read_with(&[
+        &broker.bootstrap(),
+        topic,
+        &n.to_string(),
+        key,
+        value,
+        registry,
+    ])
+}
+
+/// `consume.py` with `args`: one JSON object per record read.
+fn read_with(args: &[&str]) -> Vec<Value> {
+    run_python("consume.py", args)
+        .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
@@ -126,8 +150,10 @@ fn simple_and_json_round_trip_through_kafka_and_two_readers() {
     );
 
     // topictable reads back the same rows.
-    let mut spec = ConsumeSpec::new(
-        &broker.bootstrap(),
+    let back = read_into_append_table(
+        &engine,
+        &broker,
+        "back",
         "trades",
         key,
         ValueSpec::codec(
@@ -135,15 +161,76 @@ fn simple_and_json_round_trip_through_kafka_and_two_readers() {
             json!({"columns": [{"name": "Price", "type": "float64"}, {"name": "Qty", "type": "int64"}]}),
         ),
     );
-    spec.table_type = TableType::Append;
-    spec.offsets = InitialOffsets::all(StartAt::Beginning);
-    let back = consume_to_table(&engine, "back", &plugins(), spec).unwrap();
-    let batch = wait_for("3 rows read back", WAIT, || {
-        back.table().snapshot().ok().filter(|b| b.num_rows() == 3)
-    });
+    assert_same_rows(&engine, &table, &back);
+}
+
+/// `back` (the standard columns, then Symbol, Price and Qty) holds `table`'s rows.
+fn assert_same_rows(engine: &Engine, table: &Table, back: &ConsumedTable) {
+    let expected = engine.snapshot(&[table]).unwrap().batches.remove(0);
+    let batch = snapshot_with_rows(back, expected.num_rows());
     let back_rows = batch.project(&[3, 4, 5]).unwrap();
-    let expected = engine.snapshot(&[&table]).unwrap().batches.remove(0);
     assert_eq!(back_rows.columns(), expected.columns());
+    assert_eq!(back.error_counts().decode_errors, 0);
+}
+
+#[test]
+fn avro_round_trip_through_kafka_the_registry_and_two_readers() {
+    let registry = Registry::start();
+    let broker = Broker::start();
+    broker.create_topic("trades.avro", 1);
+    let (engine, _cycles) = engine();
+    let table = engine.append_table("trades", schema()).unwrap();
+    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    // No schema given: one is generated from the table and registered under
+    // `trades.avro-value` (the topic is filled in from the publisher's).
+    let value = ValueSpec::codec(
+        "avro",
+        json!({"schema_registry_url": registry.url(), "auto_register": true}),
+    );
+    let _sink = start(
+        &engine,
+        &table,
+        &publish_spec(&broker, "trades.avro", key.clone(), value),
+        SinkOptions::default(),
+    );
+    table
+        .writer()
+        .unwrap()
+        .push(rows(
+            &["AAPL", "TSLA", "AAPL"],
+            &[135.6, 730.0, 136.82],
+            &[7, 3, 2],
+        ))
+        .unwrap();
+
+    // confluent-kafka's AvroDeserializer, with the schema from our registry.
+    let got = read_back_with_registry(&broker, "trades.avro", 3, "string", "avro", registry.url());
+    let values: Vec<(&str, &Value)> = got
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap(), &r["value"]))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("AAPL", &json!({"Symbol": "AAPL", "Price": 135.6, "Qty": 7})),
+            ("TSLA", &json!({"Symbol": "TSLA", "Price": 730.0, "Qty": 3})),
+            (
+                "AAPL",
+                &json!({"Symbol": "AAPL", "Price": 136.82, "Qty": 2})
+            ),
+        ]
+    );
+
+    // topictable reads the same rows back, with the registered schema as its reader schema.
+    let back = read_into_append_table(
+        &engine,
+        &broker,
+        "back",
+        "trades.avro",
+        ValueSpec::Ignore,
+        ValueSpec::codec("avro", json!({"schema_registry_url": registry.url()})),
+    );
+    assert_same_rows(&engine, &table, &back);
 }
 
 #[test]

@@ -441,3 +441,30 @@ pub fn json_rows(batch: &arrow_array::RecordBatch) -> Vec<serde_json::Value> {
     }
     serde_json::from_slice(&bytes).expect("rows JSON")
 }
+
+/// Reads `topic` on `broker` from the beginning into an append table named
+/// `name`, with the given key and value specs.
+pub fn read_into_append_table(
+    engine: &topictable_engine::Engine,
+    broker: &Broker,
+    name: &str,
+    topic: &str,
+    key: topictable::ingest::ValueSpec,
+    value: topictable::ingest::ValueSpec,
+) -> topictable::ingest::ConsumedTable {
+    use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, consume_to_table};
+    let mut spec = ConsumeSpec::new(&broker.bootstrap(), topic, key, value);
+    spec.table_type = topictable_engine::TableType::Append;
+    spec.offsets = InitialOffsets::all(StartAt::Beginning);
+    consume_to_table(engine, name, &plugins(), spec).expect("consume_to_table")
+}
+
+/// A snapshot of `table` once it holds at least `n` rows (30 s at most).
+pub fn snapshot_with_rows(
+    table: &topictable::ingest::ConsumedTable,
+    n: usize,
+) -> arrow_array::RecordBatch {
+    wait_for(&format!("{n} rows"), Duration::from_secs(30), || {
+        table.table().snapshot().ok().filter(|b| b.num_rows() >= n)
+    })
+}
