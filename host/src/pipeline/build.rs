@@ -186,8 +186,10 @@ pub fn validate(
                     (topictable_sdk::Side::Value, &spec.value),
                 ] {
                     if let crate::ingest::ValueSpec::Codec { format, config } = vs {
+                        let config =
+                            crate::publish::encoder_config(plugins, format, config, &spec.topic);
                         plugins
-                            .new_encoder(format, config, side, table.schema())
+                            .new_encoder(format, &config, side, table.schema())
                             .map_err(|e| sink_error(p, &s.name, format!("{side} spec: {e}")))?;
                     }
                 }

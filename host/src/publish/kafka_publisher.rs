@@ -122,16 +122,38 @@ fn names(schema: &SchemaRef) -> String {
         .join(", ")
 }
 
+/// `config` for an encoder publishing to `topic`: a fixed topic fills in the
+/// codec's `topic` key when unset (see [`PluginRegistry::with_topic_default`]).
+pub fn encoder_config(
+    plugins: &PluginRegistry,
+    format: &str,
+    config: &serde_json::Value,
+    topic: &TopicChoice,
+) -> serde_json::Value {
+    match topic {
+        TopicChoice::Fixed(topic) => plugins.with_topic_default(format, config, topic),
+        TopicChoice::Column(_) => config.clone(),
+    }
+}
+
+/// The encoder of one side; a fixed topic fills in the codec's `topic` key
+/// (for registry subjects), as for a table reading one topic.
 fn encoder(
     plugins: &PluginRegistry,
     side: Side,
     spec: &ValueSpec,
     schema: &SchemaRef,
+    topic: &TopicChoice,
 ) -> Result<Option<Box<dyn Encoder>>, String> {
     match spec {
         ValueSpec::Ignore => Ok(None),
         ValueSpec::Codec { format, config } => plugins
-            .new_encoder(format, config, side, schema.clone())
+            .new_encoder(
+                format,
+                &encoder_config(plugins, format, config, topic),
+                side,
+                schema.clone(),
+            )
             .map(Some)
             .map_err(|e| format!("{side} spec: {e}")),
     }
@@ -148,8 +170,8 @@ impl KafkaPublisher {
         if spec.key == ValueSpec::Ignore && spec.value == ValueSpec::Ignore {
             return Err("the key and the value are both ignored; publish at least one".into());
         }
-        let key = encoder(plugins, Side::Key, &spec.key, schema)?;
-        let value = encoder(plugins, Side::Value, &spec.value, schema)?;
+        let key = encoder(plugins, Side::Key, &spec.key, schema, &spec.topic)?;
+        let value = encoder(plugins, Side::Value, &spec.value, schema, &spec.topic)?;
         let topic_column = match &spec.topic {
             TopicChoice::Column(c) => Some(column(schema, c, "topic", |t| t == &DataType::Utf8)?),
             TopicChoice::Fixed(_) => None,

@@ -4,7 +4,7 @@
 mod kafka_publisher;
 mod sink_runner;
 
-pub use kafka_publisher::{KafkaPublisher, PublishSpec, TopicChoice};
+pub use kafka_publisher::{KafkaPublisher, PublishSpec, TopicChoice, encoder_config};
 pub use sink_runner::{
     OnFailure, PluginTableSink, RunningSink, SinkOptions, SinkStatus, TableSink, start_sink,
 };
