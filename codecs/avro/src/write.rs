@@ -181,6 +181,12 @@ impl Offsets<'_> {
 
 /// A value plan's data in one batch.
 enum Data<'a> {
+    /// 64-bit integers written as they are: no scale, no range to check.
+    Long(&'a [i64]),
+    /// 32-bit integers written as they are (they fit `int` and `long`).
+    Int32(&'a [i32]),
+    /// Plain UTF-8 strings (not UUIDs): the common string column.
+    Utf8(&'a GenericStringArray<i32>),
     Null,
     Bool(&'a BooleanArray),
     Ints(Ints<'a>),
@@ -292,6 +298,17 @@ impl ValuePlan {
         let data = match &self.kind {
             ValueKind::Null => Data::Null,
             ValueKind::Bool => Data::Bool(a.as_boolean_opt().ok_or_else(bad)?),
+            ValueKind::Int {
+                min,
+                max,
+                scale: Scale::One,
+            } => match Ints::of(a.as_ref()).ok_or_else(bad)? {
+                Ints::I64(v) if *min == i64::MIN && *max == i64::MAX => Data::Long(v),
+                Ints::I32(v) if *min <= i64::from(i32::MIN) && *max >= i64::from(i32::MAX) => {
+                    Data::Int32(v)
+                }
+                ints => Data::Ints(ints),
+            },
             ValueKind::Int { .. } => Data::Ints(Ints::of(a.as_ref()).ok_or_else(bad)?),
             ValueKind::Float | ValueKind::Double => match a.data_type() {
                 DataType::Float32 => Data::F32(
@@ -305,6 +322,10 @@ impl ValuePlan {
                         .values(),
                 ),
                 _ => Data::Ints(Ints::of(a.as_ref()).ok_or_else(bad)?),
+            },
+            ValueKind::Str { uuid: false } => match Strs::of(a.as_ref()).ok_or_else(bad)? {
+                Strs::Utf8(a) => Data::Utf8(a),
+                strs => Data::Strs(strs),
             },
             ValueKind::Str { .. } | ValueKind::UuidFromText => {
                 Data::Strs(Strs::of(a.as_ref()).ok_or_else(bad)?)
@@ -454,6 +475,10 @@ impl BoundValue<'_> {
             write_long(b, out);
         }
         match (&self.data, &plan.kind) {
+            // The common cases first, with nothing to check.
+            (Data::Long(v), _) => write_long(v[i], out),
+            (Data::Int32(v), _) => write_long(v[i].into(), out),
+            (Data::Utf8(a), _) => write_bytes(a.value(i).as_bytes(), out),
             // Nulls were written above: a value cannot be written as `null`.
             (Data::Null, _) => return Err(fail(plan, "a value, but the Avro type is null")),
             (Data::Bool(a), _) => out.push(u8::from(a.value(i))),

@@ -12,47 +12,57 @@ use topictable_sdk::arrow_array::RecordBatch;
 use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
 
-fn python() -> Option<String> {
-    match std::env::var("TOPICTABLE_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            eprintln!(
-                "SKIPPED: TOPICTABLE_TEST_PYTHON is not set (CI sets it to a venv with confluent-kafka)"
-            );
-            None
-        }
+/// The Python with confluent-kafka: `TOPICTABLE_TEST_PYTHON`, or the venv
+/// scripts/test.sh makes. Panics when neither exists: these tests never pass
+/// without their reference client.
+fn python() -> String {
+    if let Ok(p) = std::env::var("TOPICTABLE_TEST_PYTHON")
+        && !p.is_empty()
+    {
+        return p;
     }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python for the confluent-kafka tests: set TOPICTABLE_TEST_PYTHON, or create {} with tests/python/requirements.txt (scripts/test.sh does)",
+        venv.display()
+    );
+    venv.to_string_lossy().into_owned()
 }
 
-/// Runs `produce_avro.py` on `cases`; returns `(topic, bytes)` per record.
-fn produce(python: &str, registry: &RegistryHandle, cases: Value) -> Vec<(String, Vec<u8>)> {
-    let dir = std::env::temp_dir().join(format!(
-        "tt-avro-{}-{}",
-        std::process::id(),
-        registry.addr().port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cases_path, out_path) = (dir.join("cases.json"), dir.join("out.jsonl"));
-    std::fs::write(&cases_path, cases.to_string()).unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/produce_avro.py");
-    let out = Command::new(python)
-        .arg(script)
+/// Runs `tests/python/<script> REGISTRY_URL IN OUT` with `input` in IN;
+/// returns the JSON lines it wrote to OUT.
+fn run_script(script: &str, registry: &RegistryHandle, input: &str) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let (in_path, out_path) = (dir.path().join("in"), dir.path().join("out.jsonl"));
+    std::fs::write(&in_path, input).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/python")
+        .join(script);
+    let out = Command::new(python())
+        .arg(path)
         .arg(registry.url())
-        .arg(&cases_path)
+        .arg(&in_path)
         .arg(&out_path)
         .output()
         .expect("run python");
     assert!(
         out.status.success(),
-        "produce_avro.py failed: {}",
+        "{script} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&out_path).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    text.lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
+    std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Runs `produce_avro.py` on `cases`; returns `(topic, bytes)` per record.
+fn produce(registry: &RegistryHandle, cases: Value) -> Vec<(String, Vec<u8>)> {
+    run_script("produce_avro.py", registry, &cases.to_string())
+        .into_iter()
+        .map(|v| {
             let hex = v["hex"].as_str().unwrap();
             let bytes = (0..hex.len())
                 .step_by(2)
@@ -144,10 +154,8 @@ fn all_types_records() -> Value {
 
 #[test]
 fn every_avro_type_from_the_confluent_serializer() {
-    let Some(python) = python() else { return };
     let registry = server::spawn("127.0.0.1:0").unwrap();
     let messages = produce(
-        &python,
         &registry,
         json!([{"topic": "all", "schema": all_types_schema(), "records": all_types_records()}]),
     );
@@ -274,7 +282,6 @@ fn every_avro_type_from_the_confluent_serializer() {
 
 #[test]
 fn schema_evolution_v1_then_v2_in_one_decoder() {
-    let Some(python) = python() else { return };
     let registry = server::spawn("127.0.0.1:0").unwrap();
     let v1 = json!({"type": "record", "name": "Trade", "fields": [
         {"name": "id", "type": "long"},
@@ -294,7 +301,6 @@ fn schema_evolution_v1_then_v2_in_one_decoder() {
     let bad =
         json!({"type": "record", "name": "Trade", "fields": [{"name": "id", "type": "string"}]});
     let messages = produce(
-        &python,
         &registry,
         json!([
             {"topic": "trades", "schema": v1, "records": [
@@ -346,7 +352,6 @@ fn schema_evolution_v1_then_v2_in_one_decoder() {
 
 #[test]
 fn references_raw_mode_and_row_errors() {
-    let Some(python) = python() else { return };
     let registry = server::spawn("127.0.0.1:0").unwrap();
     let address = json!({"type": "record", "name": "Address", "namespace": "com.acme",
         "fields": [{"name": "city", "type": "string"}]});
@@ -355,7 +360,6 @@ fn references_raw_mode_and_row_errors() {
     let raw_schema = json!({"type": "record", "name": "Order", "namespace": "com.acme", "fields": [
         {"name": "id", "type": "long"}, {"name": "ship_to", "type": address}]});
     let messages = produce(
-        &python,
         &registry,
         json!([
             {"topic": "address", "schema": address, "records": [{"city": "Rome"}]},
@@ -443,18 +447,7 @@ fn references_raw_mode_and_row_errors() {
 
 /// Runs `decode_avro.py` (confluent-kafka's `AvroDeserializer` against the
 /// registry) on framed messages; returns each value as JSON.
-fn decode_with_python(
-    python: &str,
-    registry: &RegistryHandle,
-    messages: &[(String, Vec<u8>)],
-) -> Vec<Value> {
-    let dir = std::env::temp_dir().join(format!(
-        "tt-avro-dec-{}-{}",
-        std::process::id(),
-        registry.addr().port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (in_path, out_path) = (dir.join("in.jsonl"), dir.join("out.jsonl"));
+fn decode_with_python(registry: &RegistryHandle, messages: &[(String, Vec<u8>)]) -> Vec<Value> {
     let lines: String = messages
         .iter()
         .map(|(topic, bytes)| {
@@ -462,26 +455,7 @@ fn decode_with_python(
             format!("{}\n", json!({"topic": topic, "hex": hex}))
         })
         .collect();
-    std::fs::write(&in_path, lines).unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/decode_avro.py");
-    let out = Command::new(python)
-        .arg(script)
-        .arg(registry.url())
-        .arg(&in_path)
-        .arg(&out_path)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "decode_avro.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&out_path).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    run_script("decode_avro.py", registry, &lines)
 }
 
 fn encode(config: Value, batch: &RecordBatch) -> Vec<Vec<u8>> {
@@ -499,11 +473,9 @@ fn encode(config: Value, batch: &RecordBatch) -> Vec<Vec<u8>> {
 
 #[test]
 fn our_encoder_read_by_the_confluent_deserializer_given_schema() {
-    let Some(python) = python() else { return };
     let registry = server::spawn("127.0.0.1:0").unwrap();
     // Python's serializer writes the records; we decode them into a table...
     let messages = produce(
-        &python,
         &registry,
         json!([{"topic": "all", "schema": all_types_schema(), "records": all_types_records()}]),
     );
@@ -520,14 +492,13 @@ fn our_encoder_read_by_the_confluent_deserializer_given_schema() {
     assert_eq!(&ours[0][..5], &[0, 0, 0, 0, 1], "the same schema, id 1");
     // ...and Python's deserializer reads what Python's serializer wrote.
     let read = decode_with_python(
-        &python,
         &registry,
         &ours
             .into_iter()
             .map(|b| ("again".to_string(), b))
             .collect::<Vec<_>>(),
     );
-    let theirs = decode_with_python(&python, &registry, &messages);
+    let theirs = decode_with_python(&registry, &messages);
     assert_eq!(read, theirs);
     assert_eq!(
         read[0],
@@ -563,7 +534,6 @@ fn our_encoder_read_by_the_confluent_deserializer_generated_schema() {
     use topictable_sdk::arrow_buffer::{NullBuffer, ScalarBuffer};
     use topictable_sdk::arrow_schema::{Field, Fields, Schema, UnionFields};
 
-    let Some(python) = python() else { return };
     let registry = server::spawn("127.0.0.1:0").unwrap();
     let mut tags = ListBuilder::new(StringBuilder::new());
     tags.append_value([Some("a"), None]);
@@ -704,7 +674,6 @@ fn our_encoder_read_by_the_confluent_deserializer_generated_schema() {
         &batch,
     );
     let read = decode_with_python(
-        &python,
         &registry,
         &ours
             .into_iter()
