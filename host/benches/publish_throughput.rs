@@ -27,7 +27,9 @@ use serde_json::json;
 use support::{Broker, JSON, SIMPLE, cpu_self, env_or};
 use topictable::PluginRegistry;
 use topictable::ingest::ValueSpec;
-use topictable::publish::{KafkaPublisher, PublishSpec, SinkOptions, TopicChoice, start_sink};
+use topictable::publish::{
+    DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, SinkOptions, TopicChoice, start_sink,
+};
 use topictable_engine::Engine;
 use topictable_sdk::Side;
 
@@ -86,6 +88,16 @@ fn specs() -> (ValueSpec, ValueSpec) {
     )
 }
 
+/// The producer properties of both sides: the publisher's defaults and the
+/// broker, so the baseline gets exactly the configuration the publisher runs.
+fn producer_properties(bootstrap: &str) -> BTreeMap<String, String> {
+    DEFAULT_PRODUCER_PROPERTIES
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain([("bootstrap.servers".to_string(), bootstrap.to_string())])
+        .collect()
+}
+
 fn codec_of(v: &ValueSpec) -> (&str, &serde_json::Value) {
     match v {
         ValueSpec::Codec { format, config } => (format, config),
@@ -109,11 +121,11 @@ fn floor_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegistry)
             )
         })
         .collect();
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
+    let mut config = ClientConfig::new();
+    for (k, v) in producer_properties(bootstrap) {
+        config.set(k, v);
+    }
+    let producer: BaseProducer = config.create().unwrap();
     let (cpu0, start) = (cpu_self(), Instant::now());
     for (keys, values) in &encoded {
         for i in 0..keys.len() {
@@ -150,10 +162,7 @@ fn topictable_child(
     let engine = Engine::new();
     let table = engine.append_table("orders", schema()).unwrap();
     let spec = PublishSpec {
-        properties: BTreeMap::from([
-            ("bootstrap.servers".to_string(), bootstrap.to_string()),
-            ("linger.ms".to_string(), "5".to_string()),
-        ]),
+        properties: producer_properties(bootstrap),
         topic: TopicChoice::Fixed(topic.into()),
         partition: None,
         partition_column: None,
