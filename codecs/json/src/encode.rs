@@ -100,7 +100,8 @@ enum Member {
     PublishTime,
 }
 
-/// An output object: its fields in order, each name already escaped as `"name":`.
+/// An output object: its fields in order, each name already escaped as
+/// `,"name":` (the comma is left out before the first field written).
 #[derive(Debug, Clone, Default)]
 struct OutNode {
     members: Vec<(String, Vec<u8>, Member)>,
@@ -112,7 +113,8 @@ impl OutNode {
         let at = match self.members.iter().position(|(n, _, _)| n == name) {
             Some(at) => at,
             None => {
-                let mut key = Vec::with_capacity(name.len() + 3);
+                let mut key = Vec::with_capacity(name.len() + 4);
+                key.push(b',');
                 write_str(&mut key, name);
                 key.push(b':');
                 self.members.push((name.to_string(), key, make()));
@@ -223,10 +225,7 @@ impl JsonEncoder {
         let mut empty = true;
         for (_, key, member) in &node.members {
             let mark = out.len();
-            if !empty {
-                out.push(b',');
-            }
-            out.extend_from_slice(key);
+            out.extend_from_slice(if empty { &key[1..] } else { key });
             let wrote = match member {
                 Member::Column(c) => cols[*c].write(row, out).map_err(|e| {
                     format!(
@@ -354,49 +353,55 @@ impl<'a> Column<'a> {
 
     /// Writes the value of `row`, or `null`; returns false for a null.
     fn write(&self, row: usize, out: &mut Vec<u8>) -> Result<bool, String> {
-        let is_null = match self {
-            Self::Skipped => true,
-            Self::Utf8(a, _) => a.is_null(row),
-            Self::LargeUtf8(a, _) => a.is_null(row),
-            Self::Bool(a) => a.is_null(row),
-            Self::Int8(a) => a.is_null(row),
-            Self::Int16(a) => a.is_null(row),
-            Self::Int32(a) => a.is_null(row),
-            Self::Int64(a) => a.is_null(row),
-            Self::UInt8(a) => a.is_null(row),
-            Self::UInt16(a) => a.is_null(row),
-            Self::UInt32(a) => a.is_null(row),
-            Self::UInt64(a) => a.is_null(row),
-            Self::Float32(a) => a.is_null(row),
-            Self::Float64(a) => a.is_null(row),
-            Self::Timestamp(a, _) => a.is_null(row),
-        };
-        if is_null {
-            out.extend_from_slice(b"null");
-            return Ok(false);
+        /// Writes `$a`'s value at `row` with `$write`, or `null`.
+        macro_rules! value {
+            ($a:expr, |$v:ident| $write:expr) => {{
+                if $a.is_null(row) {
+                    out.extend_from_slice(b"null");
+                    return Ok(false);
+                }
+                let $v = $a.value(row);
+                $write;
+            }};
         }
-        let mut int = itoa::Buffer::new();
         match self {
-            Self::Skipped => {}
-            Self::Utf8(a, false) => write_str(out, a.value(row)),
-            Self::LargeUtf8(a, false) => write_str(out, a.value(row)),
-            Self::Utf8(a, true) => write_json(out, a.value(row))?,
-            Self::LargeUtf8(a, true) => write_json(out, a.value(row))?,
-            Self::Bool(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
-            Self::Int8(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Int16(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Int32(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Int64(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt8(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt16(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt32(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt64(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Float32(a) => write_float(out, a.value(row))?,
-            Self::Float64(a) => write_float(out, a.value(row))?,
-            Self::Timestamp(a, unit) => write_timestamp(out, *a, *unit, row)?,
+            Self::Skipped => {
+                out.extend_from_slice(b"null");
+                return Ok(false);
+            }
+            Self::Utf8(a, false) => value!(a, |v| write_str(out, v)),
+            Self::LargeUtf8(a, false) => value!(a, |v| write_str(out, v)),
+            Self::Utf8(a, true) => value!(a, |v| write_json(out, v)?),
+            Self::LargeUtf8(a, true) => value!(a, |v| write_json(out, v)?),
+            Self::Bool(a) => value!(a, |v| out.extend_from_slice(if v {
+                b"true"
+            } else {
+                b"false"
+            })),
+            Self::Int8(a) => value!(a, |v| write_int(out, v)),
+            Self::Int16(a) => value!(a, |v| write_int(out, v)),
+            Self::Int32(a) => value!(a, |v| write_int(out, v)),
+            Self::Int64(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt8(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt16(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt32(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt64(a) => value!(a, |v| write_int(out, v)),
+            Self::Float32(a) => value!(a, |v| write_float(out, v)?),
+            Self::Float64(a) => value!(a, |v| write_float(out, v)?),
+            Self::Timestamp(a, unit) => {
+                if a.is_null(row) {
+                    out.extend_from_slice(b"null");
+                    return Ok(false);
+                }
+                write_timestamp(out, *a, *unit, row)?;
+            }
         }
         Ok(true)
     }
+}
+
+fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Writes a finite float in its shortest form that reads back exactly.
