@@ -8,7 +8,8 @@
 //! median of the rounds' ratios, since a shared machine makes single runs noisy.
 //!
 //! Run: `cargo bench -p topictable --bench publish_throughput`
-//! (env `PUBLISH_BENCH_ROWS`, default 2,000,000; `PUBLISH_BENCH_ROUNDS`, default 2).
+//! (env `PUBLISH_BENCH_ROWS`, default 2,000,000; `PUBLISH_BENCH_ROUNDS`, default 2;
+//! `PUBLISH_BENCH_PROPERTIES`, extra producer properties `key=value,…` for both sides).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -89,13 +90,19 @@ fn specs() -> (ValueSpec, ValueSpec) {
     )
 }
 
-/// The producer properties of both sides: the publisher's defaults and the
-/// broker, so the baseline gets exactly the configuration the publisher runs.
+/// The producer properties of both sides: the publisher's defaults, the
+/// broker, and any `key=value,…` from `PUBLISH_BENCH_PROPERTIES`, so the
+/// baseline gets exactly the configuration the publisher runs.
 fn producer_properties(bootstrap: &str) -> BTreeMap<String, String> {
+    let extra = std::env::var("PUBLISH_BENCH_PROPERTIES").unwrap_or_default();
     DEFAULT_PRODUCER_PROPERTIES
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .chain([("bootstrap.servers".to_string(), bootstrap.to_string())])
+        .chain(extra.split(',').filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.trim().to_string(), v.trim().to_string()))
+        }))
         .collect()
 }
 
