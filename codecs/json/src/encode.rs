@@ -4,6 +4,10 @@
 //! written, under which (possibly nested) field, as which JSON type. Field
 //! names are escaped once; each row is then written into one reused buffer.
 //!
+//! Rows are written straight into the value buffer of the output array, sized
+//! from the previous batch's bytes per row, so a row costs no allocation and no
+//! copy.
+//!
 //! - `include` / `exclude` choose the columns (all by default);
 //! - `mapping` renames a column's field (`{"Price": "price"}`), and a field
 //!   starting with `/` is a JSON Pointer (`/order/price`) that nests it;
@@ -20,7 +24,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SecondsFormat};
 use serde::de::IgnoredAny;
-use topictable_sdk::arrow_array::builder::BinaryBuilder;
 use topictable_sdk::arrow_array::cast::AsArray;
 use topictable_sdk::arrow_array::types::{
     Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
@@ -28,8 +31,9 @@ use topictable_sdk::arrow_array::types::{
     UInt32Type, UInt64Type,
 };
 use topictable_sdk::arrow_array::{
-    Array, BooleanArray, GenericStringArray, PrimitiveArray, RecordBatch,
+    Array, BinaryArray, BooleanArray, GenericStringArray, PrimitiveArray, RecordBatch,
 };
+use topictable_sdk::arrow_buffer::{Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use topictable_sdk::arrow_schema::{DataType, Field, Schema, TimeUnit};
 use topictable_sdk::config::closest;
 use topictable_sdk::preview::preview_bytes;
@@ -96,7 +100,8 @@ enum Member {
     PublishTime,
 }
 
-/// An output object: its fields in order, each name already escaped as `"name":`.
+/// An output object: its fields in order, each name already escaped as
+/// `,"name":` (the comma is left out before the first field written).
 #[derive(Debug, Clone, Default)]
 struct OutNode {
     members: Vec<(String, Vec<u8>, Member)>,
@@ -108,7 +113,8 @@ impl OutNode {
         let at = match self.members.iter().position(|(n, _, _)| n == name) {
             Some(at) => at,
             None => {
-                let mut key = Vec::with_capacity(name.len() + 3);
+                let mut key = Vec::with_capacity(name.len() + 4);
+                key.push(b',');
                 write_str(&mut key, name);
                 key.push(b':');
                 self.members.push((name.to_string(), key, make()));
@@ -126,6 +132,8 @@ pub struct JsonEncoder {
     kinds: Vec<Option<Kind>>,
     names: Vec<String>,
     output_nulls: bool,
+    /// Bytes per row of the last batch, to size the next one's buffer.
+    bytes_per_row: usize,
 }
 
 impl JsonEncoder {
@@ -200,6 +208,7 @@ impl JsonEncoder {
             kinds,
             names,
             output_nulls: config.output_nulls,
+            bytes_per_row: 64,
         })
     }
 
@@ -216,10 +225,7 @@ impl JsonEncoder {
         let mut empty = true;
         for (_, key, member) in &node.members {
             let mark = out.len();
-            if !empty {
-                out.push(b',');
-            }
-            out.extend_from_slice(key);
+            out.extend_from_slice(if empty { &key[1..] } else { key });
             let wrote = match member {
                 Member::Column(c) => cols[*c].write(row, out).map_err(|e| {
                     format!(
@@ -347,59 +353,78 @@ impl<'a> Column<'a> {
 
     /// Writes the value of `row`, or `null`; returns false for a null.
     fn write(&self, row: usize, out: &mut Vec<u8>) -> Result<bool, String> {
-        let is_null = match self {
-            Self::Skipped => true,
-            Self::Utf8(a, _) => a.is_null(row),
-            Self::LargeUtf8(a, _) => a.is_null(row),
-            Self::Bool(a) => a.is_null(row),
-            Self::Int8(a) => a.is_null(row),
-            Self::Int16(a) => a.is_null(row),
-            Self::Int32(a) => a.is_null(row),
-            Self::Int64(a) => a.is_null(row),
-            Self::UInt8(a) => a.is_null(row),
-            Self::UInt16(a) => a.is_null(row),
-            Self::UInt32(a) => a.is_null(row),
-            Self::UInt64(a) => a.is_null(row),
-            Self::Float32(a) => a.is_null(row),
-            Self::Float64(a) => a.is_null(row),
-            Self::Timestamp(a, _) => a.is_null(row),
-        };
-        if is_null {
-            out.extend_from_slice(b"null");
-            return Ok(false);
+        /// Writes `$a`'s value at `row` with `$write`, or `null`.
+        macro_rules! value {
+            ($a:expr, |$v:ident| $write:expr) => {{
+                if $a.is_null(row) {
+                    out.extend_from_slice(b"null");
+                    return Ok(false);
+                }
+                let $v = $a.value(row);
+                $write;
+            }};
         }
-        let mut int = itoa::Buffer::new();
         match self {
-            Self::Skipped => {}
-            Self::Utf8(a, false) => write_str(out, a.value(row)),
-            Self::LargeUtf8(a, false) => write_str(out, a.value(row)),
-            Self::Utf8(a, true) => write_json(out, a.value(row))?,
-            Self::LargeUtf8(a, true) => write_json(out, a.value(row))?,
-            Self::Bool(a) => out.extend_from_slice(if a.value(row) { b"true" } else { b"false" }),
-            Self::Int8(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Int16(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Int32(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Int64(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt8(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt16(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt32(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::UInt64(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
-            Self::Float32(a) => write_float(out, a.value(row))?,
-            Self::Float64(a) => write_float(out, a.value(row))?,
-            Self::Timestamp(a, unit) => write_timestamp(out, *a, *unit, row)?,
+            Self::Skipped => {
+                out.extend_from_slice(b"null");
+                return Ok(false);
+            }
+            Self::Utf8(a, false) => value!(a, |v| write_str(out, v)),
+            Self::LargeUtf8(a, false) => value!(a, |v| write_str(out, v)),
+            Self::Utf8(a, true) => value!(a, |v| write_json(out, v)?),
+            Self::LargeUtf8(a, true) => value!(a, |v| write_json(out, v)?),
+            Self::Bool(a) => value!(a, |v| out.extend_from_slice(if v {
+                b"true"
+            } else {
+                b"false"
+            })),
+            Self::Int8(a) => value!(a, |v| write_int(out, v)),
+            Self::Int16(a) => value!(a, |v| write_int(out, v)),
+            Self::Int32(a) => value!(a, |v| write_int(out, v)),
+            Self::Int64(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt8(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt16(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt32(a) => value!(a, |v| write_int(out, v)),
+            Self::UInt64(a) => value!(a, |v| write_int(out, v)),
+            Self::Float32(a) => value!(a, |v| write_float(out, v)?),
+            Self::Float64(a) => value!(a, |v| write_float(out, v)?),
+            Self::Timestamp(a, unit) => {
+                if a.is_null(row) {
+                    out.extend_from_slice(b"null");
+                    return Ok(false);
+                }
+                write_timestamp(out, *a, *unit, row)?;
+            }
         }
         Ok(true)
     }
 }
 
-fn write_float<F: ryu::Float + Copy + std::fmt::Display + IsFinite>(
+fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Writes a finite float in its shortest form that reads back exactly.
+///
+/// Żmij writes a positive exponent as `1e+21`, where this encoder (with ryu)
+/// has always written `1e21`; dropping the `+` gives ryu's text exactly, and
+/// Żmij is two to three times faster.
+fn write_float<F: zmij::Float + Copy + std::fmt::Display + IsFinite>(
     out: &mut Vec<u8>,
     v: F,
 ) -> Result<(), String> {
     if !v.finite() {
         return Err(format!("{v} cannot be written as JSON"));
     }
-    out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(v).as_bytes();
+    match text.iter().position(|&b| b == b'+') {
+        None => out.extend_from_slice(text),
+        Some(plus) => {
+            out.extend_from_slice(&text[..plus]);
+            out.extend_from_slice(&text[plus + 1..]);
+        }
+    }
     Ok(())
 }
 
@@ -460,11 +485,30 @@ fn write_json(out: &mut Vec<u8>, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `b` must be escaped in a JSON string.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// Writes `s` as a JSON string literal.
 fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    // Most strings need no escape: one check of every byte (no early exit,
+    // so it vectorises), then one copy.
+    if !bytes.iter().fold(false, |any, &b| any | needs_escape(b)) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    write_escaped_str(out, bytes);
+}
+
+/// Writes `bytes` (UTF-8 with characters to escape) as a JSON string literal.
+fn write_escaped_str(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -514,29 +558,84 @@ impl Encoder for JsonEncoder {
             .map(|(a, k)| Column::new(a.as_ref(), *k))
             .collect();
         let rows = batch.num_rows();
-        let mut bytes = BinaryBuilder::with_capacity(rows, rows * 64);
+        // A little over the last batch's size, so a steady stream of batches
+        // never grows (and so copies) the buffer.
+        let mut values: Vec<u8> = Vec::with_capacity(rows * (self.bytes_per_row + 8));
+        let mut offsets: Vec<i32> = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        let mut nulls = NullBufferBuilder::new(rows);
         let mut errors = Vec::new();
-        let mut buf = Vec::with_capacity(256);
         for row in 0..rows {
-            buf.clear();
-            match self.write_object(&self.root, &cols, row, now, &mut buf) {
-                Ok(_) => bytes.append_value(&buf),
+            let start = values.len();
+            match self.write_object(&self.root, &cols, row, now, &mut values) {
+                Ok(_) => nulls.append_non_null(),
                 Err(message) => {
+                    values.truncate(start);
                     errors.push(RowError::new(row, message));
-                    bytes.append_null();
+                    nulls.append_null();
                 }
             }
+            let end = i32::try_from(values.len()).map_err(|_| {
+                PluginError::failed(format!(
+                    "json: a batch of {rows} rows is over 2 GiB of JSON; send smaller batches"
+                ))
+            })?;
+            offsets.push(end);
         }
-        Ok(Encoded {
-            bytes: bytes.finish(),
-            errors,
-        })
+        if rows > 0 {
+            self.bytes_per_row = values.len().div_ceil(rows);
+        }
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        let bytes = BinaryArray::try_new(offsets, Buffer::from_vec(values), nulls.finish())
+            .map_err(PluginError::from)?;
+        Ok(Encoded { bytes, errors })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_are_written_as_ryu_writes_them() {
+        let mut bits: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            0.3,
+            100.37,
+            1e15,
+            1e16,
+            1e17,
+            1e21,
+            1e22,
+            1e-7,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            -2.5e-300,
+        ];
+        for _ in 0..200_000 {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            values.push(f64::from_bits(bits));
+            values.push((bits % 100_000_000) as f64 / 100.0);
+        }
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            let mut out = Vec::new();
+            write_float(&mut out, v).unwrap();
+            assert_eq!(out, ryu::Buffer::new().format_finite(v).as_bytes(), "{v:e}");
+            let f = v as f32;
+            if f.is_finite() {
+                out.clear();
+                write_float(&mut out, f).unwrap();
+                assert_eq!(out, ryu::Buffer::new().format_finite(f).as_bytes(), "{f:e}");
+            }
+        }
+    }
 
     #[test]
     fn strings_are_escaped_like_serde_json() {

@@ -6,22 +6,29 @@
 //! tombstones (the key with a null value). A modify that changes the key is
 //! an error, not a silent re-key. Every cycle ends with a flush; a failed
 //! delivery fails the cycle, and the sink's `on_failure` decides what next.
+//!
+//! Large updates go out in slices whose keys and values are encoded on a
+//! helper thread ahead of the producer ([`super::slice_encoding`]); each
+//! record borrows its key and payload from the encoded slice and its topic and
+//! headers from the row ([`super::record_fields`]), and librdkafka copies them.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, BinaryArray, RecordBatch};
-use arrow_schema::{DataType, SchemaRef, TimeUnit};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::SchemaRef;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
 use topictable_engine::Update;
 use topictable_sdk::{Encoder, Side};
 
+use super::publish_error::PublishError;
+use super::record_fields::RecordColumns;
 use super::sink_runner::TableSink;
+use super::slice_encoding::{EncodedSlice, RowEncoders};
 use crate::ingest::ValueSpec;
 use crate::plugin_loader::PluginRegistry;
 
@@ -55,6 +62,11 @@ pub struct PublishSpec {
     pub value: ValueSpec,
 }
 
+/// The producer properties the publisher sets before the spec's own, which
+/// override them: a short linger so librdkafka fills batches while the
+/// publisher is still queueing the cycle's records.
+pub const DEFAULT_PRODUCER_PROPERTIES: &[(&str, &str)] = &[("linger.ms", "5")];
+
 #[derive(Default)]
 struct DeliveryErrors(Mutex<Vec<String>>);
 
@@ -83,43 +95,9 @@ impl ProducerContext for PublisherContext {
 pub struct KafkaPublisher {
     producer: BaseProducer<PublisherContext>,
     errors: Arc<DeliveryErrors>,
-    topic: TopicChoice,
-    topic_column: Option<usize>,
-    partition: Option<i32>,
-    partition_column: Option<usize>,
-    timestamp_column: Option<usize>,
-    header_columns: Vec<(String, usize)>,
-    key: Option<Box<dyn Encoder>>,
-    value: Option<Box<dyn Encoder>>,
+    columns: RecordColumns,
+    encoders: RowEncoders,
     blink: bool,
-}
-
-fn column(
-    schema: &SchemaRef,
-    name: &str,
-    what: &str,
-    ok: impl Fn(&DataType) -> bool,
-) -> Result<usize, String> {
-    let (i, f) = schema.column_with_name(name).ok_or_else(|| {
-        format!(
-            "{what} column `{name}` not found; the table has {}",
-            names(schema)
-        )
-    })?;
-    if ok(f.data_type()) {
-        Ok(i)
-    } else {
-        Err(format!("{what} column `{name}` has type {}", f.data_type()))
-    }
-}
-
-fn names(schema: &SchemaRef) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// `config` for an encoder publishing to `topic`: a fixed topic fills in the
@@ -172,42 +150,12 @@ impl KafkaPublisher {
         }
         let key = encoder(plugins, Side::Key, &spec.key, schema, &spec.topic)?;
         let value = encoder(plugins, Side::Value, &spec.value, schema, &spec.topic)?;
-        let topic_column = match &spec.topic {
-            TopicChoice::Column(c) => Some(column(schema, c, "topic", |t| t == &DataType::Utf8)?),
-            TopicChoice::Fixed(_) => None,
-        };
-        let partition_column = spec
-            .partition_column
-            .as_deref()
-            .map(|c| column(schema, c, "partition", |t| t == &DataType::Int32))
-            .transpose()?;
-        let timestamp_column = spec
-            .timestamp_column
-            .as_deref()
-            .map(|c| {
-                column(schema, c, "timestamp", |t| {
-                    matches!(
-                        t,
-                        DataType::Int64 | DataType::Timestamp(TimeUnit::Millisecond, _)
-                    )
-                })
-            })
-            .transpose()?;
-        let header_columns = spec
-            .header_columns
-            .iter()
-            .map(|(h, c)| {
-                Ok((
-                    h.clone(),
-                    column(schema, c, "header", |t| {
-                        matches!(t, DataType::Utf8 | DataType::Binary)
-                    })?,
-                ))
-            })
-            .collect::<Result<_, String>>()?;
+        let columns = RecordColumns::new(spec, schema)?;
         let errors = Arc::new(DeliveryErrors::default());
         let mut config = ClientConfig::new();
-        config.set("linger.ms", "5");
+        for (k, v) in DEFAULT_PRODUCER_PROPERTIES {
+            config.set(*k, *v);
+        }
         for (k, v) in &spec.properties {
             config.set(k, v);
         }
@@ -217,158 +165,116 @@ impl KafkaPublisher {
         Ok(Self {
             producer,
             errors,
-            topic: spec.topic.clone(),
-            topic_column,
-            partition: spec.partition,
-            partition_column,
-            timestamp_column,
-            header_columns,
-            key,
-            value,
+            columns,
+            encoders: RowEncoders::new(key, value),
             blink,
         })
     }
 
-    fn encode(
-        encoder: &mut Option<Box<dyn Encoder>>,
-        rows: &RecordBatch,
-        side: Side,
-    ) -> Result<Option<BinaryArray>, String> {
-        let Some(e) = encoder else { return Ok(None) };
-        let out = e.encode(rows).map_err(|e| format!("{side} encoder: {e}"))?;
-        if let Some(first) = out.errors.first() {
-            return Err(format!(
-                "{side} encoder, row {}: {} ({} rows failed)",
-                first.row,
-                first.message,
-                out.errors.len()
-            ));
-        }
-        Ok(Some(out.bytes))
+    /// Queues one record per row; `tombstones` sends null values.
+    fn send(&mut self, rows: &RecordBatch, tombstones: bool) -> Result<(), PublishError> {
+        let Self {
+            producer,
+            columns,
+            encoders,
+            ..
+        } = self;
+        encoders.for_each_encoded_slice(rows, tombstones, |slice| {
+            produce_slice(producer, columns, slice)
+        })
     }
 
-    /// Queues one record per row; `tombstones` sends null values. Large
-    /// updates go in slices, so librdkafka delivers one slice while the next
-    /// is being encoded.
-    fn send(&mut self, rows: &RecordBatch, tombstones: bool) -> Result<(), String> {
-        const SLICE: usize = 16_384;
-        let mut start = 0;
-        while start < rows.num_rows() {
-            let len = SLICE.min(rows.num_rows() - start);
-            self.send_slice(&rows.slice(start, len), tombstones)?;
-            start += len;
+    /// Fails when a modified row's key differs from its previous key.
+    fn check_keys_unchanged(&mut self, u: &Update) -> Result<(), PublishError> {
+        if u.modified.num_rows() == 0 || !self.encoders.has_key() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    fn send_slice(&mut self, rows: &RecordBatch, tombstones: bool) -> Result<(), String> {
-        let keys = Self::encode(&mut self.key, rows, Side::Key)?;
-        let values = if tombstones {
-            None
-        } else {
-            Self::encode(&mut self.value, rows, Side::Value)?
+        let new = self.encoders.encode_side(Side::Key, &u.modified, 0)?;
+        let old = self.encoders.encode_side(Side::Key, &u.modified_prev, 0)?;
+        let (Some(new), Some(old)) = (new, old) else {
+            unreachable!("a key encoder gives keys")
         };
-        for row in 0..rows.num_rows() {
-            let topic = match (&self.topic, self.topic_column) {
-                (_, Some(c)) => rows.column(c).as_string::<i32>().value(row).to_string(),
-                (TopicChoice::Fixed(t), None) => t.clone(),
-                (TopicChoice::Column(_), None) => unreachable!("a column choice has an index"),
-            };
-            let mut headers = OwnedHeaders::new();
-            for (name, c) in &self.header_columns {
-                let array = rows.column(*c);
-                if array.is_null(row) {
-                    continue;
-                }
-                let bytes: &[u8] = match array.data_type() {
-                    DataType::Utf8 => array.as_string::<i32>().value(row).as_bytes(),
-                    _ => array.as_binary::<i32>().value(row),
-                };
-                headers = headers.insert(Header {
-                    key: name,
-                    value: Some(bytes),
-                });
-            }
-            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic).headers(headers);
-            if let Some(k) = keys.as_ref().filter(|k| k.is_valid(row)) {
-                record = record.key(k.value(row));
-            }
-            if let Some(v) = values.as_ref().filter(|v| v.is_valid(row)) {
-                record = record.payload(v.value(row));
-            }
-            if let Some(c) = self.partition_column {
-                record = record.partition(rows.column(c).as_primitive::<Int32Type>().value(row));
-            } else if let Some(p) = self.partition {
-                record = record.partition(p);
-            }
-            if let Some(c) = self.timestamp_column {
-                let array = rows.column(c);
-                if array.is_valid(row) {
-                    let ms = match array.data_type() {
-                        DataType::Int64 => array.as_primitive::<Int64Type>().value(row),
-                        _ => array.as_primitive::<TimestampMillisecondType>().value(row),
-                    };
-                    record = record.timestamp(ms);
-                }
-            }
-            let mut record = Some(record);
-            // A full local queue: serve delivery reports until there is room.
-            while let Some(r) = record.take() {
-                match self.producer.send(r) {
-                    Ok(()) => {}
-                    Err((e, r))
-                        if e.rdkafka_error_code()
-                            == Some(rdkafka::types::RDKafkaErrorCode::QueueFull) =>
-                    {
-                        self.producer.poll(Duration::from_millis(10));
-                        record = Some(r);
-                    }
-                    Err((e, _)) => return Err(format!("kafka: {e}")),
-                }
-            }
+        match (0..new.len()).find(|&r| {
+            new.is_valid(r) != old.is_valid(r) || (new.is_valid(r) && new.value(r) != old.value(r))
+        }) {
+            Some(row) => Err(PublishError::KeyChanged {
+                row,
+                cycle: u.cycle,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
-}
 
-impl TableSink for KafkaPublisher {
-    fn write(&mut self, u: &Update) -> Result<(), String> {
+    fn write_update(&mut self, u: &Update) -> Result<(), PublishError> {
         self.send(&u.added, false)?;
         if self.blink {
             return Ok(());
         }
-        if u.modified.num_rows() > 0 && self.key.is_some() {
-            let new = Self::encode(&mut self.key, &u.modified, Side::Key)?.expect("a key encoder");
-            let old =
-                Self::encode(&mut self.key, &u.modified_prev, Side::Key)?.expect("a key encoder");
-            if let Some(row) = (0..new.len()).find(|&r| {
-                new.is_valid(r) != old.is_valid(r)
-                    || (new.is_valid(r) && new.value(r) != old.value(r))
-            }) {
-                return Err(format!(
-                    "a modified row (row {row} of cycle {}) changed its key columns; publish a last_by table keyed on them, or a blink table",
-                    u.cycle
-                ));
-            }
-        }
+        self.check_keys_unchanged(u)?;
         self.send(&u.modified, false)?;
-        if self.key.is_some() {
+        if self.encoders.has_key() {
             self.send(&u.removed, true)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush_all(&mut self) -> Result<(), PublishError> {
         let flushed = self
             .producer
             .flush(Duration::from_secs(30))
-            .map_err(|e| format!("kafka flush: {e}"));
+            .map_err(PublishError::Flush);
         let errors =
             std::mem::take(&mut *self.errors.0.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some(first) = errors.first() {
-            return Err(format!("{first} ({} delivery errors)", errors.len()));
+            return Err(PublishError::Delivery {
+                first: first.clone(),
+                count: errors.len(),
+            });
         }
         flushed
+    }
+}
+
+/// Queues one record per row of `slice`. While librdkafka's local queue is
+/// full, serves delivery reports until there is room.
+fn produce_slice(
+    producer: &BaseProducer<PublisherContext>,
+    columns: &RecordColumns,
+    slice: &EncodedSlice,
+) -> Result<(), PublishError> {
+    let fields = columns.of(&slice.rows);
+    let keys = slice.keys.as_ref();
+    let values = slice.values.as_ref();
+    for row in 0..slice.rows.num_rows() {
+        let mut record = fields.record(row);
+        if let Some(k) = keys.filter(|k| k.is_valid(row)) {
+            record = record.key(k.value(row));
+        }
+        if let Some(v) = values.filter(|v| v.is_valid(row)) {
+            record = record.payload(v.value(row));
+        }
+        let mut record = Some(record);
+        while let Some(r) = record.take() {
+            match producer.send(r) {
+                Ok(()) => {}
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    producer.poll(Duration::from_millis(10));
+                    record = Some(r);
+                }
+                Err((e, _)) => return Err(PublishError::Produce(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+impl TableSink for KafkaPublisher {
+    fn write(&mut self, u: &Update) -> Result<(), String> {
+        self.write_update(u).map_err(|e| e.to_string())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.flush_all().map_err(|e| e.to_string())
     }
 
     fn close(&mut self) -> Result<(), String> {

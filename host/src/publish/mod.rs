@@ -2,9 +2,15 @@
 //! plugin sinks, each driven by a sink runner off the cycle thread.
 
 mod kafka_publisher;
+mod publish_error;
+mod record_fields;
 mod sink_runner;
+mod slice_encoding;
 
-pub use kafka_publisher::{KafkaPublisher, PublishSpec, TopicChoice, encoder_config};
+pub use kafka_publisher::{
+    DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, TopicChoice, encoder_config,
+};
+pub use publish_error::PublishError;
 pub use sink_runner::{
     OnFailure, PluginTableSink, RunningSink, SinkOptions, SinkStatus, TableSink, start_sink,
 };

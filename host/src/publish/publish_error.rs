@@ -1,0 +1,57 @@
+//! Why publishing one cycle's update failed.
+
+use rdkafka::error::KafkaError;
+use topictable_sdk::{PluginError, Side};
+
+/// A failure of the Kafka publisher; the sink runner shows it in the sink's
+/// status and applies `on_failure`.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// An encoder failed as a whole.
+    #[error("{side} encoder: {source}")]
+    Encoder {
+        /// Key or value.
+        side: Side,
+        /// The plugin's error.
+        source: PluginError,
+    },
+    /// An encoder could not encode some rows; nothing of them is sent.
+    #[error("{side} encoder, row {row}: {message} ({failed} rows failed)")]
+    RowsFailed {
+        /// Key or value.
+        side: Side,
+        /// The first failed row, counted in the slice being encoded.
+        row: usize,
+        /// Why that row failed.
+        message: String,
+        /// How many rows of the slice failed.
+        failed: usize,
+    },
+    /// A modify changed a row's key, which a keyed topic cannot express.
+    #[error(
+        "a modified row (row {row} of cycle {cycle}) changed its key columns; publish a last_by table keyed on them, or a blink table"
+    )]
+    KeyChanged {
+        /// The row within the cycle's modified rows.
+        row: usize,
+        /// The cycle.
+        cycle: u64,
+    },
+    /// librdkafka refused a record.
+    #[error("kafka: {0}")]
+    Produce(KafkaError),
+    /// The cycle's flush did not complete.
+    #[error("kafka flush: {0}")]
+    Flush(KafkaError),
+    /// Records were not delivered.
+    #[error("{first} ({count} delivery errors)")]
+    Delivery {
+        /// The first failure, as librdkafka reported it.
+        first: String,
+        /// How many were reported (at most 10 are kept).
+        count: usize,
+    },
+    /// The thread that encodes slices ahead of the producer could not start.
+    #[error("starting the encoding thread: {0}")]
+    EncodingThread(std::io::Error),
+}
