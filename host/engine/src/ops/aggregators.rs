@@ -18,17 +18,7 @@ use crate::keys::Gid;
 
 /// Whether `dt` is an integer type accepted by Sum/WSum/Avg.
 pub(crate) fn is_int(dt: &DataType) -> bool {
-    matches!(
-        dt,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    )
+    dt.is_integer()
 }
 
 /// Whether `dt` is a float type accepted by Sum/WSum/Avg.
