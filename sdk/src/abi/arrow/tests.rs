@@ -400,6 +400,29 @@ fn malformed_columns_are_refused_and_still_released() {
             "{error}"
         );
 
+        // A descent anywhere, in the vectorised chunks or the tail, is caught.
+        for at in 1..40 {
+            let mut offsets: Vec<i32> = (0..=40).collect();
+            offsets[at] = offsets[at - 1] - 1;
+            let bad = unsafe {
+                // SAFETY: test only: this array is never read, only exported.
+                StringArray::new_unchecked(
+                    OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+                    Buffer::from(vec![b'a'; 40]),
+                    None,
+                )
+            };
+            let bad = batch_of(vec![("s".into(), Arc::new(bad))]);
+            let error = FfiArrowArray::export_batch(bad.clone())
+                .import_batch(&bad.schema())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("offsets are negative or decreasing"),
+                "at {at}: {error}"
+            );
+        }
+
         let mut wrong_schema = schema.fields().to_vec();
         wrong_schema.pop();
         let error = FfiArrowArray::export_batch(batch.clone())
