@@ -382,8 +382,8 @@ fn malformed_columns_are_refused_and_still_released() {
         assert!(error.contains("offset -1"), "{error}");
 
         // Decreasing offsets, which would let a value reach outside the data.
+        // SAFETY: test only: this array is never read, only exported.
         let bad = unsafe {
-            // SAFETY: test only: this array is never read, only exported.
             StringArray::new_unchecked(
                 OffsetBuffer::new_unchecked(ScalarBuffer::from(vec![0, 5, 2, 6])),
                 Buffer::from(vec![b'a'; 6]),
@@ -404,8 +404,8 @@ fn malformed_columns_are_refused_and_still_released() {
         for at in 1..40 {
             let mut offsets: Vec<i32> = (0..=40).collect();
             offsets[at] = offsets[at - 1] - 1;
+            // SAFETY: test only: this array is never read, only exported.
             let bad = unsafe {
-                // SAFETY: test only: this array is never read, only exported.
                 StringArray::new_unchecked(
                     OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
                     Buffer::from(vec![b'a'; 40]),
@@ -452,6 +452,50 @@ fn a_root_with_an_offset_goes_through_arrow_rs() {
             .to_string();
         assert!(error.contains("length -3"), "{error}");
     });
+}
+
+#[test]
+fn misaligned_columns_are_moved_out_and_realigned_by_arrow_rs() {
+    let exported = released_exactly_once(|| {
+        let values: Vec<i64> = (0..10).map(|i| i * 0x0101_0101).collect();
+        let batch = batch_of(vec![
+            ("n".into(), Arc::new(Int64Array::from(values.clone()))),
+            ("s".into(), column(&DataType::Utf8, &cells(10))),
+        ]);
+        let mut exported = FfiArrowArray::export_batch(batch.clone());
+        // One row fewer, read from one byte further: still inside the
+        // buffer, but no longer aligned for i64.
+        let child = child_of(&mut exported, 0);
+        child.length = 9;
+        // SAFETY: test only: buffer 1 of our own export, moved by one byte.
+        unsafe {
+            let values = child.buffers.add(1).cast_mut();
+            *values = values.read().cast::<u8>().add(1).cast();
+        }
+        child_of(&mut exported, 1).length = 9;
+        // SAFETY: test only: the root is ours and unreleased.
+        unsafe { (*ptr::from_mut(&mut exported.array).cast::<RawArrowArray>()).length = 9 };
+        let back = exported.import_batch(&batch.schema()).unwrap();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let shifted: Vec<i64> = bytes[1..]
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            back.column(0).as_ref(),
+            &Int64Array::from(shifted) as &dyn Array
+        );
+        assert_same(
+            &back.slice(0, 9).project(&[1]).unwrap(),
+            &batch.slice(0, 9).project(&[1]).unwrap(),
+            "beside it",
+        );
+        // The moved column outlives the rest of the batch.
+        let moved = back.column(0).clone();
+        drop(back);
+        assert_eq!(moved.len(), 9);
+    });
+    assert_eq!(exported, 1);
 }
 
 #[test]
