@@ -8,8 +8,8 @@ cargo bench -p topictable --bench abi_overhead --no-run --quiet
 exe=$(ls -t target/release/deps/abi_overhead-* | grep -v '\.d$' | head -n 1)
 exe=$(realpath "$exe")
 messages=${ABI_BENCH_MESSAGES:-262144}
-echo "| payload | batch | direct instr/msg | plugin instr/msg | ABI overhead |"
-echo "|---|---:|---:|---:|---:|"
+echo "| payload | batch | direct instr/msg | plugin instr/msg | ABI instr/batch | ABI overhead |"
+echo "|---|---:|---:|---:|---:|---:|"
 for case in int64 string; do
     for batch in 1024 4096 16384 65536; do
         declare -A instr=()
@@ -21,6 +21,6 @@ for case in int64 string; do
             rm -f "$out"
         done
         awk -v c="$case" -v b="$batch" -v d="${instr[direct]}" -v p="${instr[plugin]}" -v m="$messages" \
-            'BEGIN { printf "| %s | %d | %.1f | %.1f | %+.2f%% |\n", c, b, d/m, p/m, (p/d-1)*100 }'
+            'BEGIN { n = int((m + b - 1) / b); printf "| %s | %d | %.1f | %.1f | %.0f | %+.2f%% |\n", c, b, d/m, p/m, (p-d)/n, (p/d-1)*100 }'
     done
 done

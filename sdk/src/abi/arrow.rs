@@ -5,13 +5,25 @@
 //! and plugin may use different arrow-rs versions. Every export goes through a
 //! counting `release` so tests can prove each array and schema is released
 //! exactly once, by the side that made it.
+//!
+//! Record batches, which cross once per decode, encode or sink call, take a
+//! lean path (`arrow/batch_export.rs`, `arrow/batch_import.rs`): a handful of allocations
+//! per batch instead of several per column, and buffers shared without
+//! copies. Other arrays, and batch columns of nested types, go through
+//! arrow-rs's C Data Interface import and export. Both paths produce and read
+//! the same standard structs, so either side may use either.
 
-use std::ffi::c_void;
+mod batch_export;
+mod batch_import;
+mod c_data;
+#[cfg(test)]
+mod tests;
+
 use std::ptr;
 use std::sync::Arc;
 
 use abi_stable::StableAbi;
-use arrow_array::{Array, RecordBatch, StructArray, ffi::from_ffi_and_data_type};
+use arrow_array::{RecordBatch, ffi::from_ffi_and_data_type};
 use arrow_data::ArrayData;
 use arrow_data::ffi::FFI_ArrowArray;
 use arrow_schema::ffi::FFI_ArrowSchema;
@@ -20,6 +32,8 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use super::counts::{Counter, bump};
 use super::panic::guard_release;
 use crate::PluginError;
+use batch_import::ArrowImportError;
+use c_data::{RawArrowArray, RawArrowSchema};
 
 /// An owned Arrow array crossing the ABI; dropping it runs its producer's `release`.
 #[repr(C)]
@@ -38,47 +52,10 @@ pub struct FfiArrowSchema {
     schema: FFI_ArrowSchema,
 }
 
-/// The C Data Interface's `ArrowArray`, spelled out so the counting wrapper can
-/// build one (arrow-rs keeps `FFI_ArrowArray`'s fields private).
-#[repr(C)]
-struct RawArrowArray {
-    length: i64,
-    null_count: i64,
-    offset: i64,
-    n_buffers: i64,
-    n_children: i64,
-    buffers: *mut *const c_void,
-    children: *mut *mut c_void,
-    dictionary: *mut c_void,
-    release: Option<unsafe extern "C" fn(*mut RawArrowArray)>,
-    private_data: *mut c_void,
-}
-
-/// The C Data Interface's `ArrowSchema`, spelled out likewise.
-#[repr(C)]
-struct RawArrowSchema {
-    format: *const std::ffi::c_char,
-    name: *const std::ffi::c_char,
-    metadata: *const std::ffi::c_char,
-    flags: i64,
-    n_children: i64,
-    children: *mut *mut c_void,
-    dictionary: *mut c_void,
-    release: Option<unsafe extern "C" fn(*mut RawArrowSchema)>,
-    private_data: *mut c_void,
-}
-
-const _: () = assert!(size_of::<RawArrowArray>() == size_of::<FFI_ArrowArray>());
-const _: () = assert!(align_of::<RawArrowArray>() == align_of::<FFI_ArrowArray>());
-const _: () = assert!(size_of::<RawArrowSchema>() == size_of::<FFI_ArrowSchema>());
-const _: () = assert!(align_of::<RawArrowSchema>() == align_of::<FFI_ArrowSchema>());
-
 /// Wraps `inner` in an outer struct whose `release` frees `inner` and counts it.
 fn counted_array(inner: FFI_ArrowArray) -> FFI_ArrowArray {
     let inner = Box::new(inner);
-    // SAFETY: FFI_ArrowArray is `#[repr(C)]` with the C Data Interface layout,
-    // which RawArrowArray spells out (sizes asserted above); we only read it.
-    let view = unsafe { &*ptr::from_ref::<FFI_ArrowArray>(&*inner).cast::<RawArrowArray>() };
+    let view = RawArrowArray::view(&inner);
     let outer = RawArrowArray {
         length: view.length,
         null_count: view.null_count,
@@ -92,10 +69,9 @@ fn counted_array(inner: FFI_ArrowArray) -> FFI_ArrowArray {
         private_data: Box::into_raw(inner).cast(),
     };
     bump(Counter::ArrayExported);
-    // SAFETY: same layout (asserted above); the buffers, children and dictionary
-    // pointers stay valid because `inner` (which owns them) lives in private_data
-    // until release_counted_array runs.
-    unsafe { std::mem::transmute::<RawArrowArray, FFI_ArrowArray>(outer) }
+    // The buffers, children and dictionary stay valid because `inner` (which
+    // owns them) lives in private_data until release_counted_array runs.
+    outer.into_ffi()
 }
 
 unsafe extern "C" fn release_counted_array(array: *mut RawArrowArray) {
@@ -118,9 +94,7 @@ unsafe extern "C" fn release_counted_array(array: *mut RawArrowArray) {
 
 fn counted_schema(inner: FFI_ArrowSchema) -> FFI_ArrowSchema {
     let inner = Box::new(inner);
-    // SAFETY: FFI_ArrowSchema is `#[repr(C)]` with the C Data Interface layout
-    // spelled out by RawArrowSchema (asserted above); we only read it.
-    let view = unsafe { &*ptr::from_ref::<FFI_ArrowSchema>(&*inner).cast::<RawArrowSchema>() };
+    let view = RawArrowSchema::view(&inner);
     let outer = RawArrowSchema {
         format: view.format,
         name: view.name,
@@ -133,9 +107,9 @@ fn counted_schema(inner: FFI_ArrowSchema) -> FFI_ArrowSchema {
         private_data: Box::into_raw(inner).cast(),
     };
     bump(Counter::SchemaExported);
-    // SAFETY: same layout; the strings and children live in `inner`, kept alive
-    // in private_data until release_counted_schema runs.
-    unsafe { std::mem::transmute::<RawArrowSchema, FFI_ArrowSchema>(outer) }
+    // The strings and children live in `inner`, kept alive in private_data
+    // until release_counted_schema runs.
+    outer.into_ffi()
 }
 
 unsafe extern "C" fn release_counted_schema(schema: *mut RawArrowSchema) {
@@ -164,31 +138,51 @@ impl FfiArrowArray {
         }
     }
 
-    /// Exports a record batch as one struct array (its schema travels separately).
-    pub fn export_batch(batch: &RecordBatch) -> Self {
-        Self::export(&StructArray::from(batch.clone()).into_data())
+    /// Exports a record batch as one struct array (its schema travels
+    /// separately), through the lean path; the export owns the batch.
+    pub fn export_batch(batch: RecordBatch) -> Self {
+        Self {
+            array: batch_export::export_batch(batch).into_ffi(),
+        }
     }
 
     /// Imports the array, which must have type `data_type` (known from a schema
     /// exchanged earlier), taking ownership of its buffers.
     pub fn import(self, data_type: DataType) -> Result<ArrayData, PluginError> {
-        // SAFETY: an FfiArrowArray is only ever made by `export` on one side of
-        // the ABI, so it holds a valid C Data Interface array; arrow-rs checks
-        // it against `data_type` (structural validation) while importing.
+        if self.array.is_released() {
+            return Err(ArrowImportError::Released.into());
+        }
+        // SAFETY: an unreleased C Data Interface array; arrow-rs builds the
+        // ArrayData from it without validation, as the C Data Interface
+        // leaves the data to the producer.
         unsafe { from_ffi_and_data_type(self.array, data_type) }.map_err(PluginError::from)
     }
 
-    /// Imports a struct array as a record batch of `schema`.
+    /// Imports a struct array as a record batch of `schema` (known from a
+    /// schema exchanged earlier), through the lean path (`arrow/batch_import.rs`
+    /// says what it checks).
     pub fn import_batch(self, schema: &SchemaRef) -> Result<RecordBatch, PluginError> {
-        let data = self.import(DataType::Struct(schema.fields().clone()))?;
-        let array = StructArray::from(data);
-        if array.null_count() > 0 {
-            return Err(PluginError::Arrow(
-                "a record batch's struct array has top-level nulls".into(),
-            ));
+        Ok(batch_import::import_batch(self.array, schema)?)
+    }
+
+    /// Imports a struct array as a record batch through arrow-rs's import only
+    /// (the pre-lean path, kept to compare and test against).
+    pub fn import_batch_with_arrow_rs(
+        self,
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch, PluginError> {
+        if self.array.is_released() {
+            return Err(ArrowImportError::Released.into());
         }
-        let (_, columns, _) = array.into_parts();
-        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        Ok(batch_import::import_batch_with_arrow_rs(
+            self.array, schema,
+        )?)
+    }
+}
+
+impl From<ArrowImportError> for PluginError {
+    fn from(e: ArrowImportError) -> Self {
+        Self::Arrow(e.to_string())
     }
 }
 
@@ -203,45 +197,5 @@ impl FfiArrowSchema {
     /// Reads the schema (copying it; the exporter's copy is released on drop).
     pub fn to_schema(&self) -> Result<SchemaRef, PluginError> {
         Ok(Arc::new(Schema::try_from(&self.schema)?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::abi::local_object_counts;
-    use arrow_array::{Int64Array, StringArray};
-    use arrow_schema::Field;
-
-    #[test]
-    fn batches_round_trip_and_release_once() {
-        let before = local_object_counts();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Int64, true),
-            Field::new("s", DataType::Utf8, true),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from(vec![Some(1), None])),
-                Arc::new(StringArray::from(vec!["x", "yz"])),
-            ],
-        )
-        .unwrap();
-        let ffi_schema = FfiArrowSchema::export(&schema).unwrap();
-        let back_schema = ffi_schema.to_schema().unwrap();
-        drop(ffi_schema);
-        let back = FfiArrowArray::export_batch(&batch)
-            .import_batch(&back_schema)
-            .unwrap();
-        assert_eq!(back, batch);
-        drop(back);
-        let dropped_unimported = FfiArrowArray::export_batch(&batch);
-        drop(dropped_unimported);
-        let after = local_object_counts();
-        assert_eq!(after.arrays_exported - before.arrays_exported, 2);
-        assert_eq!(after.arrays_released - before.arrays_released, 2);
-        assert_eq!(after.schemas_exported - before.schemas_exported, 1);
-        assert_eq!(after.schemas_released - before.schemas_released, 1);
     }
 }

@@ -5,7 +5,7 @@ use std::ffi::c_void;
 
 use abi_stable::StableAbi;
 use abi_stable::std_types::{RResult, RVec};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::SchemaRef;
 
 use super::counts::{Counter, bump};
 use super::panic::{guard, guard_release};
@@ -73,7 +73,7 @@ unsafe extern "C" fn decode_fn(
             )));
         }
         Ok(FfiDecoded {
-            columns: FfiArrowArray::export_batch(&decoded.batch),
+            columns: FfiArrowArray::export_batch(decoded.batch),
             errors: row_errors_to_ffi(decoded.errors),
         })
     })
@@ -114,7 +114,6 @@ impl Drop for FfiDecoder {
 pub struct ForeignDecoder {
     ffi: FfiDecoder,
     schema: SchemaRef,
-    struct_type: DataType,
 }
 
 // SAFETY: the plugin's decoder is `Send` (the `Decoder` trait requires it), and
@@ -128,12 +127,7 @@ impl ForeignDecoder {
         let schema = unsafe { (ffi.output_schema)(&ffi) }
             .into_result()?
             .to_schema()?;
-        let struct_type = DataType::Struct(schema.fields().clone());
-        Ok(Self {
-            ffi,
-            schema,
-            struct_type,
-        })
+        Ok(Self { ffi, schema })
     }
 }
 
@@ -147,11 +141,8 @@ impl Decoder for ForeignDecoder {
         // SAFETY: calling the plugin's vtable with the FfiDecoder it made; the
         // borrowed batch outlives the call.
         let out = unsafe { (self.ffi.decode)(&mut self.ffi, &batch) }.into_result()?;
-        let data = out.columns.import(self.struct_type.clone())?;
-        let (_, columns, _) = arrow_array::StructArray::from(data).into_parts();
-        let batch = arrow_array::RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok(Decoded {
-            batch,
+            batch: out.columns.import_batch(&self.schema)?,
             errors: row_errors_from_ffi(out.errors),
         })
     }

@@ -109,7 +109,7 @@ impl ForeignEncoder {
 
 impl Encoder for ForeignEncoder {
     fn encode(&mut self, batch: &RecordBatch) -> Result<Encoded, PluginError> {
-        let rows = FfiArrowArray::export_batch(batch);
+        let rows = FfiArrowArray::export_batch(batch.clone());
         // SAFETY: calling the plugin's vtable with the FfiEncoder it made.
         let out = unsafe { (self.ffi.encode)(&mut self.ffi, rows) }.into_result()?;
         let bytes = BinaryArray::from(out.bytes.import(DataType::Binary)?);

@@ -140,6 +140,9 @@ pub struct FfiRowError {
 }
 
 pub(crate) fn row_errors_to_ffi(errors: Vec<RowError>) -> RVec<FfiRowError> {
+    if errors.is_empty() {
+        return RVec::new();
+    }
     errors
         .into_iter()
         .map(|e| FfiRowError {
@@ -150,6 +153,9 @@ pub(crate) fn row_errors_to_ffi(errors: Vec<RowError>) -> RVec<FfiRowError> {
 }
 
 pub(crate) fn row_errors_from_ffi(errors: RVec<FfiRowError>) -> Vec<RowError> {
+    if errors.is_empty() {
+        return Vec::new();
+    }
     errors
         .into_iter()
         .map(|e| RowError {

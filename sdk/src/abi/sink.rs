@@ -123,9 +123,9 @@ impl Sink for ForeignSink {
     fn write(&mut self, update: &SinkUpdate) -> Result<(), PluginError> {
         let ffi_update = FfiSinkUpdate {
             cycle: update.cycle,
-            added: FfiArrowArray::export_batch(&update.added),
-            removed: FfiArrowArray::export_batch(&update.removed),
-            modified: FfiArrowArray::export_batch(&update.modified),
+            added: FfiArrowArray::export_batch(update.added.clone()),
+            removed: FfiArrowArray::export_batch(update.removed.clone()),
+            modified: FfiArrowArray::export_batch(update.modified.clone()),
         };
         // SAFETY: calling the plugin's vtable with the FfiSink it made.
         Ok(unsafe { (self.ffi.write)(&mut self.ffi, ffi_update) }.into_result()?)
