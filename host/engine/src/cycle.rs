@@ -118,15 +118,20 @@ impl Engine {
     }
 
     /// Starts a background thread running a cycle every `period`.
+    ///
+    /// A writer that finds its table's buffer full asks for a cycle at once
+    /// (see [`CycleWake`]): waiting out the period then would only stall it.
     pub fn start_with_period(&self, period: Duration) -> CycleThread {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = self.clone();
         let flag = stop.clone();
+        let wake = self.shared.wake.clone();
         let handle = std::thread::spawn(move || {
+            wake.attach(std::thread::current());
             let mut next = Instant::now() + period;
             while !flag.load(Ordering::Acquire) {
                 let now = Instant::now();
-                if now < next {
+                if now < next && !wake.take_request() {
                     std::thread::park_timeout(next - now);
                     continue;
                 }
@@ -143,6 +148,38 @@ impl Engine {
             stop,
             handle: Some(handle),
         }
+    }
+}
+
+/// How writers ask the cycle thread for a cycle before its period is up.
+#[derive(Debug, Default)]
+pub(crate) struct CycleWake {
+    requested: AtomicBool,
+    thread: std::sync::Mutex<Option<std::thread::Thread>>,
+}
+
+impl CycleWake {
+    /// Records the cycle thread, so that requests can wake it.
+    fn attach(&self, thread: std::thread::Thread) {
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+    }
+
+    /// Asks for a cycle now; does nothing visible when no cycle thread runs.
+    pub(crate) fn request(&self) {
+        if !self.requested.swap(true, Ordering::AcqRel)
+            && let Some(t) = self
+                .thread
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+        {
+            t.unpark();
+        }
+    }
+
+    /// Whether a cycle was asked for since the last call.
+    fn take_request(&self) -> bool {
+        self.requested.swap(false, Ordering::AcqRel)
     }
 }
 

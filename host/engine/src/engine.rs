@@ -100,6 +100,8 @@ pub(crate) struct Shared {
     pub config: EngineConfig,
     pub graph: Mutex<Graph>,
     pub view: RwLock<Arc<View>>,
+    /// Writers with a full buffer ask the cycle thread for an early cycle here.
+    pub wake: Arc<crate::cycle::CycleWake>,
 }
 
 /// A live table engine: owns the tables, runs update cycles, serves snapshots.
@@ -153,6 +155,7 @@ impl Engine {
                     cycle: 0,
                     tables: Vec::new(),
                 })),
+                wake: Arc::default(),
             }),
         }
     }
@@ -191,6 +194,7 @@ impl Engine {
             name,
             schema.clone(),
             self.shared.config.writer_capacity_rows,
+            self.shared.wake.clone(),
         );
         let op = SourceOp {
             writer: writer.clone(),

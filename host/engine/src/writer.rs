@@ -5,6 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
+use crate::cycle::CycleWake;
 use crate::error::{EngineError, Result};
 
 /// Rows waiting for the next cycle.
@@ -21,17 +22,20 @@ pub(crate) struct WriterShared {
     capacity: usize,
     buffer: Mutex<Buffer>,
     drained: Condvar,
+    /// Asks for an early cycle when a writer finds the buffer full.
+    wake: Arc<CycleWake>,
 }
 
 impl WriterShared {
     /// A buffer holding at most `capacity` rows (at least one).
-    pub fn new(table: &str, schema: SchemaRef, capacity: usize) -> Arc<Self> {
+    pub fn new(table: &str, schema: SchemaRef, capacity: usize, wake: Arc<CycleWake>) -> Arc<Self> {
         Arc::new(WriterShared {
             table: table.to_string(),
             schema,
             capacity: capacity.max(1),
             buffer: Mutex::new(Buffer::default()),
             drained: Condvar::new(),
+            wake,
         })
     }
 
@@ -139,14 +143,20 @@ impl Writer {
 
     /// Pushes a batch, blocking while the buffer is full.
     ///
-    /// A batch larger than the capacity is split; its parts may land in
-    /// different cycles. Blocks forever if no cycle ever runs.
+    /// A full buffer asks the cycle thread (if one runs) for a cycle at once
+    /// rather than at the end of its period. A batch larger than the capacity
+    /// is split; its parts may land in different cycles. Blocks forever if no
+    /// cycle ever runs.
     pub fn push(&self, batch: RecordBatch) -> Result<()> {
         let batch = self.shared.validate(&batch)?;
         let cap = self.shared.capacity;
         let mut offset = 0;
         while offset < batch.num_rows() {
             let mut buf = self.shared.lock();
+            if buf.rows >= cap {
+                // Full: the rows wait for a cycle, so ask for one now.
+                self.shared.wake.request();
+            }
             while buf.rows >= cap {
                 buf = self
                     .shared

@@ -116,6 +116,34 @@ fn writer_validates_schema() {
 }
 
 #[test]
+fn a_full_writer_buffer_brings_the_next_cycle_forward() {
+    let engine = Engine::with_config(EngineConfig {
+        writer_capacity_rows: 4,
+        ..EngineConfig::default()
+    });
+    let t = engine.append_table("quotes", quotes_schema()).unwrap();
+    // A period far longer than the test: only early cycles can drain the buffer.
+    let _cycles = engine.start_with_period(Duration::from_secs(3600));
+    let w = t.writer().unwrap();
+    // 10 rows through a 4-row buffer: the push finds the buffer full twice.
+    let w2 = w.clone();
+    let pusher = std::thread::spawn(move || w2.push(q(10, 0)).unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while t.num_rows().unwrap() < 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no early cycle ran: the push waits for the period"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    pusher.join().unwrap();
+    // The last 2 rows fit the buffer: nothing asks for a cycle, so they wait.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(t.num_rows().unwrap(), 8);
+    assert_eq!(w.buffered_rows(), 2);
+}
+
+#[test]
 fn writer_back_pressure() {
     let engine = Engine::with_config(EngineConfig {
         writer_capacity_rows: 4,
