@@ -33,6 +33,13 @@ pub enum ConfigType {
 }
 
 impl ConfigType {
+    /// [`ConfigType::Enum`] of the given names.
+    pub fn one_of<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Self {
+        Self::Enum {
+            choices: names.into_iter().map(|n| n.as_ref().to_string()).collect(),
+        }
+    }
+
     fn accepts(&self, value: &Value) -> bool {
         match self {
             Self::String => value.is_string(),
@@ -244,9 +251,7 @@ mod tests {
         ConfigSpec::new(vec![
             ConfigKey::required(
                 "type",
-                ConfigType::Enum {
-                    choices: vec!["int64".into(), "string".into()],
-                },
+                ConfigType::one_of(["int64", "string"]),
                 "column type",
             ),
             ConfigKey::optional(

@@ -59,12 +59,6 @@ pub struct AvroConfig {
     pub unions: Option<String>,
 }
 
-fn choices(c: &[&str]) -> ConfigType {
-    ConfigType::Enum {
-        choices: c.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 impl AvroConfig {
     /// The config keys, for validation and `topictable plugins describe`.
     pub fn spec() -> ConfigSpec {
@@ -73,7 +67,7 @@ impl AvroConfig {
                 vec![
             ConfigKey::optional(
                 "protocol",
-                choices(&["confluent", "raw"]),
+                ConfigType::one_of(["confluent", "raw"]),
                 json!("confluent"),
                 "confluent = magic byte 0x00 + 4-byte schema id + datum (writer schema from the registry); raw = the bare datum, written with the reader schema",
             ),
@@ -101,7 +95,7 @@ impl AvroConfig {
             ),
             ConfigKey::optional(
                 "nested",
-                choices(&["flatten", "struct"]),
+                ConfigType::one_of(["flatten", "struct"]),
                 json!("flatten"),
                 "nested records: flatten into a__b columns, or keep as Arrow structs",
             ),
@@ -124,7 +118,7 @@ impl AvroConfig {
             ),
             ConfigKey::optional(
                 "unions",
-                choices(&["error", "union"]),
+                ConfigType::one_of(["error", "union"]),
                 json!("error"),
                 "decoder: unions other than [\"null\", T] are an error, or become an Arrow dense union column with one child per branch (named after the branch type: int, string, com.acme.Address, array, map; a null branch is a Null child)",
             ),

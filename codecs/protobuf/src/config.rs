@@ -102,12 +102,6 @@ pub struct ProtobufConfig {
     pub auto_register: Option<bool>,
 }
 
-fn choices(c: &[&str]) -> ConfigType {
-    ConfigType::Enum {
-        choices: c.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 impl ProtobufConfig {
     /// The config keys, for validation and `topictable plugins describe`.
     pub fn spec() -> ConfigSpec {
@@ -116,7 +110,7 @@ impl ProtobufConfig {
                 vec![
             ConfigKey::optional(
                 "protocol",
-                choices(&["confluent", "raw"]),
+                ConfigType::one_of(["confluent", "raw"]),
                 json!("confluent"),
                 "confluent = magic byte 0x00 + 4-byte schema id + message indexes + message (each message's type from the registry); raw = the bare message, of type `message`",
             ),
@@ -165,13 +159,13 @@ impl ProtobufConfig {
             ),
             ConfigKey::optional(
                 "enums",
-                choices(&["string", "int"]),
+                ConfigType::one_of(["string", "int"]),
                 json!("string"),
                 "enum fields as their value name (Utf8) or number (Int32)",
             ),
             ConfigKey::optional(
                 "time_unit",
-                choices(&["ns", "ms"]),
+                ConfigType::one_of(["ns", "ms"]),
                 json!("ns"),
                 "unit of google.protobuf.Timestamp (Timestamp, UTC) and Duration columns",
             ),

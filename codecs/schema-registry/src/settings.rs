@@ -72,9 +72,7 @@ impl RegistrySettings {
             ),
             ConfigKey::optional(
                 "subject_strategy",
-                ConfigType::Enum {
-                    choices: strategies.iter().map(|s| s.to_string()).collect(),
-                },
+                ConfigType::one_of(strategies),
                 json!("topic_name"),
                 "how subjects are named: <topic>-value/-key, <record name>, or <topic>-<record name>",
             ),

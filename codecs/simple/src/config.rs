@@ -39,12 +39,7 @@ impl SimpleConfig {
         ConfigSpec::new(vec![
             ConfigKey::required(
                 "type",
-                ConfigType::Enum {
-                    choices: SimpleType::ALL
-                        .iter()
-                        .map(|t| t.name().to_string())
-                        .collect(),
-                },
+                ConfigType::one_of(SimpleType::ALL.iter().map(|t| t.name())),
                 "the column's type",
             ),
             ConfigKey::unset(
@@ -54,9 +49,7 @@ impl SimpleConfig {
             ),
             ConfigKey::optional(
                 "encoding",
-                ConfigType::Enum {
-                    choices: vec!["binary".into(), "text".into()],
-                },
+                ConfigType::one_of(["binary", "text"]),
                 json!("binary"),
                 "binary = Kafka's serializer bytes (LongSerializer, DoubleSerializer, …); text = UTF-8 text like 135.60",
             ),

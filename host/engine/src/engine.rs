@@ -21,6 +21,7 @@ pub struct EngineConfig {
     /// Time between cycles of the background cycle thread (default 100 ms).
     pub period: Duration,
     /// Rows a source's writers may buffer between cycles before `push` blocks (default 1,048,576).
+    /// A push that finds the buffer full asks the cycle thread for a cycle at once.
     pub writer_capacity_rows: usize,
 }
 

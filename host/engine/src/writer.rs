@@ -153,11 +153,10 @@ impl Writer {
         let mut offset = 0;
         while offset < batch.num_rows() {
             let mut buf = self.shared.lock();
-            if buf.rows >= cap {
-                // Full: the rows wait for a cycle, so ask for one now.
-                self.shared.wake.request();
-            }
             while buf.rows >= cap {
+                // Full: the rows wait for a cycle, so ask for one now (again
+                // after each wake-up, as other writers may have refilled it).
+                self.shared.wake.request();
                 buf = self
                     .shared
                     .drained

@@ -107,7 +107,6 @@ fn default_change_column() -> String {
 impl FileSinkConfig {
     /// The config keys, for validation and `topictable plugins describe`.
     pub fn spec() -> ConfigSpec {
-        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
         ConfigSpec::new(vec![
             ConfigKey::required(
                 "path",
@@ -116,9 +115,7 @@ impl FileSinkConfig {
             ),
             ConfigKey::optional(
                 "format",
-                ConfigType::Enum {
-                    choices: names(&Format::ALL.map(Format::name)),
-                },
+                ConfigType::one_of(Format::ALL.map(Format::name)),
                 json!("parquet"),
                 "the file format, which is also the file extension",
             ),
@@ -148,9 +145,7 @@ impl FileSinkConfig {
             ),
             ConfigKey::unset(
                 "compression",
-                ConfigType::Enum {
-                    choices: names(&Compression::ALL.map(Compression::name)),
-                },
+                ConfigType::one_of(Compression::ALL.map(Compression::name)),
                 "Parquet only: column compression (default snappy)",
             ),
             ConfigKey::unset(
