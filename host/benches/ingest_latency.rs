@@ -24,7 +24,8 @@
 //! - `INGEST_LATENCY_BROKER` (default `tansu`): `mock` uses librdkafka's
 //!   embedded mock cluster instead, to compare with a broker that answers a
 //!   fetch as soon as data is there;
-//! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`).
+//! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`);
+//! - `TANSU_STORAGE`: its `--storage-engine` (default `memory://tansu/`).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -299,9 +300,9 @@ fn main() {
         "{sent} messages at {rate} msgs/s target ({:.0} achieved) for {produce_secs:.1} s, {partitions} partitions, broker {}, producer linger.ms={linger}; first {warmup} s left out",
         sent as f64 / produce_secs,
         if broker_kind == "mock" {
-            "librdkafka mock cluster"
+            "librdkafka mock cluster".to_string()
         } else {
-            "tansu memory://"
+            format!("tansu {}", support::storage_engine())
         }
     );
     println!(

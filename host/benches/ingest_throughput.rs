@@ -388,8 +388,9 @@ fn main() {
     };
     println!();
     println!(
-        "{n} messages, {:.0} bytes/message on average (8-byte int64 key + JSON value), {partitions} partitions, tansu memory://; best of {rounds} alternating runs each",
-        bytes as f64 / n as f64
+        "{n} messages, {:.0} bytes/message on average (8-byte int64 key + JSON value), {partitions} partitions, tansu {}; best of {rounds} alternating runs each",
+        bytes as f64 / n as f64,
+        support::storage_engine()
     );
     println!("topictable: append table, key simple int64, value {value_desc}, 100 ms cycle");
     println!();

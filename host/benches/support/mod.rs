@@ -26,6 +26,12 @@ fn tansu_binary() -> PathBuf {
     if p.exists() { p } else { "tansu".into() }
 }
 
+/// tansu's `--storage-engine`: `TANSU_STORAGE` (e.g. `sqlite://bench.db`,
+/// relative to the bench's temporary directory), else `memory://tansu/`.
+pub fn storage_engine() -> String {
+    std::env::var("TANSU_STORAGE").unwrap_or_else(|_| "memory://tansu/".into())
+}
+
 /// A tansu broker with in-memory storage (fast; its high watermark is wrong
 /// after batched produce, so benches count messages instead) on a free
 /// loopback port, killed when dropped.
@@ -52,7 +58,7 @@ impl Broker {
                 "--advertised-listener-url",
                 &url,
             ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(["--storage-engine", &storage_engine()])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

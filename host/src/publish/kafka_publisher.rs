@@ -8,9 +8,11 @@
 //! delivery fails the cycle, and the sink's `on_failure` decides what next.
 //!
 //! Large updates go out in slices whose keys and values are encoded on a
-//! helper thread ahead of the producer ([`super::slice_encoding`]); each
-//! record borrows its key and payload from the encoded slice and its topic and
-//! headers from the row ([`super::record_fields`]), and librdkafka copies them.
+//! helper thread ahead of the producer ([`super::slice_encoding`]). Records to
+//! one fixed topic without timestamps or headers are queued a slice at a time
+//! ([`super::batch_produce`]); any other record borrows its key and payload
+//! from the encoded slice and its topic and headers from the row
+//! ([`super::record_fields`]). librdkafka copies them in both cases.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +27,7 @@ use rdkafka::{ClientConfig, ClientContext};
 use topictable_engine::Update;
 use topictable_sdk::{Encoder, Side};
 
+use super::batch_produce::BatchProducer;
 use super::publish_error::PublishError;
 use super::record_fields::RecordColumns;
 use super::sink_runner::TableSink;
@@ -64,8 +67,11 @@ pub struct PublishSpec {
 
 /// The producer properties the publisher sets before the spec's own, which
 /// override them: a short linger so librdkafka fills batches while the
-/// publisher is still queueing the cycle's records.
-pub const DEFAULT_PRODUCER_PROPERTIES: &[(&str, &str)] = &[("linger.ms", "5")];
+/// publisher is still queueing the cycle's records, and delivery reports for
+/// failed records only, since a delivered record needs no action (this saves
+/// librdkafka and the publisher a report per record).
+pub const DEFAULT_PRODUCER_PROPERTIES: &[(&str, &str)] =
+    &[("linger.ms", "5"), ("delivery.report.only.error", "true")];
 
 #[derive(Default)]
 struct DeliveryErrors(Mutex<Vec<String>>);
@@ -93,6 +99,9 @@ impl ProducerContext for PublisherContext {
 
 /// Publishes a table's updates to Kafka.
 pub struct KafkaPublisher {
+    /// Queues records in batches when they allow it; declared before
+    /// `producer` so that it is dropped first, as librdkafka requires.
+    batch: Option<BatchProducer>,
     producer: BaseProducer<PublisherContext>,
     errors: Arc<DeliveryErrors>,
     columns: RecordColumns,
@@ -162,7 +171,13 @@ impl KafkaPublisher {
         let producer = config
             .create_with_context(PublisherContext(errors.clone()))
             .map_err(|e| format!("kafka: {e}"))?;
+        let batch = columns
+            .batch_topic()
+            .map(|topic| BatchProducer::new(&producer, topic))
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(Self {
+            batch,
             producer,
             errors,
             columns,
@@ -174,13 +189,21 @@ impl KafkaPublisher {
     /// Queues one record per row; `tombstones` sends null values.
     fn send(&mut self, rows: &RecordBatch, tombstones: bool) -> Result<(), PublishError> {
         let Self {
+            batch,
             producer,
             columns,
             encoders,
             ..
         } = self;
-        encoders.for_each_encoded_slice(rows, tombstones, |slice| {
-            produce_slice(producer, columns, slice)
+        encoders.for_each_encoded_slice(rows, tombstones, |slice| match batch {
+            Some(batch) => batch.produce(
+                producer,
+                slice.rows.num_rows(),
+                slice.keys.as_ref(),
+                slice.values.as_ref(),
+                columns.of(&slice.rows).batch_partitions(),
+            ),
+            None => produce_slice(producer, columns, slice),
         })
     }
 
@@ -235,7 +258,8 @@ impl KafkaPublisher {
     }
 }
 
-/// Queues one record per row of `slice`. While librdkafka's local queue is
+/// Queues one record per row of `slice`, one call each (for records with a
+/// topic column, timestamps or headers). While librdkafka's local queue is
 /// full, serves delivery reports until there is room.
 fn produce_slice(
     producer: &BaseProducer<PublisherContext>,

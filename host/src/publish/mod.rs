@@ -1,6 +1,7 @@
 //! Tables → sinks: the Kafka publisher (the seed's `produceFromTable`) and
 //! plugin sinks, each driven by a sink runner off the cycle thread.
 
+mod batch_produce;
 mod kafka_publisher;
 mod publish_error;
 mod record_fields;

@@ -51,6 +51,9 @@ pub enum PublishError {
         /// How many were reported (at most 10 are kept).
         count: usize,
     },
+    /// librdkafka could not make a handle for the topic.
+    #[error("kafka: cannot use topic name {0:?}")]
+    TopicName(String),
     /// The thread that encodes slices ahead of the producer could not start.
     #[error("starting the encoding thread: {0}")]
     EncodingThread(std::io::Error),

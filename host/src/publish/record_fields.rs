@@ -14,6 +14,7 @@ use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 
+use super::batch_produce::BatchPartitions;
 use super::kafka_publisher::{PublishSpec, TopicChoice};
 
 /// Where each record field comes from, checked against the table's schema.
@@ -99,6 +100,20 @@ impl RecordColumns {
             timestamp_column,
             header_columns,
         })
+    }
+
+    /// The topic of every record, when records can be queued in batches
+    /// ([`super::batch_produce`]): one fixed topic, and no timestamp or
+    /// header columns, which the batch call cannot carry.
+    pub fn batch_topic(&self) -> Option<&str> {
+        match &self.topic {
+            TopicChoice::Fixed(t)
+                if self.timestamp_column.is_none() && self.header_columns.is_empty() =>
+            {
+                Some(t)
+            }
+            _ => None,
+        }
     }
 
     /// The columns of `rows` (a batch of the checked schema), downcast.
@@ -199,6 +214,15 @@ impl<'a> RowFields<'a> {
             record = record.headers(headers);
         }
         record
+    }
+
+    /// Where the records go within the topic, for the batch call.
+    pub fn batch_partitions(&self) -> BatchPartitions<'a> {
+        match self.partition {
+            PartitionSource::Partitioner => BatchPartitions::Partitioner,
+            PartitionSource::Fixed(p) => BatchPartitions::Fixed(p),
+            PartitionSource::Column(a) => BatchPartitions::Column(a),
+        }
     }
 
     /// The row's non-null header values, or `None` when it has none.
