@@ -23,7 +23,9 @@
 //!   librdkafka properties set on both consumers;
 //! - `INGEST_LATENCY_BROKER` (default `tansu`): `mock` uses librdkafka's
 //!   embedded mock cluster instead, to compare with a broker that answers a
-//!   fetch as soon as data is there;
+//!   fetch as soon as data is there; `external` uses a running broker at
+//!   `INGEST_LATENCY_BOOTSTRAP` (host:port), where the topic `latency-bench`
+//!   must already exist with `INGEST_LATENCY_PARTITIONS` partitions;
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`);
 //! - `TANSU_STORAGE`: its `--storage-engine` (default `memory://tansu/`).
 
@@ -130,7 +132,13 @@ fn main() {
     assert!(errors.is_empty(), "{errors:?}");
 
     let broker_kind = std::env::var("INGEST_LATENCY_BROKER").unwrap_or_else(|_| "tansu".into());
-    let (broker, mock, bootstrap) = if broker_kind == "mock" {
+    let (broker, mock, bootstrap) = if broker_kind == "external" {
+        // A broker started by the user (e.g. docker-compose.yml's Kafka), with
+        // the topic created beforehand.
+        let bootstrap =
+            std::env::var("INGEST_LATENCY_BOOTSTRAP").expect("INGEST_LATENCY_BOOTSTRAP=host:port");
+        (None, None, bootstrap)
+    } else if broker_kind == "mock" {
         let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
         mock.create_topic(TOPIC, partitions as i32, 1)
             .expect("mock topic");
@@ -301,6 +309,8 @@ fn main() {
         sent as f64 / produce_secs,
         if broker_kind == "mock" {
             "librdkafka mock cluster".to_string()
+        } else if broker_kind == "external" {
+            format!("external at {bootstrap}")
         } else {
             format!("tansu {}", support::storage_engine())
         }
