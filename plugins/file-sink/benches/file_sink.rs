@@ -5,8 +5,10 @@
 //! `FILE_SINK_BENCH_ROWS` (default 10 000 000) sets the row count, `FILE_SINK_BENCH_ROUNDS`
 //! (default 3) the number of alternating rounds; the best round of each counts.
 //! `FILE_SINK_BENCH_DIR` (default the system temp dir) is where the files go; use a real disk.
-//! Both sides end with an fsync'd file: the sink always syncs before its rename, so the
-//! baseline does `sync_all` too (the table also shows the baseline without it).
+//! The baseline is `ArrowWriter` with no fsync, as the issue states it. The sink also syncs
+//! its file before the rename (its crash guarantee), starting the write-back in the
+//! background as the file grows; the table also shows `ArrowWriter` with one `sync_all` at
+//! the end, for comparison.
 
 use std::fs::File;
 use std::path::Path;
@@ -158,7 +160,7 @@ fn main() {
     println!(
         "Parquet (snappy, row groups of 1048576 rows), {rows} rows in batches of {BATCH_ROWS}, best of {rounds} alternating rounds\n"
     );
-    println!("| writer | best s | rows/s | file MB | vs ArrowWriter + fsync |");
+    println!("| writer | best s | rows/s | file MB | vs ArrowWriter |");
     println!("|---|---:|---:|---:|---:|");
     let mb = |bytes: u64| bytes as f64 / 1e6;
     println!(
@@ -166,20 +168,20 @@ fn main() {
         secs(s),
         rows as f64 / secs(s),
         mb(sink_bytes),
-        secs(s) / secs(bs)
+        secs(s) / secs(b)
     );
     println!(
-        "| `ArrowWriter` + `sync_all` (baseline) | {:.3} | {:.0} | {:.1} | 1.000× |",
-        secs(bs),
-        rows as f64 / secs(bs),
+        "| `ArrowWriter`, no fsync (baseline) | {:.3} | {:.0} | {:.1} | 1.000× |",
+        secs(b),
+        rows as f64 / secs(b),
         mb(base_bytes)
     );
     println!(
-        "| `ArrowWriter`, no fsync | {:.3} | {:.0} | {:.1} | {:.3}× |",
-        secs(b),
-        rows as f64 / secs(b),
+        "| `ArrowWriter` + `sync_all` at the end | {:.3} | {:.0} | {:.1} | {:.3}× |",
+        secs(bs),
+        rows as f64 / secs(bs),
         mb(base_bytes),
-        secs(b) / secs(bs)
+        secs(bs) / secs(b)
     );
     let all = |v: &[Duration]| {
         v.iter()
@@ -194,11 +196,12 @@ fn main() {
         all(&base)
     );
     println!(
-        "goal: sink ≤ 1.1× ArrowWriter + fsync: {}",
-        if secs(s) <= 1.1 * secs(bs) {
+        "goal: sink ≤ 1.1× ArrowWriter (no fsync): {:.3}× → {}",
+        secs(s) / secs(b),
+        if secs(s) <= 1.1 * secs(b) {
             "met"
         } else {
-            "NOT met"
+            "not met"
         }
     );
 }

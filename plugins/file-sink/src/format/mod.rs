@@ -2,6 +2,7 @@
 
 mod parquet;
 mod text;
+mod write_back;
 
 /// The Parquet writer properties a config gives (the benchmark's baseline uses the same).
 pub use parquet::writer_properties as parquet_writer_properties;
@@ -13,6 +14,7 @@ use topictable_sdk::arrow_array::RecordBatch;
 use topictable_sdk::arrow_schema::SchemaRef;
 
 use crate::config::{FileSinkConfig, Format};
+use write_back::WriteBackFile;
 
 /// Writes batches into one open file.
 pub trait FormatWriter: Send {
@@ -31,9 +33,19 @@ pub fn open(
     file: File,
 ) -> Result<Box<dyn FormatWriter>, PluginError> {
     Ok(match config.format {
-        Format::Parquet => Box::new(parquet::ParquetFile::new(config, schema, file)?),
-        Format::Csv => Box::new(text::TextFile::new(text::Kind::Csv, file)),
-        Format::Jsonl => Box::new(text::TextFile::new(text::Kind::Jsonl, file)),
+        Format::Parquet => Box::new(parquet::ParquetFile::new(
+            config,
+            schema,
+            WriteBackFile::new(file),
+        )?),
+        Format::Csv => Box::new(text::TextFile::new(
+            text::Kind::Csv,
+            WriteBackFile::new(file),
+        )),
+        Format::Jsonl => Box::new(text::TextFile::new(
+            text::Kind::Jsonl,
+            WriteBackFile::new(file),
+        )),
     })
 }
 

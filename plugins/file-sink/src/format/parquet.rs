@@ -2,6 +2,7 @@
 
 use std::fs::File;
 
+use super::write_back::WriteBackFile;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as ParquetCompression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -14,7 +15,7 @@ use crate::config::{Compression, FileSinkConfig};
 
 /// An open Parquet file.
 pub struct ParquetFile {
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<WriteBackFile>,
 }
 
 /// The writer properties for `config`; the benchmark's baseline uses the same.
@@ -43,7 +44,7 @@ impl ParquetFile {
     pub fn new(
         config: &FileSinkConfig,
         schema: &SchemaRef,
-        file: File,
+        file: WriteBackFile,
     ) -> Result<Self, PluginError> {
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(writer_properties(config)))
             .map_err(|e| parquet_error("cannot start a Parquet file", e))?;
@@ -67,7 +68,7 @@ impl FormatWriter for ParquetFile {
             .sync()
             .map_err(|e| io_error("cannot write a Parquet row group", e))?;
         self.writer
-            .inner()
+            .inner_mut()
             .sync_data()
             .map_err(|e| io_error("cannot sync a Parquet file", e))
     }
@@ -76,6 +77,8 @@ impl FormatWriter for ParquetFile {
         // Ends the last row group and writes the footer.
         self.writer
             .into_inner()
-            .map_err(|e| parquet_error("cannot finish a Parquet file", e))
+            .map_err(|e| parquet_error("cannot finish a Parquet file", e))?
+            .into_file()
+            .map_err(|e| io_error("cannot sync a Parquet file", e))
     }
 }

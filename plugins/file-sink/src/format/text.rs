@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use topictable_sdk::PluginError;
 use topictable_sdk::arrow_array::RecordBatch;
 
+use super::write_back::WriteBackFile;
 use super::{FormatWriter, io_error};
 
 /// Which text format.
@@ -20,13 +21,13 @@ pub enum Kind {
 /// An open CSV or JSON Lines file.
 pub struct TextFile {
     kind: Kind,
-    out: BufWriter<File>,
+    out: BufWriter<WriteBackFile>,
     header_written: bool,
 }
 
 impl TextFile {
     /// Starts a file over `file`.
-    pub fn new(kind: Kind, file: File) -> Self {
+    pub fn new(kind: Kind, file: WriteBackFile) -> Self {
         Self {
             kind,
             out: BufWriter::with_capacity(1 << 20, file),
@@ -37,7 +38,7 @@ impl TextFile {
 
 /// The file's buffer, minus `flush`: arrow's CSV writer flushes after every batch, and a flush
 /// belongs to the sink's barrier only.
-struct Buffered<'a>(&'a mut BufWriter<File>);
+struct Buffered<'a>(&'a mut BufWriter<WriteBackFile>);
 
 impl Write for Buffered<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -82,7 +83,7 @@ impl FormatWriter for TextFile {
             .flush()
             .map_err(|e| io_error("cannot write rows", e))?;
         self.out
-            .get_ref()
+            .get_mut()
             .sync_data()
             .map_err(|e| io_error("cannot sync a file", e))
     }
@@ -90,6 +91,8 @@ impl FormatWriter for TextFile {
     fn finish(self: Box<Self>) -> Result<File, PluginError> {
         self.out
             .into_inner()
-            .map_err(|e| io_error("cannot write rows", e.into_error()))
+            .map_err(|e| io_error("cannot write rows", e.into_error()))?
+            .into_file()
+            .map_err(|e| io_error("cannot sync a file", e))
     }
 }
