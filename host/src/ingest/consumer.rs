@@ -16,7 +16,7 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use topictable_engine::{Engine, Table, Writer};
 use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side};
 
-use super::commits::{CommitTracker, commit, wait_until_visible};
+use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
 use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog, RecordError};
 use super::spec::{ConsumeSpec, ConsumerMode, OnError, Partitions, StartAt, ValueSpec};
@@ -477,18 +477,19 @@ impl IngestLoop {
             self.poll_batch(&mut builder);
             if !builder.is_empty() {
                 let outcome = self.process(&builder.batch().view());
-                if let Some(rows) = outcome.rows {
-                    let n = rows.num_rows() as u64;
-                    let cycle = self.engine.cycle();
-                    if let Err(e) = self.writer.push(rows) {
+                match push_and_track(
+                    &self.writer,
+                    &self.engine,
+                    &self.tracker,
+                    outcome.rows,
+                    outcome.next_offsets,
+                ) {
+                    Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
+                    Err(e) => {
                         self.fail(format!("cannot push rows into the table: {e}"));
                         break;
                     }
-                    self.shared.rows.fetch_add(n, Relaxed);
-                    lock(&self.tracker).pushed(cycle, outcome.next_offsets);
-                } else {
-                    lock(&self.tracker).pushed(self.engine.cycle(), outcome.next_offsets);
-                }
+                };
                 if let Some(message) = outcome.failure {
                     self.fail(message);
                     break;
