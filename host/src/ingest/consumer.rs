@@ -679,6 +679,7 @@ impl IngestLoop {
 
     /// Periodic work between batches: commits, and new partitions.
     fn maintain(&mut self) {
+        self.skip_log.flush(&self.shared.name, false);
         if self.spec.mode == ConsumerMode::Group {
             let offsets = lock(&self.tracker).take_visible(self.engine.cycle());
             if let Err(e) = commit(&self.consumer, &offsets) {
@@ -716,6 +717,7 @@ impl IngestLoop {
     }
 
     fn shutdown(&mut self) {
+        self.skip_log.flush(&self.shared.name, true);
         if self.spec.mode == ConsumerMode::Group {
             let offsets = wait_until_visible(
                 &mut lock(&self.tracker),
