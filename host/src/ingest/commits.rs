@@ -133,9 +133,8 @@ mod tests {
             .unwrap();
         let writer = table.writer().unwrap();
         let tracker = Arc::new(Mutex::new(CommitTracker::default()));
-        let rows =
-            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..5))])
-                .unwrap();
+        let rows = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..5))])
+            .unwrap();
         let offsets = BTreeMap::from([(("t".to_string(), 0), 5)]);
         let pusher = {
             let (writer, engine, tracker) = (writer.clone(), engine.clone(), tracker.clone());
@@ -148,7 +147,10 @@ mod tests {
         let stuck_or_done = || {
             let deadline = Instant::now() + Duration::from_secs(10);
             while writer.buffered_rows() < 2 && !pusher.is_finished() {
-                assert!(Instant::now() < deadline, "the push neither blocked nor returned");
+                assert!(
+                    Instant::now() < deadline,
+                    "the push neither blocked nor returned"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             }
         };

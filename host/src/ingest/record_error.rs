@@ -200,7 +200,10 @@ mod tests {
     #[test]
     fn the_error_ends_with_a_hex_and_text_preview_of_the_bytes() {
         assert_eq!(
-            error_text(Some(b"{\"Qty\": 1.5}"), "field \"Qty\": expected an integer"),
+            error_text(
+                Some(b"{\"Qty\": 1.5}"),
+                "field \"Qty\": expected an integer"
+            ),
             "topic orders partition 3 offset 40: cannot decode the value: \
              field \"Qty\": expected an integer; \
              bytes: 7b 22 51 74 79 22 3a 20 31 2e 35 7d \"{\\\"Qty\\\": 1.5}\""
@@ -246,7 +249,8 @@ mod tests {
 
     #[test]
     fn a_preview_already_in_the_reason_is_not_repeated() {
-        let reason = "expected 8 bytes (LongSerializer) for int64, got 5 bytes: 31 32 33 34 35 \"12345\"";
+        let reason =
+            "expected 8 bytes (LongSerializer) for int64, got 5 bytes: 31 32 33 34 35 \"12345\"";
         let text = error_text(Some(b"12345"), reason);
         assert_eq!(
             text,
@@ -269,7 +273,9 @@ mod tests {
             .split_whitespace()
             .zip(line.split_whitespace().skip(1))
             .find(|(_, next)| *next == "more")
-            .map_or(0, |(n, _)| n.trim_start_matches('(').parse::<u64>().unwrap());
+            .map_or(0, |(n, _)| {
+                n.trim_start_matches('(').parse::<u64>().unwrap()
+            });
         if line.starts_with("skipped record:") {
             1 + held_back
         } else {
@@ -302,7 +308,8 @@ mod tests {
         );
         assert!(lines[0].ends_with("offset 0: cannot decode the value: bad; bytes: 78 \"x\""));
         assert!(
-            lines[1].contains("offset 4000:") && lines[1].ends_with("(3999 more skipped since the last message)"),
+            lines[1].contains("offset 4000:")
+                && lines[1].ends_with("(3999 more skipped since the last message)"),
             "{}",
             lines[1]
         );
