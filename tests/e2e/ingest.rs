@@ -9,8 +9,8 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use serde_json::json;
 use topictable::ingest::{
-    ConsumeSpec, ConsumedTable, ConsumerMode, IngestStatus, InitialOffsets, OnError, StartAt,
-    ValueSpec, consume_to_table,
+    ConsumeSpec, ConsumedTable, ConsumerMode, IngestStatus, InitialOffsets, OnError, Partitions,
+    StartAt, ValueSpec, consume_to_table,
 };
 use topictable_e2e::{Broker, TestProducer, plugins, run_python, wait_for};
 use topictable_engine::{Engine, TableType};
@@ -139,15 +139,11 @@ fn seed_test_topic_as_append_ring_and_blink_with_last_by() {
         all.column_by_name("KafkaTimestamp").unwrap().null_count(),
         0
     );
+    // The ring keeps the last 3 rows, oldest first.
     wait_for("ring to hold the last 3", WAIT, || {
-        (strings(&rows(&ring), "Command") == ["date", "pwd", "whoami"].map(String::from)
-            || strings(&rows(&ring), "Command") == ["whoami", "date", "uptime"].map(String::from))
-        .then_some(())
+        (strings(&rows(&ring), "Command") == ["whoami", "date", "uptime"]).then_some(())
     });
-    let ring_rows = rows(&ring);
-    let mut got = strings(&ring_rows, "Command");
-    got.sort();
-    assert_eq!(got, ["date", "uptime", "whoami"]);
+    assert_eq!(int64s(&rows(&ring), "KafkaOffset"), [2, 3, 4]);
     wait_for("lastBy over the blink table", WAIT, || {
         let b = last_blink.snapshot().unwrap();
         (b.num_rows() == 1 && strings(&b, "Command") == ["uptime"]).then_some(())
@@ -774,4 +770,300 @@ fn optional_columns_headers_sizes_and_renamed_standard_columns() {
         0,
         "a record without headers has an empty map"
     );
+}
+
+/// Commits `offsets` (partition, next offset) for `group` on `topic`, as a
+/// consumer outside any running member would, and checks the broker kept them.
+fn commit_for_group(broker: &Broker, group: &str, topic: &str, offsets: &[(i32, i64)]) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in offsets {
+        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
+            .unwrap();
+    }
+    consumer.commit(&tpl, CommitMode::Sync).unwrap();
+    let got = consumer
+        .committed_offsets(tpl.clone(), Duration::from_secs(10))
+        .unwrap();
+    let got: Vec<(i32, Offset)> = got
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect();
+    let want: Vec<(i32, Offset)> = offsets
+        .iter()
+        .map(|(p, o)| (*p, Offset::Offset(*o)))
+        .collect();
+    assert_eq!(got, want, "the broker kept the commits");
+}
+
+fn set(values: &[&str]) -> BTreeSet<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+/// Waits until `t` holds exactly `want` (no more, no duplicates).
+fn wait_exactly(t: &ConsumedTable, want: &BTreeSet<String>) {
+    let what = format!("{} to hold exactly {want:?}", t.table().name());
+    wait_for(&what, WAIT, || (values_of(t) == *want).then_some(()));
+    assert_eq!(rows(t).num_rows(), want.len(), "{what}: no duplicates");
+}
+
+#[test]
+fn committed_starts_at_the_group_offset_else_at_auto_offset_reset() {
+    let broker = Broker::start();
+    broker.create_topic("resume", 2);
+    let p = TestProducer::new(&broker);
+    for i in 0..5 {
+        p.send("resume", 0, None, Some(format!("a{i}").as_bytes()), &[]);
+        p.send("resume", 1, None, Some(format!("b{i}").as_bytes()), &[]);
+    }
+    commit_for_group(&broker, "g-committed", "resume", &[(0, 3), (1, 1)]);
+    let (engine, _cycles) = engine();
+    let table = |name: &str, props: &[(&str, &str)], offsets: InitialOffsets| {
+        let mut s = spec(
+            &broker,
+            "resume",
+            ValueSpec::Ignore,
+            command_spec(),
+            TableType::Append,
+        );
+        s.offsets = offsets;
+        s.properties
+            .extend(props.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        consume_to_table(&engine, name, &plugins(), s).unwrap()
+    };
+    let committed = InitialOffsets::all(StartAt::Committed);
+    // Assign mode with a group: the group's offsets win over the reset.
+    let from_commits = table(
+        "from_commits",
+        &[
+            ("group.id", "g-committed"),
+            ("auto.offset.reset", "earliest"),
+        ],
+        committed.clone(),
+    );
+    // A group with no commits: librdkafka applies auto.offset.reset.
+    let fresh_earliest = table(
+        "fresh_earliest",
+        &[("group.id", "g-fresh-1"), ("auto.offset.reset", "earliest")],
+        committed.clone(),
+    );
+    let fresh_latest = table(
+        "fresh_latest",
+        &[("group.id", "g-fresh-2"), ("auto.offset.reset", "latest")],
+        committed.clone(),
+    );
+    // No group at all: topictable applies the reset, in any of its spellings.
+    let smallest = table(
+        "smallest",
+        &[("auto.offset.reset", "smallest")],
+        committed.clone(),
+    );
+    let largest = table(
+        "largest",
+        &[("auto.offset.reset", "largest")],
+        committed.clone(),
+    );
+    let no_reset = table("no_reset", &[], committed.clone());
+    // A per-partition "beginning"; partition 1 takes the default, the end.
+    let mut map = InitialOffsets::all(StartAt::End);
+    map.per_partition.insert(0, StartAt::Beginning);
+    let p0_beginning = table("p0_beginning", &[], map);
+
+    let all = set(&["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4"]);
+    wait_exactly(&from_commits, &set(&["a3", "a4", "b1", "b2", "b3", "b4"]));
+    wait_exactly(&fresh_earliest, &all);
+    wait_exactly(&smallest, &all);
+    wait_exactly(&p0_beginning, &set(&["a0", "a1", "a2", "a3", "a4"]));
+    // Let the end offsets resolve before producing.
+    std::thread::sleep(Duration::from_secs(2));
+    for t in [&fresh_latest, &largest, &no_reset] {
+        assert_eq!(
+            rows(t).num_rows(),
+            0,
+            "{} starts at the end",
+            t.table().name()
+        );
+    }
+    p.send("resume", 0, None, Some(b"late-a"), &[]);
+    p.send("resume", 1, None, Some(b"late-b"), &[]);
+    let late = set(&["late-a", "late-b"]);
+    for t in [&fresh_latest, &largest, &no_reset] {
+        wait_exactly(t, &late);
+    }
+    wait_exactly(
+        &p0_beginning,
+        &set(&["a0", "a1", "a2", "a3", "a4", "late-a", "late-b"]),
+    );
+    wait_exactly(
+        &from_commits,
+        &set(&["a3", "a4", "b1", "b2", "b3", "b4", "late-a", "late-b"]),
+    );
+}
+
+#[test]
+fn a_partition_list_reads_exactly_those_partitions() {
+    let broker = Broker::start();
+    broker.create_topic("parts", 3);
+    let p = TestProducer::new(&broker);
+    let send = |i: usize| {
+        for part in 0..3 {
+            p.send(
+                "parts",
+                part,
+                None,
+                Some(format!("p{part}-{i}").as_bytes()),
+                &[],
+            );
+        }
+    };
+    send(0);
+    send(1);
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "parts",
+        ValueSpec::Ignore,
+        command_spec(),
+        TableType::Append,
+    );
+    s.partitions = Partitions::List(vec![0, 2]);
+    let t = consume_to_table(&engine, "parts", &plugins(), s).unwrap();
+    wait_exactly(&t, &set(&["p0-0", "p0-1", "p2-0", "p2-1"]));
+    send(2);
+    wait_exactly(&t, &set(&["p0-0", "p0-1", "p0-2", "p2-0", "p2-1", "p2-2"]));
+    let partitions: BTreeSet<i32> = rows(&t)
+        .column_by_name("KafkaPartition")
+        .unwrap()
+        .as_primitive::<Int32Type>()
+        .values()
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(partitions, BTreeSet::from([0, 2]));
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn group_mode_starts_new_partitions_at_a_timestamp_and_resumes_from_commits() {
+    let broker = Broker::start();
+    broker.create_topic("timed", 2);
+    let p = TestProducer::new(&broker);
+    p.send("timed", 0, None, Some(b"early-0"), &[]);
+    p.send("timed", 1, None, Some(b"early-1"), &[]);
+    std::thread::sleep(Duration::from_millis(50));
+    let cut = now_ms();
+    std::thread::sleep(Duration::from_millis(50));
+    p.send("timed", 0, None, Some(b"late-0"), &[]);
+    p.send("timed", 1, None, Some(b"late-1"), &[]);
+    let member = |engine: &Engine, name: &str| {
+        let mut s = spec(
+            &broker,
+            "timed",
+            ValueSpec::Ignore,
+            command_spec(),
+            TableType::Append,
+        );
+        s.mode = ConsumerMode::Group;
+        s.offsets = InitialOffsets::all(StartAt::Timestamp(cut));
+        for (k, v) in [
+            ("group.id", "g-timed"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "500"),
+        ] {
+            s.properties.insert(k.into(), v.into());
+        }
+        consume_to_table(engine, name, &plugins(), s).unwrap()
+    };
+    let (engine, _cycles) = engine();
+    let mut first = member(&engine, "first");
+    // The group has no commits: every partition starts at the time.
+    let what = "the first member to read what came after the time";
+    wait_for(what, Duration::from_secs(60), || {
+        (values_of(&first) == set(&["late-0", "late-1"])).then_some(())
+    });
+    first.stop();
+    p.send("timed", 0, None, Some(b"after-0"), &[]);
+    p.send("timed", 1, None, Some(b"after-1"), &[]);
+    // Now the group has commits, and they win over the time.
+    let second = member(&engine, "second");
+    wait_for(
+        "the second member to resume from the commits",
+        Duration::from_secs(60),
+        || (values_of(&second) == set(&["after-0", "after-1"])).then_some(()),
+    );
+    assert_eq!(rows(&second).num_rows(), 2);
+}
+
+#[test]
+fn group_mode_refuses_one_offset_for_every_partition() {
+    let (engine, _cycles) = engine();
+    let mut s = ConsumeSpec::new("127.0.0.1:1", "t", ValueSpec::Ignore, command_spec());
+    s.mode = ConsumerMode::Group;
+    s.properties.insert("group.id".into(), "g".into());
+    s.offsets = InitialOffsets::all(StartAt::Offset(5));
+    let err = consume_to_table(&engine, "fixed", &plugins(), s)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("table `fixed`: in group mode `offsets = 5` would start every partition"),
+        "{err}"
+    );
+}
+
+#[test]
+fn blink_is_the_default_table_type_of_the_library_and_the_pipeline_file() {
+    let broker = Broker::start();
+    broker.create_topic("blinking", 1);
+    let (engine, _cycles) = engine();
+    let mut s = ConsumeSpec::new(
+        &broker.bootstrap(),
+        "blinking",
+        ValueSpec::Ignore,
+        command_spec(),
+    );
+    s.offsets = InitialOffsets::all(StartAt::Beginning);
+    let t = consume_to_table(&engine, "library", &plugins(), s).unwrap();
+    assert!(t.table().is_blink());
+    // A blink table shows a row for one cycle, then drops it.
+    let (_subscription, updates) = t.table().subscribe_channel();
+    TestProducer::new(&broker).send("blinking", 0, None, Some(b"once"), &[]);
+    let update = updates.recv_timeout(WAIT).expect("the row arrives");
+    assert_eq!(update.added.num_rows(), 1);
+    wait_for("the row to blink out", WAIT, || {
+        (rows(&t).num_rows() == 0).then_some(())
+    });
+
+    let text = format!(
+        r#"
+        [kafka]
+        "bootstrap.servers" = "{}"
+
+        [[table]]
+        name = "from_file"
+        topic = "blinking"
+        offsets = "beginning"
+        value = {{ format = "simple", type = "string", column = "Command" }}
+        "#,
+        broker.bootstrap()
+    );
+    let p = topictable::pipeline::parse(std::path::Path::new("blink.toml"), &text).unwrap();
+    assert_eq!(p.sources[0].1.table_type, TableType::Blink);
+    let mut running = topictable::pipeline::start(&p, &plugins(), &engine).unwrap();
+    assert!(running.tables["from_file"].is_blink());
+    running.stop();
 }

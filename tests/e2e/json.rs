@@ -14,7 +14,7 @@ use topictable::ingest::{
 };
 use topictable::pipeline;
 use topictable_e2e::{
-    Broker, TestProducer, plugin_dir, plugins, topictable_bin, wait_for, workspace_root,
+    Broker, TestProducer, plugin_dir, plugins, run_python, topictable_bin, wait_for, workspace_root,
 };
 use topictable_engine::{Engine, TableType};
 
@@ -185,6 +185,180 @@ fn json_bad_records_name_the_field_and_follow_the_policy() {
         message.contains("field \"Qty\" (column Qty, int64): expected an integer, found \"abc\""),
         "{message}"
     );
+    // The JSON codec's reason has no bytes here: the preview is the host's,
+    // cut after 24 of the record's 32 bytes.
+    assert!(
+        message.contains(
+            "found \"abc\"; bytes: 7b 22 53 79 6d 62 6f 6c 22 3a 20 22 41 41 50 4c 22 2c 20 22 51 74 79 22 \
+             \"{\\\"Symbol\\\": \\\"AAPL\\\", \\\"Qty\\\"\" … (32 bytes) (on_error = fail;"
+        ),
+        "{message}"
+    );
+}
+
+fn json_orders_spec(broker: &Broker, topic: &str, on_error: OnError) -> ConsumeSpec {
+    let value = ValueSpec::codec(
+        "json",
+        json!({"columns": [{"name": "Symbol", "type": "string"}, {"name": "Qty", "type": "int64"}]}),
+    );
+    let mut s = ConsumeSpec::new(&broker.bootstrap(), topic, ValueSpec::Ignore, value);
+    s.table_type = TableType::Append;
+    s.offsets = InitialOffsets::all(StartAt::Beginning);
+    s.on_error = on_error;
+    s
+}
+
+fn qty(batch: &RecordBatch) -> Vec<i64> {
+    batch
+        .column_by_name("Qty")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const MALFORMED: &str = r#"{"Symbol": "AAPL", "Qty": "#;
+
+#[test]
+fn json_dead_letter_keeps_malformed_and_mistyped_records_with_context_headers() {
+    let broker = Broker::start();
+    broker.create_topic("orders.dlq", 1);
+    broker.create_topic("orders.dlq.errors", 1);
+    let p = TestProducer::new(&broker);
+    let mistyped = r#"{"Symbol": "AAPL", "Qty": "abc"}"#;
+    p.send(
+        "orders.dlq",
+        0,
+        None,
+        Some(br#"{"Symbol": "AAPL", "Qty": 5}"#),
+        &[],
+    );
+    p.send(
+        "orders.dlq",
+        0,
+        None,
+        Some(mistyped.as_bytes()),
+        &[("trace", b"t-1")],
+    );
+    p.send(
+        "orders.dlq",
+        0,
+        Some(b"k-2"),
+        Some(MALFORMED.as_bytes()),
+        &[],
+    );
+    p.send(
+        "orders.dlq",
+        0,
+        None,
+        Some(br#"{"Symbol": "TSLA", "Qty": 3}"#),
+        &[],
+    );
+    let engine = Engine::new();
+    let _cycles = engine.start_with_period(Duration::from_millis(20));
+    let spec = json_orders_spec(
+        &broker,
+        "orders.dlq",
+        OnError::DeadLetter {
+            topic: "orders.dlq.errors".into(),
+        },
+    );
+    let t = consume_to_table(&engine, "orders", &plugins(), spec).unwrap();
+    let kept = wait_for("the good rows", WAIT, || {
+        t.table().snapshot().ok().filter(|b| b.num_rows() == 2)
+    });
+    assert_eq!(qty(&kept), [5, 3]);
+    let counts = t.error_counts();
+    assert_eq!((counts.decode_errors, counts.dead_lettered), (2, 2));
+    assert_eq!(t.status(), IngestStatus::Running);
+
+    // Read back by an independent client (raw bytes, shown as hex).
+    let out = run_python(
+        "consume.py",
+        &[&broker.bootstrap(), "orders.dlq.errors", "2"],
+    );
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{out}");
+    let (wrong_type, malformed) = (&records[0], &records[1]);
+
+    assert_eq!(wrong_type["value"], json!(hex(mistyped.as_bytes())));
+    assert_eq!(wrong_type["key"], json!(null));
+    let h = &wrong_type["headers"];
+    assert_eq!(h["trace"], json!("t-1"), "original headers are kept");
+    assert_eq!(h["topictable.errors.topic"], json!("orders.dlq"));
+    assert_eq!(h["topictable.errors.partition"], json!("0"));
+    assert_eq!(h["topictable.errors.offset"], json!("1"));
+    assert_eq!(h["topictable.errors.stage"], json!("value_decode"));
+    assert_eq!(h["topictable.errors.exception.class"], json!("RowError"));
+    assert_eq!(
+        h["topictable.errors.exception.message"],
+        json!("field \"Qty\" (column Qty, int64): expected an integer, found \"abc\"")
+    );
+
+    assert_eq!(malformed["value"], json!(hex(MALFORMED.as_bytes())));
+    assert_eq!(malformed["key"], json!(hex(b"k-2")), "the key is kept");
+    let h = &malformed["headers"];
+    assert_eq!(h["topictable.errors.offset"], json!("2"));
+    assert_eq!(h["topictable.errors.stage"], json!("value_decode"));
+    assert_eq!(h["topictable.errors.exception.class"], json!("RowError"));
+    let reason = h["topictable.errors.exception.message"].as_str().unwrap();
+    assert!(
+        reason.starts_with("malformed JSON (EOF while parsing"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn json_fail_on_a_malformed_record_names_where_and_why() {
+    let broker = Broker::start();
+    broker.create_topic("orders.malformed", 1);
+    let p = TestProducer::new(&broker);
+    p.send(
+        "orders.malformed",
+        0,
+        None,
+        Some(br#"{"Symbol": "AAPL", "Qty": 5}"#),
+        &[],
+    );
+    p.send("orders.malformed", 0, None, Some(MALFORMED.as_bytes()), &[]);
+    p.send(
+        "orders.malformed",
+        0,
+        None,
+        Some(br#"{"Symbol": "TSLA", "Qty": 3}"#),
+        &[],
+    );
+    let engine = Engine::new();
+    let _cycles = engine.start_with_period(Duration::from_millis(20));
+    let spec = json_orders_spec(&broker, "orders.malformed", OnError::Fail);
+    let t = consume_to_table(&engine, "orders", &plugins(), spec).unwrap();
+    let message = wait_for("the table to fail", WAIT, || match t.status() {
+        IngestStatus::Failed(m) => Some(m),
+        _ => None,
+    });
+    assert!(
+        message.starts_with(
+            "topic orders.malformed partition 0 offset 1: cannot decode the value: \
+             malformed JSON (EOF while parsing"
+        ),
+        "{message}"
+    );
+    // The codec's reason shows the bytes already; they are not repeated.
+    let preview = "7b 22 53 79 6d 62 6f 6c 22 3a 20 22 41 41 50 4c 22 2c 20 22 51 74 79 22";
+    assert_eq!(message.matches(preview).count(), 1, "{message}");
+    assert!(!message.contains("; bytes:"), "{message}");
+    let kept = wait_for("the row before the bad one", WAIT, || {
+        t.table().snapshot().ok().filter(|b| b.num_rows() == 1)
+    });
+    assert_eq!(qty(&kept), [5], "rows before the bad one stay");
+    assert_eq!(t.error_counts().decode_errors, 1);
 }
 
 #[test]

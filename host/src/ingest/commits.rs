@@ -2,11 +2,13 @@
 //! cover are visible in a completed update cycle.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use arrow_array::RecordBatch;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
-use topictable_engine::Engine;
+use topictable_engine::{Engine, Writer};
 
 /// Per topic and partition, the offset after the last message handled.
 pub(crate) type NextOffsets = BTreeMap<(String, i32), i64>;
@@ -14,13 +16,15 @@ pub(crate) type NextOffsets = BTreeMap<(String, i32), i64>;
 /// Offsets pushed to the table but maybe not yet visible.
 #[derive(Debug, Default)]
 pub(crate) struct CommitTracker {
-    /// `(engine cycle at push time, next offset per topic/partition)`, oldest first.
+    /// `(engine cycle read after the push, next offset per topic/partition)`, oldest first.
     pending: VecDeque<(u64, NextOffsets)>,
 }
 
 impl CommitTracker {
-    /// Records that rows up to these offsets were pushed while the engine's
-    /// last completed cycle was `cycle`.
+    /// Records that rows up to these offsets are in the writer's buffer, and
+    /// that `cycle` was the engine's last completed cycle when the push had
+    /// returned. Read before the push, `cycle` would be wrong: a push into a
+    /// full buffer blocks across any number of cycles.
     pub(crate) fn pushed(&mut self, cycle: u64, next_offsets: NextOffsets) {
         if !next_offsets.is_empty() {
             self.pending.push_back((cycle, next_offsets));
@@ -47,6 +51,32 @@ impl CommitTracker {
     pub(crate) fn needed_cycle(&self) -> Option<u64> {
         self.pending.back().map(|(c, _)| c + 2)
     }
+}
+
+/// Pushes `rows` (if any) into `writer`, then records `next_offsets` in
+/// `tracker` with the cycle read after the push returned. Returns the rows pushed.
+///
+/// Once `push` returns, the rows are in the buffer or already drained. The
+/// cycle after the one read here may have drained the buffer just before
+/// the rows went in, but the cycle after that starts later, so it takes
+/// them: they are visible by `cycle + 2` (see [`CommitTracker::take_visible`]).
+pub(crate) fn push_and_track(
+    writer: &Writer,
+    engine: &Engine,
+    tracker: &Mutex<CommitTracker>,
+    rows: Option<RecordBatch>,
+    next_offsets: NextOffsets,
+) -> topictable_engine::Result<usize> {
+    let n = rows.as_ref().map_or(0, RecordBatch::num_rows);
+    if let Some(rows) = rows {
+        writer.push(rows)?;
+    }
+    let cycle = engine.cycle();
+    tracker
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pushed(cycle, next_offsets);
+    Ok(n)
 }
 
 /// Commits `offsets` synchronously.
@@ -81,7 +111,82 @@ pub(crate) fn wait_until_visible(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::Int64Array;
+    use arrow_schema::{DataType, Field, Schema};
+    use topictable_engine::{EngineConfig, TableType};
+
     use super::*;
+
+    /// A push into a full buffer blocks across cycles; the offsets it covers
+    /// must not become committable before all of its rows are visible.
+    #[test]
+    fn a_push_that_blocks_across_cycles_is_committed_only_once_visible() {
+        let engine = Engine::with_config(EngineConfig {
+            writer_capacity_rows: 2,
+            ..EngineConfig::default()
+        });
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let table = engine
+            .source_table("t", schema.clone(), TableType::Append)
+            .unwrap();
+        let writer = table.writer().unwrap();
+        let tracker = Arc::new(Mutex::new(CommitTracker::default()));
+        let rows = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..5))])
+            .unwrap();
+        let offsets = BTreeMap::from([(("t".to_string(), 0), 5)]);
+        let pusher = {
+            let (writer, engine, tracker) = (writer.clone(), engine.clone(), tracker.clone());
+            std::thread::spawn(move || {
+                push_and_track(&writer, &engine, &tracker, Some(rows), offsets).unwrap()
+            })
+        };
+        // Run a cycle only while the push is stuck on a full buffer, so the
+        // 5 rows land over three cycles: 2, 2, then 1.
+        let stuck_or_done = || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while writer.buffered_rows() < 2 && !pusher.is_finished() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the push neither blocked nor returned"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let check = |tracker: &Mutex<CommitTracker>| {
+            let committable = tracker.lock().unwrap().take_visible(engine.cycle());
+            if !committable.is_empty() {
+                assert_eq!(
+                    table.num_rows().unwrap(),
+                    5,
+                    "offsets committable at cycle {} before every row is visible",
+                    engine.cycle()
+                );
+            }
+            !committable.is_empty()
+        };
+        loop {
+            stuck_or_done();
+            if pusher.is_finished() {
+                break;
+            }
+            engine.run_cycle().unwrap();
+            check(&tracker);
+        }
+        assert_eq!(pusher.join().unwrap(), 5);
+        // Two cycles have completed and one row still waits in the buffer.
+        assert_eq!(writer.buffered_rows(), 1);
+        let mut committed = check(&tracker);
+        for _ in 0..3 {
+            if committed {
+                break;
+            }
+            engine.run_cycle().unwrap();
+            committed = check(&tracker);
+        }
+        assert!(committed, "the offsets became committable once visible");
+    }
 
     #[test]
     fn offsets_become_committable_two_cycles_after_the_push() {

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, BooleanArray, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
 use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use topictable_engine::{Engine, Table, Writer};
 use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side};
 
-use super::commits::{CommitTracker, commit, wait_until_visible};
+use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
 use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog, RecordError};
 use super::spec::{ConsumeSpec, ConsumerMode, OnError, Partitions, StartAt, ValueSpec};
@@ -133,11 +134,53 @@ struct IngestContext {
     tracker: Arc<Mutex<CommitTracker>>,
     engine: Engine,
     table: String,
+    /// Group mode with `offsets = { timestamp = … }`: where partitions the
+    /// group has no committed offset for start (epoch milliseconds).
+    start_time: Option<i64>,
 }
 
 impl ClientContext for IngestContext {}
 
 impl ConsumerContext for IngestContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let assign = err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+        if assign
+            && let Some(ms) = self.start_time
+            && let Err(e) = start_uncommitted_at(consumer, tpl, ms)
+        {
+            tracing::warn!(
+                table = %self.table,
+                "cannot find the offsets for the start time ({e}); partitions with no committed offset start at the end"
+            );
+        }
+        // The rest is rdkafka's default `rebalance`, which an override cannot call.
+        let rebalance = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => Rebalance::Assign(tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(tpl),
+            e => Rebalance::Error(rdkafka::error::KafkaError::Rebalance(e.into())),
+        };
+        self.pre_rebalance(consumer, &rebalance);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match (assign, cooperative) {
+            (true, true) => consumer.incremental_assign(tpl),
+            (true, false) => consumer.assign(tpl),
+            (false, true) => consumer.incremental_unassign(tpl),
+            (false, false) => consumer.unassign(),
+        };
+        if let Err(e) = result {
+            tracing::warn!(table = %self.table, "rebalance: {e}");
+        }
+        self.post_rebalance(consumer, &rebalance);
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(_) = rebalance {
             // Hand over cleanly: what we made visible is committed before
@@ -163,10 +206,6 @@ pub fn consume_to_table(
     plugins: &PluginRegistry,
     spec: ConsumeSpec,
 ) -> Result<ConsumedTable, IngestError> {
-    let config_error = |message: String| IngestError::Config {
-        table: name.to_string(),
-        message,
-    };
     let SourcePlan {
         key_decoder,
         value_decoder,
@@ -192,18 +231,6 @@ pub fn consume_to_table(
     let has_group = spec.properties.contains_key("group.id");
     let assigned = match spec.mode {
         ConsumerMode::Group => {
-            if !has_group {
-                return Err(config_error(
-                    "group mode needs `group.id` in the broker properties".into(),
-                ));
-            }
-            if spec.partitions != Partitions::All || !spec.offsets.per_partition.is_empty() {
-                return Err(config_error(
-                    "in group mode the group assigns partitions and starts at its committed offsets; \
-                     use `offsets = \"beginning\"` or `\"end\"` for where a new group starts"
-                        .into(),
-                ));
-            }
             let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
             consumer.subscribe(&topics).map_err(kafka)?;
             BTreeSet::new()
@@ -280,6 +307,7 @@ pub fn plan_source(
     if spec.topics.is_empty() {
         return Err(config_error("no topic given".into()));
     }
+    check_start(spec).map_err(config_error)?;
     // A table reading one topic tells the codec which (for registry subjects).
     let codec_config = |format: &str, config: &serde_json::Value| match spec.topics.as_slice() {
         [topic] => plugins.with_topic_default(format, config, topic),
@@ -327,6 +355,60 @@ pub fn plan_source(
     })
 }
 
+/// Checks that the mode, partitions and initial offsets fit together.
+fn check_start(spec: &ConsumeSpec) -> Result<(), String> {
+    let has_group = spec.properties.contains_key("group.id");
+    match spec.mode {
+        ConsumerMode::Group => {
+            if !has_group {
+                return Err("group mode needs `group.id` in the broker properties".into());
+            }
+            if spec.partitions != Partitions::All || !spec.offsets.per_partition.is_empty() {
+                return Err(
+                    "in group mode the group assigns partitions and starts at its committed offsets; \
+                     use `offsets = \"beginning\"`, `\"end\"` or `{ timestamp = … }` for where \
+                     partitions with no committed offset start"
+                        .into(),
+                );
+            }
+            if let StartAt::Offset(o) = spec.offsets.default {
+                return Err(format!(
+                    "in group mode `offsets = {o}` would start every partition at the same offset; \
+                     use `\"committed\"`, `\"beginning\"`, `\"end\"` or `{{ timestamp = … }}`, \
+                     or assign mode with a per-partition map"
+                ));
+            }
+        }
+        ConsumerMode::Assign => {
+            let reset = spec.properties.get("auto.offset.reset");
+            let committed = std::iter::once(&spec.offsets.default)
+                .chain(spec.offsets.per_partition.values())
+                .any(|s| *s == StartAt::Committed);
+            if committed
+                && !has_group
+                && let Some(reset) = reset
+                && reset_offset(reset).is_none()
+            {
+                return Err(format!(
+                    "`auto.offset.reset = \"{reset}\"` with `offsets = \"committed\"` and no `group.id`: \
+                     nothing is committed, so give \"earliest\" or \"latest\" (or a `group.id`)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where librdkafka's `auto.offset.reset` (any of its spellings) starts a
+/// partition; `None` for `error` or an unknown value.
+fn reset_offset(value: &str) -> Option<Offset> {
+    match value {
+        "smallest" | "earliest" | "beginning" => Some(Offset::Beginning),
+        "largest" | "latest" | "end" => Some(Offset::End),
+        _ => None,
+    }
+}
+
 fn create_consumer(
     spec: &ConsumeSpec,
     name: &str,
@@ -358,10 +440,15 @@ fn create_consumer(
             format!("topictable-{name}-{}-{nanos}", std::process::id()),
         );
     }
+    let start_time = match (spec.mode, &spec.offsets.default) {
+        (ConsumerMode::Group, StartAt::Timestamp(ms)) => Some(*ms),
+        _ => None,
+    };
     config.create_with_context(IngestContext {
         tracker,
         engine: engine.clone(),
         table: name.to_string(),
+        start_time,
     })
 }
 
@@ -406,17 +493,12 @@ fn assign_initial<C: ConsumerContext>(
             assigned.insert((topic.clone(), p));
             let offset = match spec.offsets.for_partition(p) {
                 StartAt::Committed if has_group => Offset::Stored,
-                StartAt::Committed => {
-                    if spec
-                        .properties
-                        .get("auto.offset.reset")
-                        .is_some_and(|r| r == "earliest" || r == "beginning")
-                    {
-                        Offset::Beginning
-                    } else {
-                        Offset::End
-                    }
-                }
+                // Nothing is committed in the private group: the reset decides.
+                StartAt::Committed => spec
+                    .properties
+                    .get("auto.offset.reset")
+                    .and_then(|r| reset_offset(r))
+                    .unwrap_or(Offset::End),
                 StartAt::Beginning => Offset::Beginning,
                 StartAt::End => Offset::End,
                 StartAt::Offset(o) => Offset::Offset(*o),
@@ -429,18 +511,55 @@ fn assign_initial<C: ConsumerContext>(
         }
     }
     if by_time.count() > 0 {
-        let found = consumer.offsets_for_times(by_time, Duration::from_secs(10))?;
-        for e in found.elements() {
-            // No message at or after the time: start at the end.
-            let offset = match e.offset() {
-                Offset::Offset(o) if o >= 0 => Offset::Offset(o),
-                _ => Offset::End,
-            };
-            tpl.add_partition_offset(e.topic(), e.partition(), offset)?;
+        for (topic, partition, offset) in offsets_at_times(consumer, by_time)? {
+            tpl.add_partition_offset(&topic, partition, offset)?;
         }
     }
     consumer.assign(&tpl)?;
     Ok(assigned)
+}
+
+/// The first offset at or after each partition's time (the offset field of
+/// `by_time`, epoch milliseconds); the end when no message is that late.
+fn offsets_at_times<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    by_time: TopicPartitionList,
+) -> Result<Vec<(String, i32, Offset)>, rdkafka::error::KafkaError> {
+    let found = consumer.offsets_for_times(by_time, Duration::from_secs(10))?;
+    Ok(found
+        .elements()
+        .iter()
+        .map(|e| {
+            let offset = match e.offset() {
+                Offset::Offset(o) if o >= 0 => Offset::Offset(o),
+                _ => Offset::End,
+            };
+            (e.topic().to_string(), e.partition(), offset)
+        })
+        .collect())
+}
+
+/// Group mode with a start time: in a new assignment, partitions the group
+/// has no committed offset for start at the first message at or after `ms`.
+fn start_uncommitted_at<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    tpl: &mut TopicPartitionList,
+    ms: i64,
+) -> Result<(), rdkafka::error::KafkaError> {
+    let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))?;
+    let mut by_time = TopicPartitionList::new();
+    for e in committed.elements() {
+        if !matches!(e.offset(), Offset::Offset(o) if o >= 0) {
+            by_time.add_partition_offset(e.topic(), e.partition(), Offset::Offset(ms))?;
+        }
+    }
+    if by_time.count() == 0 {
+        return Ok(());
+    }
+    for (topic, partition, offset) in offsets_at_times(consumer, by_time)? {
+        tpl.set_partition_offset(&topic, partition, offset)?;
+    }
+    Ok(())
 }
 
 struct IngestLoop {
@@ -477,18 +596,19 @@ impl IngestLoop {
             self.poll_batch(&mut builder);
             if !builder.is_empty() {
                 let outcome = self.process(&builder.batch().view());
-                if let Some(rows) = outcome.rows {
-                    let n = rows.num_rows() as u64;
-                    let cycle = self.engine.cycle();
-                    if let Err(e) = self.writer.push(rows) {
+                match push_and_track(
+                    &self.writer,
+                    &self.engine,
+                    &self.tracker,
+                    outcome.rows,
+                    outcome.next_offsets,
+                ) {
+                    Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
+                    Err(e) => {
                         self.fail(format!("cannot push rows into the table: {e}"));
                         break;
                     }
-                    self.shared.rows.fetch_add(n, Relaxed);
-                    lock(&self.tracker).pushed(cycle, outcome.next_offsets);
-                } else {
-                    lock(&self.tracker).pushed(self.engine.cycle(), outcome.next_offsets);
-                }
+                };
                 if let Some(message) = outcome.failure {
                     self.fail(message);
                     break;
@@ -678,6 +798,7 @@ impl IngestLoop {
 
     /// Periodic work between batches: commits, and new partitions.
     fn maintain(&mut self) {
+        self.skip_log.flush(&self.shared.name, false);
         if self.spec.mode == ConsumerMode::Group {
             let offsets = lock(&self.tracker).take_visible(self.engine.cycle());
             if let Err(e) = commit(&self.consumer, &offsets) {
@@ -715,6 +836,7 @@ impl IngestLoop {
     }
 
     fn shutdown(&mut self) {
+        self.skip_log.flush(&self.shared.name, true);
         if self.spec.mode == ConsumerMode::Group {
             let offsets = wait_until_visible(
                 &mut lock(&self.tracker),
@@ -730,5 +852,83 @@ impl IngestLoop {
         if *status == IngestStatus::Running {
             *status = IngestStatus::Stopped;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::spec::InitialOffsets;
+    use super::*;
+
+    fn spec(mode: ConsumerMode, offsets: InitialOffsets, props: &[(&str, &str)]) -> ConsumeSpec {
+        let mut s = ConsumeSpec::new("b:9092", "t", ValueSpec::Ignore, ValueSpec::Ignore);
+        s.mode = mode;
+        s.offsets = offsets;
+        s.properties
+            .extend(props.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        s
+    }
+
+    #[test]
+    fn auto_offset_reset_takes_every_librdkafka_spelling() {
+        for v in ["smallest", "earliest", "beginning"] {
+            assert_eq!(reset_offset(v), Some(Offset::Beginning), "{v}");
+        }
+        for v in ["largest", "latest", "end"] {
+            assert_eq!(reset_offset(v), Some(Offset::End), "{v}");
+        }
+        assert_eq!(reset_offset("error"), None);
+    }
+
+    #[test]
+    fn group_mode_takes_a_start_time_but_not_one_offset_for_all_partitions() {
+        let group = [("group.id", "g")];
+        for start in [
+            StartAt::Committed,
+            StartAt::Beginning,
+            StartAt::End,
+            StartAt::Timestamp(1),
+        ] {
+            let s = spec(
+                ConsumerMode::Group,
+                InitialOffsets::all(start.clone()),
+                &group,
+            );
+            assert_eq!(check_start(&s), Ok(()), "{start:?}");
+        }
+        let s = spec(
+            ConsumerMode::Group,
+            InitialOffsets::all(StartAt::Offset(5)),
+            &group,
+        );
+        let e = check_start(&s).unwrap_err();
+        assert!(e.contains("in group mode `offsets = 5`"), "{e}");
+        let s = spec(
+            ConsumerMode::Group,
+            InitialOffsets::all(StartAt::Committed),
+            &[],
+        );
+        assert!(check_start(&s).unwrap_err().contains("needs `group.id`"));
+    }
+
+    #[test]
+    fn committed_with_no_group_and_reset_error_is_refused() {
+        let s = spec(
+            ConsumerMode::Assign,
+            InitialOffsets::default(),
+            &[("auto.offset.reset", "error")],
+        );
+        let e = check_start(&s).unwrap_err();
+        assert!(e.contains("nothing is committed"), "{e}");
+        let s = spec(
+            ConsumerMode::Assign,
+            InitialOffsets::default(),
+            &[("auto.offset.reset", "error"), ("group.id", "g")],
+        );
+        assert_eq!(
+            check_start(&s),
+            Ok(()),
+            "librdkafka handles it with a group"
+        );
     }
 }

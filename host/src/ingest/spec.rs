@@ -28,7 +28,9 @@ pub enum StartAt {
     End,
     /// This exact offset.
     Offset(i64),
-    /// The first message at or after this time (epoch milliseconds), via offsets-for-times.
+    /// The first message at or after this time (epoch milliseconds), via
+    /// offsets-for-times. In group mode, only for partitions the group has
+    /// no committed offset for.
     Timestamp(i64),
 }
 
@@ -74,6 +76,8 @@ pub enum ConsumerMode {
     Assign,
     /// `group.id` + subscribe: the group's members split the partitions and
     /// rebalance; offsets are committed once rows are visible (at-least-once).
+    /// A partition starts at the group's committed offset; if there is none,
+    /// at the beginning, the end or a timestamp, as `offsets` says.
     Group,
 }
 
@@ -227,5 +231,16 @@ impl ConsumeSpec {
             on_error: OnError::Fail,
             max_batch: 16_384,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_is_a_blink_table_unless_told_otherwise() {
+        let spec = ConsumeSpec::new("b:9092", "t", ValueSpec::Ignore, ValueSpec::Ignore);
+        assert_eq!(spec.table_type, TableType::Blink);
     }
 }
