@@ -539,7 +539,43 @@ fn source(
             }
         };
     }
+    if spec.mode == ConsumerMode::Group {
+        check_group_mode(&at, &spec)?;
+    }
     Ok((name, spec))
+}
+
+/// In group mode the group, not the file, picks partitions and offsets: the
+/// consumer would refuse these at run time, so `validate` refuses them here.
+fn check_group_mode(at: &At<'_>, spec: &ConsumeSpec) -> Result<(), PipelineError> {
+    if !spec.properties.contains_key("group.id") {
+        return Err(at.err(
+            "mode",
+            "mode = \"group\" needs a `group.id`: set it in [kafka] or in this table's `properties`",
+        ));
+    }
+    if spec.partitions != Partitions::All {
+        return Err(at.err(
+            "partitions",
+            "in group mode the group assigns the partitions: expected no `partitions` (or \"all\"), \
+             found a list; use mode = \"assign\" to read chosen partitions",
+        ));
+    }
+    if !spec.offsets.per_partition.is_empty() {
+        return Err(at.err(
+            "offsets",
+            "in group mode each partition starts at the group's committed offset: expected \
+             \"committed\", \"beginning\" or \"end\" (where a new group starts), found a per-partition map",
+        ));
+    }
+    match spec.offsets.default {
+        StartAt::Committed | StartAt::Beginning | StartAt::End => Ok(()),
+        StartAt::Offset(_) | StartAt::Timestamp(_) => Err(at.err(
+            "offsets",
+            "in group mode each partition starts at the group's committed offset: expected \
+             \"committed\", \"beginning\" or \"end\" (where a new group starts), found an offset or a timestamp",
+        )),
+    }
 }
 
 /// `Sum(Shares = Qty)`, `WSum(Qty, Notional = LastPrice)`, `Count(N)`, …
