@@ -217,11 +217,15 @@ fn mistakes_name_file_table_key_and_expectation() {
             "p.toml: table `t`, key `partitions`: in group mode the group assigns the partitions: expected no `partitions` (or \"all\"), found a list",
         ),
         (
-            format!("{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = {{ 0 = 5, default = \"end\" }}\n"),
+            format!(
+                "{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = {{ 0 = 5, default = \"end\" }}\n"
+            ),
             "p.toml: table `t`, key `offsets`: in group mode each partition starts at the group's committed offset: expected \"committed\", \"beginning\" or \"end\" (where a new group starts), found a per-partition map",
         ),
         (
-            format!("{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = {{ timestamp = \"2026-11-23T10:00:00Z\" }}\n"),
+            format!(
+                "{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = {{ timestamp = \"2026-11-23T10:00:00Z\" }}\n"
+            ),
             "p.toml: table `t`, key `offsets`: in group mode each partition starts at the group's committed offset: expected \"committed\", \"beginning\" or \"end\" (where a new group starts), found an offset or a timestamp",
         ),
     ];

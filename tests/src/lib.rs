@@ -541,14 +541,18 @@ impl TopictableProcess {
     /// log line), then `settle` more, so that consumers starting at the end
     /// of a topic have looked the end up before the test produces.
     pub fn wait_until_running(&self, settle: Duration) {
-        wait_for("topictable to start its tables", Duration::from_secs(60), || {
-            let stderr = self.stderr();
-            assert!(
-                !stderr.contains("error:"),
-                "topictable failed to start:\n{stderr}"
-            );
-            stderr.contains("Ctrl-C to stop").then_some(())
-        });
+        wait_for(
+            "topictable to start its tables",
+            Duration::from_secs(60),
+            || {
+                let stderr = self.stderr();
+                assert!(
+                    !stderr.contains("error:"),
+                    "topictable failed to start:\n{stderr}"
+                );
+                stderr.contains("Ctrl-C to stop").then_some(())
+            },
+        );
         std::thread::sleep(settle);
     }
 
