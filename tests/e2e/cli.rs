@@ -833,3 +833,39 @@ fn two_processes_in_one_group_split_the_partitions() {
         "both processes got partitions: {sizes:?}"
     );
 }
+
+#[test]
+fn a_failed_sink_gives_exit_code_4() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline_file(dir.path(), &broker);
+    let out_dir = dir.path().join("archive");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "\n[[sink]]\nname = \"archive\"\nfrom = \"prices\"\ntype = \"file\"\nconfig = {{ path = \"{}\", format = \"jsonl\" }}\n",
+        out_dir.display()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let run = TopictableProcess::start(&["run", file.to_str().unwrap(), "--exit-after", "8s"]);
+    run.wait_until_running(Duration::from_millis(500));
+    // The sink made its directory at start; a file in its place makes its first write fail.
+    std::fs::remove_dir_all(&out_dir).unwrap();
+    std::fs::write(&out_dir, "not a directory").unwrap();
+    TestProducer::new(&broker).send_text("share.price", 0, &[(Some("AAPL"), "135.60")]);
+    let out = run.finish(Duration::from_secs(60));
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: sink `archive` stopped: ")
+            && out.stderr.contains("sink archive: FAILED: "),
+        "{}",
+        out.stderr
+    );
+    // The table itself was fine.
+    assert!(
+        out.stderr
+            .contains("prices: 1 messages, 1 rows, 0 decode errors (0 skipped, 0 dead-lettered)\n"),
+        "{}",
+        out.stderr
+    );
+}
