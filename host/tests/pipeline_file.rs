@@ -77,7 +77,7 @@ name = "t"
 topics = ["a", "b"]
 partitions = [0, 2]
 offsets = { 0 = 1200, 2 = "beginning", default = "end" }
-mode = "group"
+mode = "assign"
 type = { ring = 5 }
 key = { format = "simple", type = "string" }
 value = { format = "simple", type = "int64", encoding = "text" }
@@ -94,6 +94,14 @@ offsets = { timestamp = "2026-11-23T10:00:00Z" }
 value = { format = "simple", type = "string" }
 on_error = "skip"
 
+[[table]]
+name = "g"
+topic = "c"
+mode = "group"
+offsets = "beginning"
+value = { format = "simple", type = "string" }
+properties = { "group.id" = "readers" }
+
 [[time_table]]
 name = "ticks"
 period = "PT00:00:00.1"
@@ -108,7 +116,7 @@ type = "blink"
     assert_eq!(t.offsets.default, StartAt::End);
     assert_eq!(t.offsets.for_partition(0), &StartAt::Offset(1200));
     assert_eq!(t.offsets.for_partition(2), &StartAt::Beginning);
-    assert_eq!(t.mode, ConsumerMode::Group);
+    assert_eq!(t.mode, ConsumerMode::Assign);
     assert_eq!(t.table_type, TableType::Ring(5));
     assert_eq!(t.columns.partition.as_deref(), Some("P"));
     assert_eq!(t.columns.offset, None);
@@ -127,8 +135,21 @@ type = "blink"
         p.sources[1].1.offsets.default,
         StartAt::Timestamp(1_763_892_000_000 + 365 * 86_400_000)
     );
+    let (_, g) = &p.sources[2];
+    assert_eq!(g.mode, ConsumerMode::Group);
+    assert_eq!(g.offsets.default, StartAt::Beginning);
+    assert_eq!(g.properties["group.id"], "readers");
     assert_eq!(p.time_tables[0].period, Duration::from_millis(100));
     assert_eq!(p.time_tables[0].table_type, TableType::Blink);
+}
+
+#[test]
+fn group_mode_takes_a_start_time_for_partitions_without_commits() {
+    let text = "[kafka]\n\"group.id\" = \"g\"\n[[table]]\nname = \"t\"\ntopic = \"x\"\nvalue = { format = \"simple\", type = \"int64\" }\nmode = \"group\"\noffsets = { timestamp = \"2026-11-23T10:00:00Z\" }\n";
+    let p = parse(Path::new("p.toml"), text).unwrap_or_else(|e| panic!("{e}"));
+    let (_, spec) = &p.sources[0];
+    assert_eq!(spec.mode, ConsumerMode::Group);
+    assert_eq!(spec.offsets.default, StartAt::Timestamp(1_795_428_000_000));
 }
 
 #[test]
@@ -196,6 +217,26 @@ fn mistakes_name_file_table_key_and_expectation() {
             "p.toml: key `kafak`: unknown key; did you mean `kafka`?",
         ),
         ("[[table]\n".into(), "p.toml: not valid TOML"),
+        (
+            format!("{base}mode = \"group\"\n"),
+            "p.toml: table `t`, key `mode`: mode = \"group\" needs a `group.id`: set it in [kafka] or in this table's `properties`",
+        ),
+        (
+            format!("[kafka]\n\"group.id\" = \"g\"\n{base}mode = \"group\"\npartitions = [0, 1]\n"),
+            "p.toml: table `t`, key `partitions`: in group mode the group assigns the partitions: expected no `partitions` (or \"all\"), found a list",
+        ),
+        (
+            format!(
+                "{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = {{ 0 = 5, default = \"end\" }}\n"
+            ),
+            "p.toml: table `t`, key `offsets`: in group mode each partition starts at the group's committed offset: expected \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a partition with no committed offset starts), found a per-partition map",
+        ),
+        (
+            format!(
+                "{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = 5\n"
+            ),
+            "p.toml: table `t`, key `offsets`: in group mode each partition starts at the group's committed offset: expected \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a partition with no committed offset starts), found one offset",
+        ),
     ];
     for (text, expected) in cases {
         let message = err(&text);

@@ -1,10 +1,17 @@
 //! The `topictable` binary against a real broker: `run` with --exit-when,
-//! --exit-after and --snapshot, a pipeline with `file` sinks, and `validate`.
+//! --exit-after and --snapshot (read back, Arrow IPC by pyarrow), `--print`,
+//! error counts and exit codes, Ctrl-C and two processes in one consumer
+//! group, a pipeline with `file` sinks, and `validate`.
 
 use std::process::Command;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::json;
 use topictable_e2e::{
-    Broker, TestProducer, plugin_dir, run_python, topictable_bin, workspace_root,
+    Broker, TestProducer, TopictableProcess, plugin_dir, produce_with_python,
+    read_arrow_with_pyarrow, read_json_lines, run_python, topictable_bin, wait_for, workspace_root,
 };
 
 fn pipeline_file(dir: &std::path::Path, broker: &Broker) -> std::path::PathBuf {
@@ -106,7 +113,26 @@ fn run_exits_when_the_condition_holds_and_writes_snapshots() {
         last,
         [("AAPL".to_string(), 136.82), ("TSLA".to_string(), 730.0)]
     );
-    assert!(std::fs::metadata(&arrow).unwrap().len() > 0);
+    // The Arrow IPC snapshot, read back by pyarrow, holds the same rows and types.
+    let table = read_arrow_with_pyarrow(&arrow);
+    assert_eq!(
+        table["columns"],
+        serde_json::json!([
+            {"name": "Symbol", "type": "string"},
+            {"name": "KafkaPartition", "type": "int32"},
+            {"name": "KafkaOffset", "type": "int64"},
+            {"name": "Price", "type": "double"},
+        ])
+    );
+    let mut from_arrow = table["rows"].as_array().unwrap().clone();
+    let mut from_jsonl = lines.clone();
+    let by_symbol = |a: &serde_json::Value, b: &serde_json::Value| {
+        a["Symbol"].as_str().cmp(&b["Symbol"].as_str())
+    };
+    from_arrow.sort_by(by_symbol);
+    from_jsonl.sort_by(by_symbol);
+    assert_eq!(from_arrow, from_jsonl);
+    assert_eq!(from_arrow.len(), 2);
     assert!(
         stderr.contains("prices: 3 messages, 3 rows, 0 decode errors"),
         "{stderr}"
@@ -226,6 +252,23 @@ fn run_says_when_time_ran_out_before_the_condition() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Exit code 1: the run itself went fine, but a snapshot cannot be written.
+    let unwritable = dir.path().join("no-such-dir/prices.csv");
+    let out = topictable(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-after",
+        "1s",
+        "--snapshot",
+        &format!("prices={}", unwritable.display()),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: snapshot of prices:") && stderr.contains("no-such-dir"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -246,6 +289,20 @@ fn validate_reports_mistakes_without_connecting() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.toml: table `t`, key `value`: invalid config for format `simple`: unknown key `typ` (did you mean `type`?)"), "{stderr}");
+    // Group-mode mistakes are found without connecting, naming the key.
+    let group = dir.path().join("group.toml");
+    std::fs::write(
+        &group,
+        "[kafka]\n\"group.id\" = \"g\"\n[[table]]\nname = \"t\"\ntopic = \"x\"\nmode = \"group\"\npartitions = [0]\nvalue = { format = \"simple\", type = \"int64\" }\n",
+    )
+    .unwrap();
+    let out = topictable(&["validate", group.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("group.toml: table `t`, key `partitions`: in group mode the group assigns the partitions"),
+        "{stderr}"
+    );
     let out = topictable(&["run", good.to_str().unwrap(), "--print", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no table `nope`"));
@@ -281,4 +338,534 @@ fn ctrl_c_shuts_down_gracefully_and_still_writes_snapshots() {
         "KafkaPartition,KafkaOffset,Symbol,Price\n0,0,AAPL,135.6\n"
     );
     assert!(stderr.contains("prices: 1 messages, 1 rows"), "{stderr}");
+}
+
+/// A broker whose topic `ints` holds 7, a 5-byte value that is no int64, and 9.
+fn broker_with_a_bad_int() -> Broker {
+    let broker = Broker::start();
+    broker.create_topic("ints", 1);
+    broker.create_topic("ints.dlq", 1);
+    let p = TestProducer::new(&broker);
+    p.send("ints", 0, None, Some(&7i64.to_be_bytes()), &[]);
+    p.send("ints", 0, None, Some(b"12345"), &[]);
+    p.send("ints", 0, None, Some(&9i64.to_be_bytes()), &[]);
+    broker
+}
+
+/// A source table over `ints` with `on_error` as given (plus `extra` keys).
+fn int_table(name: &str, on_error: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[table]]
+name = "{name}"
+topic = "ints"
+type = "append"
+offsets = "beginning"
+value = {{ format = "simple", type = "int64", column = "N" }}
+columns = {{ timestamp = false }}
+on_error = "{on_error}"
+{extra}
+"#
+    )
+}
+
+#[test]
+fn run_prints_rows_rate_and_error_counts() {
+    let broker = broker_with_a_bad_int();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ints.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[kafka]\n\"bootstrap.servers\" = \"{}\"\n{}{}",
+            broker.bootstrap(),
+            int_table("skipping", "skip", ""),
+            int_table(
+                "lettering",
+                "dead-letter",
+                "dead_letter_topic = \"ints.dlq\""
+            ),
+        ),
+    )
+    .unwrap();
+    let out = TopictableProcess::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--print",
+        "skipping",
+        "--print",
+        "lettering",
+        "--exit-when",
+        "skipping:rows>=2",
+        "--exit-when",
+        "lettering:rows>=2",
+        "--exit-after",
+        "60s",
+    ])
+    .finish(Duration::from_secs(90));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    // The summary on exit.
+    assert!(
+        out.stderr
+            .contains("skipping: 3 messages, 2 rows, 1 decode errors (1 skipped, 0 dead-lettered)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "lettering: 3 messages, 2 rows, 1 decode errors (0 skipped, 1 dead-lettered)"
+        ),
+        "{}",
+        out.stderr
+    );
+    // The skipped record's error names topic, partition and offset.
+    assert!(
+        out.stderr.contains("topic ints partition 0 offset 1"),
+        "{}",
+        out.stderr
+    );
+
+    // The live view (not a terminal here, so no screen clearing): the last
+    // frame shows each table's rows, rate, status and error counts.
+    assert!(!out.stdout.contains('\x1b'), "{}", out.stdout);
+    let last_frame = &out.stdout[out.stdout.rfind("── skipping:").expect("a frame")..];
+    let header = |table: &str| {
+        last_frame
+            .lines()
+            .find(|l| l.starts_with(&format!("── {table}: ")))
+            .unwrap_or_else(|| panic!("no line for {table} in\n{last_frame}"))
+            .to_string()
+    };
+    let skipping = header("skipping");
+    assert!(
+        skipping.starts_with("── skipping: 2 rows (") && skipping.contains(" rows/s) ["),
+        "{skipping}"
+    );
+    assert!(
+        skipping.ends_with("; errors: 1 decode, 1 skipped, 0 dead-lettered]"),
+        "{skipping}"
+    );
+    let lettering = header("lettering");
+    assert!(
+        lettering.ends_with("; errors: 1 decode, 0 skipped, 1 dead-lettered]"),
+        "{lettering}"
+    );
+    // …and the rows themselves, as a grid.
+    let grid: Vec<Vec<String>> = last_frame
+        .lines()
+        .take_while(|l| !l.starts_with("── lettering"))
+        .filter(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        grid,
+        [
+            ["KafkaPartition", "KafkaOffset", "N"],
+            ["0", "0", "7"],
+            ["0", "2", "9"]
+        ]
+        .map(|r| r.map(String::from).to_vec())
+    );
+}
+
+#[test]
+fn a_failed_table_gives_exit_code_4_and_the_others_keep_running() {
+    let broker = broker_with_a_bad_int();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ints.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[kafka]\n\"bootstrap.servers\" = \"{}\"\n{}{}",
+            broker.bootstrap(),
+            int_table("failing", "fail", ""),
+            int_table("skipping", "skip", ""),
+        ),
+    )
+    .unwrap();
+    let csv = dir.path().join("skipping.csv");
+    let failed_csv = dir.path().join("failing.csv");
+    let out = TopictableProcess::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-after",
+        "6s",
+        "--snapshot",
+        &format!("skipping={}", csv.display()),
+        "--snapshot",
+        &format!("failing={}", failed_csv.display()),
+    ])
+    .finish(Duration::from_secs(60));
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: table `failing` stopped: ")
+            && out.stderr.contains("topic ints partition 0 offset 1"),
+        "{}",
+        out.stderr
+    );
+    // (The message count depends on how many records the failing poll held.)
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("failing: ")
+            && l.contains(" messages, 1 rows, 1 decode errors (0 skipped, 0 dead-lettered); FAILED: topic ints partition 0 offset 1")),
+        "{}",
+        out.stderr
+    );
+    // Rows visible before the failure stay; the other table read everything.
+    assert_eq!(
+        std::fs::read_to_string(&failed_csv).unwrap(),
+        "KafkaPartition,KafkaOffset,N\n0,0,7\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "KafkaPartition,KafkaOffset,N\n0,0,7\n0,2,9\n"
+    );
+}
+
+#[test]
+fn first_by_where_and_typed_header_columns_from_a_pipeline_file() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    let p = TestProducer::new(&broker);
+    // Header `trace` is binary (not UTF-8); `venue` is text.
+    p.send(
+        "share.price",
+        0,
+        Some(b"AAPL"),
+        Some(b"135.60"),
+        &[("trace", &[0x00, 0xff, 0x10]), ("venue", b"XNAS")],
+    );
+    p.send("share.price", 0, Some(b"TSLA"), Some(b"730"), &[]);
+    p.send(
+        "share.price",
+        0,
+        Some(b"AAPL"),
+        Some(b"136.82"),
+        &[("trace", b"ok")],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("derived.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[kafka]
+"bootstrap.servers" = "{}"
+
+[[table]]
+name = "prices"
+topic = "share.price"
+type = "append"
+offsets = "beginning"
+key = {{ format = "simple", type = "string", column = "Symbol" }}
+value = {{ format = "simple", type = "float64", column = "Price", encoding = "text" }}
+columns = {{ partition = false, timestamp = false, headers = {{ trace = "bytes", venue = {{ column = "Venue", type = "string" }} }} }}
+
+[[derived]]
+name = "first"
+from = "prices"
+first_by = ["Symbol"]
+
+[[derived]]
+name = "cheap"
+from = "prices"
+where = ["Price < 500", "Symbol == 'AAPL'"]
+"#,
+            broker.bootstrap()
+        ),
+    )
+    .unwrap();
+    let (prices, first, cheap) = (
+        dir.path().join("prices.arrow"),
+        dir.path().join("first.jsonl"),
+        dir.path().join("cheap.jsonl"),
+    );
+    let out = TopictableProcess::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-when",
+        "prices:rows>=3",
+        "--exit-after",
+        "60s",
+        "--snapshot",
+        &format!("prices={}", prices.display()),
+        "--snapshot",
+        &format!("first={}", first.display()),
+        "--snapshot",
+        &format!("cheap={}", cheap.display()),
+    ])
+    .finish(Duration::from_secs(90));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    let table = read_arrow_with_pyarrow(&prices);
+    assert_eq!(
+        table["columns"],
+        json!([
+            {"name": "KafkaOffset", "type": "int64"},
+            {"name": "trace", "type": "binary"},
+            {"name": "Venue", "type": "string"},
+            {"name": "Symbol", "type": "string"},
+            {"name": "Price", "type": "double"},
+        ])
+    );
+    assert_eq!(
+        table["rows"],
+        json!([
+            {"KafkaOffset": 0, "trace": "00ff10", "Venue": "XNAS", "Symbol": "AAPL", "Price": 135.6},
+            {"KafkaOffset": 1, "trace": null, "Venue": null, "Symbol": "TSLA", "Price": 730.0},
+            {"KafkaOffset": 2, "trace": "6f6b", "Venue": null, "Symbol": "AAPL", "Price": 136.82},
+        ])
+    );
+    let pick = |rows: Vec<serde_json::Value>| -> BTreeSet<(String, i64)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["Symbol"].as_str().unwrap().to_string(),
+                    r["KafkaOffset"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // first_by: each symbol's first row.
+    assert_eq!(
+        pick(read_json_lines(&first)),
+        BTreeSet::from([("AAPL".to_string(), 0), ("TSLA".to_string(), 1)])
+    );
+    // where: AAPL rows under 500.
+    assert_eq!(
+        pick(read_json_lines(&cheap)),
+        BTreeSet::from([("AAPL".to_string(), 0), ("AAPL".to_string(), 2)])
+    );
+}
+
+/// A pipeline with one group-mode table `t` over `topic` in `group`, new
+/// groups starting at the beginning.
+fn group_pipeline(dir: &std::path::Path, broker: &Broker, topic: &str, group: &str) -> String {
+    let text = format!(
+        r#"
+[kafka]
+"bootstrap.servers" = "{}"
+"group.id" = "{group}"
+"session.timeout.ms" = 6000
+"heartbeat.interval.ms" = 500
+
+[[table]]
+name = "t"
+topic = "{topic}"
+mode = "group"
+offsets = "beginning"
+type = "append"
+value = {{ format = "simple", type = "string", column = "Command" }}
+columns = {{ timestamp = false }}
+"#,
+        broker.bootstrap()
+    );
+    let path = dir.join(format!("{group}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Produces `m{from}`…`m{to - 1}` with confluent-kafka, message i to
+/// partition i % `partitions`.
+fn produce_messages(broker: &Broker, topic: &str, partitions: usize, from: usize, to: usize) {
+    let records: Vec<serde_json::Value> = (from..to)
+        .map(|i| json!({"value": format!("m{i}"), "value_type": "string", "partition": i % partitions}))
+        .collect();
+    produce_with_python(broker, topic, &json!(records));
+}
+
+/// The row count the last frame of `--print t` shows.
+fn printed_rows(stdout: &str) -> Option<usize> {
+    let line = stdout.lines().rev().find(|l| l.starts_with("── t: "))?;
+    line["── t: ".len()..].split(' ').next()?.parse().ok()
+}
+
+/// `(KafkaPartition, KafkaOffset) → Command` of a JSON Lines snapshot, and
+/// its row count.
+fn keyed_rows(path: &std::path::Path) -> (BTreeMap<(i64, i64), String>, usize) {
+    let rows = read_json_lines(path);
+    let keyed = rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["KafkaPartition"].as_i64().unwrap(),
+                    r["KafkaOffset"].as_i64().unwrap(),
+                ),
+                r["Command"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (keyed, rows.len())
+}
+
+fn commands(from: usize, to: usize) -> BTreeSet<String> {
+    (from..to).map(|i| format!("m{i}")).collect()
+}
+
+#[test]
+fn ctrl_c_in_group_mode_commits_so_the_next_run_resumes() {
+    let broker = Broker::start();
+    broker.create_topic("cmds", 2);
+    produce_messages(&broker, "cmds", 2, 0, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let file = group_pipeline(dir.path(), &broker, "cmds", "resumers");
+    let (first, second) = (
+        dir.path().join("first.jsonl"),
+        dir.path().join("second.jsonl"),
+    );
+
+    let run = TopictableProcess::start(&[
+        "run",
+        &file,
+        "--print",
+        "t",
+        "--snapshot",
+        &format!("t={}", first.display()),
+    ]);
+    wait_for(
+        "the first run to read 10 rows",
+        Duration::from_secs(60),
+        || (printed_rows(&run.stdout()) == Some(10)).then_some(()),
+    );
+    run.interrupt();
+    let out = run.finish(Duration::from_secs(60));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let (got, n) = keyed_rows(&first);
+    assert_eq!(n, 10);
+    assert_eq!(
+        got.values().cloned().collect::<BTreeSet<_>>(),
+        commands(0, 10)
+    );
+
+    // The second run of the same group starts where the first committed:
+    // nothing missing, nothing read twice.
+    produce_messages(&broker, "cmds", 2, 10, 20);
+    let out = TopictableProcess::start(&[
+        "run",
+        &file,
+        "--exit-when",
+        "t:rows>=10",
+        "--exit-after",
+        "60s",
+        "--snapshot",
+        &format!("t={}", second.display()),
+    ])
+    .finish(Duration::from_secs(90));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let (got, n) = keyed_rows(&second);
+    assert_eq!(
+        got.values().cloned().collect::<BTreeSet<_>>(),
+        commands(10, 20),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn two_processes_in_one_group_split_the_partitions() {
+    let broker = Broker::start();
+    broker.create_topic("cmds4", 4);
+    produce_messages(&broker, "cmds4", 4, 0, 40);
+    let dir = tempfile::tempdir().unwrap();
+    let file = group_pipeline(dir.path(), &broker, "cmds4", "splitters");
+    let snapshots = [dir.path().join("a.jsonl"), dir.path().join("b.jsonl")];
+    let runs: Vec<TopictableProcess> = snapshots
+        .iter()
+        .map(|s| {
+            TopictableProcess::start(&[
+                "run",
+                &file,
+                "--print",
+                "t",
+                "--snapshot",
+                &format!("t={}", s.display()),
+            ])
+        })
+        .collect();
+    let total = |runs: &[TopictableProcess]| -> usize {
+        runs.iter()
+            .map(|r| printed_rows(&r.stdout()).unwrap_or(0))
+            .sum()
+    };
+    wait_for(
+        "the group to read the first 40",
+        Duration::from_secs(60),
+        || (total(&runs) >= 40).then_some(()),
+    );
+    // Both have joined by now (their session timeout is 6 s); more messages
+    // go to whichever member holds each partition.
+    std::thread::sleep(Duration::from_secs(3));
+    produce_messages(&broker, "cmds4", 4, 40, 80);
+    wait_for("the group to read all 80", Duration::from_secs(60), || {
+        (total(&runs) >= 80).then_some(())
+    });
+    for r in &runs {
+        r.interrupt();
+    }
+    let mut union: BTreeMap<(i64, i64), String> = BTreeMap::new();
+    let mut sizes = Vec::new();
+    for (run, snapshot) in runs.into_iter().zip(&snapshots) {
+        let out = run.finish(Duration::from_secs(60));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let (rows, _) = keyed_rows(snapshot);
+        sizes.push(rows.len());
+        for (at, command) in rows {
+            // At-least-once: a record read by both (around a rebalance) is the same record.
+            if let Some(seen) = union.insert(at, command.clone()) {
+                assert_eq!(seen, command, "{at:?}");
+            }
+        }
+    }
+    // Every message exactly once, by (partition, offset).
+    let expected: BTreeMap<(i64, i64), String> = (0..80)
+        .map(|i| (((i % 4) as i64, (i / 4) as i64), format!("m{i}")))
+        .collect();
+    assert_eq!(union, expected);
+    assert!(
+        sizes.iter().all(|&n| n > 0),
+        "both processes got partitions: {sizes:?}"
+    );
+}
+
+#[test]
+fn a_failed_sink_gives_exit_code_4() {
+    let broker = Broker::start();
+    broker.create_topic("share.price", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = pipeline_file(dir.path(), &broker);
+    let out_dir = dir.path().join("archive");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "\n[[sink]]\nname = \"archive\"\nfrom = \"prices\"\ntype = \"file\"\nconfig = {{ path = \"{}\", format = \"jsonl\" }}\n",
+        out_dir.display()
+    ));
+    std::fs::write(&file, text).unwrap();
+    let run = TopictableProcess::start(&["run", file.to_str().unwrap(), "--exit-after", "8s"]);
+    run.wait_until_running(Duration::from_millis(500));
+    // The sink made its directory at start; a file in its place makes its first write fail.
+    std::fs::remove_dir_all(&out_dir).unwrap();
+    std::fs::write(&out_dir, "not a directory").unwrap();
+    TestProducer::new(&broker).send_text("share.price", 0, &[(Some("AAPL"), "135.60")]);
+    let out = run.finish(Duration::from_secs(60));
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: sink `archive` stopped: ")
+            && out.stderr.contains("sink archive: FAILED: "),
+        "{}",
+        out.stderr
+    );
+    // The table itself was fine.
+    assert!(
+        out.stderr
+            .contains("prices: 1 messages, 1 rows, 0 decode errors (0 skipped, 0 dead-lettered)\n"),
+        "{}",
+        out.stderr
+    );
 }

@@ -468,3 +468,162 @@ pub fn snapshot_with_rows(
         table.table().snapshot().ok().filter(|b| b.num_rows() >= n)
     })
 }
+
+/// A `topictable` process running in the background (with the test plugin
+/// directory), its stdout and stderr collected as they come; killed when
+/// dropped.
+pub struct TopictableProcess {
+    child: Option<Child>,
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// What a finished `topictable` process left: its exit code and its output.
+#[derive(Debug)]
+pub struct Finished {
+    /// The exit code (`None` if a signal killed it).
+    pub code: Option<i32>,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+}
+
+impl TopictableProcess {
+    /// Starts `topictable --plugin-dir <test plugins> ARGS…`.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Self {
+        let mut child = Command::new(topictable_bin())
+            .arg("--plugin-dir")
+            .arg(plugin_dir())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start topictable");
+        let collect = |mut from: Box<dyn Read + Send>| {
+            let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = text.clone();
+            let reader = std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = from.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .expect("output lock")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+            (text, reader)
+        };
+        let (stdout, out_reader) = collect(Box::new(child.stdout.take().expect("stdout")));
+        let (stderr, err_reader) = collect(Box::new(child.stderr.take().expect("stderr")));
+        Self {
+            child: Some(child),
+            stdout,
+            stderr,
+            readers: vec![out_reader, err_reader],
+        }
+    }
+
+    /// Its stdout so far.
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().expect("output lock").clone()
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("output lock").clone()
+    }
+
+    /// Waits until `topictable run` has started every table (its "running"
+    /// log line), then `settle` more, so that consumers starting at the end
+    /// of a topic have looked the end up before the test produces.
+    pub fn wait_until_running(&self, settle: Duration) {
+        wait_for(
+            "topictable to start its tables",
+            Duration::from_secs(60),
+            || {
+                let stderr = self.stderr();
+                assert!(
+                    !stderr.contains("error:"),
+                    "topictable failed to start:\n{stderr}"
+                );
+                stderr.contains("Ctrl-C to stop").then_some(())
+            },
+        );
+        std::thread::sleep(settle);
+    }
+
+    /// Sends SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT failed");
+    }
+
+    /// Waits for it to exit (at most `timeout`, then kills it and panics).
+    pub fn finish(mut self, timeout: Duration) -> Finished {
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for topictable") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "topictable did not exit within {timeout:?}:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        Finished {
+            code: status.code(),
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+}
+
+impl Drop for TopictableProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads an Arrow IPC file back with pyarrow (`tests/python/read_arrow.py`):
+/// `{"columns": [{"name", "type"}], "rows": [{…}]}`, timestamps as integers
+/// and binary cells as hex.
+pub fn read_arrow_with_pyarrow(path: &Path) -> serde_json::Value {
+    let out = run_python("read_arrow.py", &[path.to_str().expect("utf-8 path")]);
+    serde_json::from_str(&out).expect("read_arrow.py prints JSON")
+}
+
+/// The rows of a JSON Lines snapshot.
+pub fn read_json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -30,10 +30,7 @@ pub struct Cli {
 enum Command {
     /// Run a pipeline file: consume topics into live tables, derive tables,
     /// until Ctrl-C (or --exit-when / --exit-after).
-    ///
-    /// Exit codes: 0 done (condition met, time up without a condition, or
-    /// Ctrl-C); 1 runtime failure; 2 bad pipeline file or arguments; 3
-    /// --exit-after ran out before every --exit-when held.
+    #[command(after_help = run::EXIT_CODES_HELP)]
     Run(run::RunArgs),
     /// Check a pipeline file (syntax, codec configs, columns, operators) without connecting to Kafka.
     Validate {

@@ -15,10 +15,26 @@ use topictable_engine::{Engine, EngineConfig};
 
 use super::output::{LiveView, SnapshotFormat, parse_snapshot_arg, write_snapshot};
 
+/// Exit code: the pipeline could not start, or a snapshot could not be written.
+pub const EXIT_RUNTIME: u8 = 1;
 /// Exit code: the pipeline file or arguments are wrong.
 pub const EXIT_CONFIG: u8 = 2;
 /// Exit code: `--exit-after` ran out before every `--exit-when` was met.
 pub const EXIT_TIMED_OUT: u8 = 3;
+/// Exit code: a table stopped on a bad record (`on_error = "fail"`) or a sink
+/// stopped on an error while the pipeline ran.
+pub const EXIT_TABLE_FAILED: u8 = 4;
+
+/// The exit codes of `topictable run`, for its `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done: every --exit-when held, or --exit-after ran out with no
+     --exit-when given, or Ctrl-C; and no table or sink failed
+  1  the pipeline could not start, or a --snapshot could not be written
+  2  the pipeline file or the arguments are wrong
+  3  --exit-after ran out before every --exit-when held
+  4  a table stopped on a bad record (on_error = \"fail\") or a sink stopped
+     on an error; the other tables ran on until the exit";
 
 /// Options of `topictable run`.
 #[derive(Debug, Args)]
@@ -156,7 +172,7 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_RUNTIME);
         }
     };
     let cycles = engine.start();
@@ -237,27 +253,40 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
             Ok(()) => tracing::info!("wrote {table} to {}", path.display()),
             Err(e) => {
                 eprintln!("error: snapshot of {table}: {e}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(EXIT_RUNTIME);
             }
         }
     }
+    // A failed table or sink outranks "done" and "timed out": a script must
+    // not take a partial table for a complete one.
+    let mut failed = false;
     for (name, source) in &running.sources {
         let c = source.error_counts();
         let (messages, rows) = source.progress();
+        let status = match source.status() {
+            IngestStatus::Failed(m) => {
+                failed = true;
+                format!("; FAILED: {m}")
+            }
+            _ => String::new(),
+        };
         eprintln!(
-            "{name}: {messages} messages, {rows} rows, {} decode errors ({} skipped, {} dead-lettered)",
+            "{name}: {messages} messages, {rows} rows, {} decode errors ({} skipped, {} dead-lettered){status}",
             c.decode_errors, c.skipped, c.dead_lettered
         );
     }
-    let mut outcome = outcome;
     for sink in &running.sinks {
         match sink.status() {
             SinkStatus::Failed(m) => {
-                eprintln!("sink {}: failed: {m}", sink.name());
-                outcome = ExitCode::FAILURE;
+                eprintln!("sink {}: FAILED: {m}", sink.name());
+                failed = true;
             }
             status => eprintln!("sink {}: {status:?}", sink.name()),
         }
     }
-    outcome
+    if failed {
+        ExitCode::from(EXIT_TABLE_FAILED)
+    } else {
+        outcome
+    }
 }
