@@ -375,6 +375,9 @@ impl AggOp {
             .intern_batch(&self.codec, &u.added)
             .map_err(|e| err(&self.name, e))?;
         if self.accumulate {
+            // Blink and append-only tables never modify rows (a blink row is
+            // announced once, as added); the property tests rely on this check.
+            debug_assert!(u.modified_keys.is_empty(), "modification in add-only input");
             self.resize();
             self.touch(&added, &mut touched);
             self.fold(&u.added, &u.added_keys, &added, 1)?;
