@@ -338,23 +338,24 @@ impl RowLogVersion {
     }
 
     fn gather(&self, picks: &[Option<(usize, usize)>]) -> Result<RecordBatch, ArrowError> {
-        // Only hand the chunks actually referenced to interleave.
-        let mut remap = std::collections::HashMap::new();
+        // Only hand the chunks actually referenced to interleave. Chunk ids
+        // are dense (freed ids are reused), so a vector maps them.
+        let mut remap = vec![usize::MAX; self.chunks.len()];
         let mut used: Vec<&RecordBatch> = Vec::new();
         let mut local = Vec::with_capacity(picks.len());
         for p in picks {
             local.push(match *p {
                 None => None,
                 Some((c, r)) => {
-                    let l = match remap.get(&c) {
-                        Some(&l) => l,
-                        None => {
+                    let l = match remap.get(c) {
+                        Some(&l) if l != usize::MAX => l,
+                        _ => {
                             let batch =
                                 self.chunks.get(c).and_then(Option::as_ref).ok_or_else(|| {
                                     ArrowError::ComputeError(format!("row log chunk {c} missing"))
                                 })?;
                             used.push(batch);
-                            remap.insert(c, used.len() - 1);
+                            remap[c] = used.len() - 1;
                             used.len() - 1
                         }
                     };
