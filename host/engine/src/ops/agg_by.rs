@@ -222,6 +222,23 @@ impl Table {
     /// Over a blink input the result accumulates every row ever seen
     /// (Deephaven's blink rule); otherwise it reflects the rows present.
     /// Column names and types are checked here, never at cycle time.
+    ///
+    /// Nulls and float specials:
+    ///
+    /// - Sum, WSum, Avg, Min and Max skip nulls (WSum skips a row whose value
+    ///   or weight is null), so a group whose values are **all null** gets a
+    ///   **null** result for each of them.
+    /// - Count counts rows, nulls included (SQL `COUNT(*)`): an all-null
+    ///   group of n rows counts n.
+    /// - First and Last give the first/last row's value whatever it is, so an
+    ///   all-null group gives null.
+    /// - Float Sum/WSum/Avg follow IEEE: any NaN, or both +∞ and −∞, makes the
+    ///   result NaN; otherwise any ±∞ makes it ±∞. They recover exactly when
+    ///   those rows are removed.
+    /// - Min/Max order floats with NaN above +∞ (so one NaN makes Max NaN but
+    ///   leaves Min alone), and order strings by their UTF-8 bytes.
+    /// - Integer Sum/WSum are exact and output Int64 (UInt64 when every input
+    ///   is unsigned), wrapping modulo 2^64 only if the total does not fit.
     pub fn agg_by<A, K, S>(&self, aggregations: A, keys: K) -> Result<Table>
     where
         A: IntoIterator<Item = Aggregation>,
