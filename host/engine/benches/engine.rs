@@ -2,7 +2,9 @@
 //!
 //! Run with `cargo bench -p topictable-engine --bench engine`. Sizes can be
 //! scaled down with `ENGINE_BENCH_BIG_ROWS` (default 10,000,000) and
-//! `ENGINE_BENCH_STREAM_ROWS` (default 100,000,000).
+//! `ENGINE_BENCH_STREAM_ROWS` (default 100,000,000); `ENGINE_BENCH_CYCLES`
+//! (default 300) sets how many delta cycles are timed, and `ENGINE_BENCH_ONLY`
+//! (`delta`, `throughput` or `memory`) runs one section.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -13,10 +15,18 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use topictable_engine::{Engine, EngineConfig, Table, TableType, sum, wsum};
 
-/// Counts live heap bytes so memory can be measured without an external tool.
+/// Counts live heap bytes, and their high-water mark, so memory can be
+/// measured without an external tool.
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Adds `n` live bytes and raises the high-water mark if needed.
+fn grow(n: usize) {
+    let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 // SAFETY: every method delegates to `System` with the caller's arguments
 // unchanged and only adds bookkeeping on an atomic counter.
@@ -25,7 +35,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+            grow(layout.size());
         }
         p
     }
@@ -40,7 +50,8 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            // Old and new blocks may both be live while the data is copied.
+            grow(new_size);
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         }
         p
@@ -54,6 +65,16 @@ fn live() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
+/// Restarts the high-water mark at the current live bytes.
+fn reset_peak() {
+    PEAK.store(live(), Ordering::Relaxed);
+}
+
+/// Most live bytes since the last [`reset_peak`].
+fn peak() -> usize {
+    PEAK.load(Ordering::Relaxed)
+}
+
 fn env_rows(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -65,21 +86,23 @@ const KEYS: i64 = 1_000;
 
 fn orders_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
+        Field::new("Id", DataType::Int64, false),
         Field::new("Sym", DataType::Int64, false),
         Field::new("Qty", DataType::Int64, false),
         Field::new("Px", DataType::Float64, false),
     ]))
 }
 
-/// `n` order rows starting at row `start`, keys cycling over 1,000 symbols.
+/// `n` order rows starting at row `start`: a unique `Id`, and `Sym` cycling over 1,000 symbols.
 fn orders(start: usize, n: usize) -> RecordBatch {
     let s = start as i64;
     RecordBatch::try_new(
         orders_schema(),
         vec![
+            Arc::new(Int64Array::from_iter_values(s..s + n as i64)) as ArrayRef,
             Arc::new(Int64Array::from_iter_values(
                 (s..s + n as i64).map(|i| (i * 7919) % KEYS),
-            )) as ArrayRef,
+            )),
             Arc::new(Int64Array::from_iter_values(
                 (s..s + n as i64).map(|i| i % 100),
             )),
@@ -140,13 +163,27 @@ fn preload(engine: &Engine, src: &Table, rows: usize) {
     }
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+/// Cycle-time distribution over the timed cycles.
+struct Stats {
+    median: Duration,
+    p99: Duration,
+    max: Duration,
 }
 
-/// Median cycle time for 10k-row deltas after preloading `size` rows.
-fn delta_cost(op: &str, size: usize) -> Duration {
+impl Stats {
+    fn of(mut v: Vec<Duration>) -> Stats {
+        v.sort();
+        let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+        Stats {
+            median: v[v.len() / 2],
+            p99: at(0.99),
+            max: v[v.len() - 1],
+        }
+    }
+}
+
+/// Cycle times for `cycles` 10k-row deltas after preloading `size` rows.
+fn delta_cost(op: &str, size: usize, cycles: usize) -> Stats {
     let engine = engine();
     let src = engine
         .append_table("orders", orders_schema())
@@ -156,6 +193,7 @@ fn delta_cost(op: &str, size: usize) -> Duration {
         .expect("table");
     let _out = match op {
         "last_by" => src.last_by(["Sym"]),
+        "last_by_unique" => src.last_by(["Id"]),
         "agg_by" => src.agg_by([sum("Q = Qty")], ["Sym"]),
         _ => {
             let last = quotes.last_by(["Sym"]).expect("last_by");
@@ -166,38 +204,56 @@ fn delta_cost(op: &str, size: usize) -> Duration {
     preload(&engine, &quotes, KEYS as usize);
     preload(&engine, &src, size);
     let w = src.writer().expect("source");
-    let mut times = Vec::new();
-    for i in 0..31 {
+    let mut times = Vec::with_capacity(cycles);
+    for i in 0..cycles {
         w.push(orders(size + i * 10_000, 10_000)).expect("push");
         let t = Instant::now();
         engine.run_cycle().expect("cycle");
         times.push(t.elapsed());
     }
-    median(times)
+    if std::env::var("ENGINE_BENCH_TRACE").is_ok() {
+        let med = Stats::of(times.clone()).median;
+        for (i, t) in times.iter().enumerate() {
+            if *t > med * 5 {
+                eprintln!("{op} size {size} cycle {i}: {:.3} ms", ms(*t));
+            }
+        }
+    }
+    Stats::of(times)
 }
 
-fn bench_delta(big: usize) {
-    println!("\n## Per-cycle cost of a 10,000-row delta (append source, 1,000 keys)\n");
+fn bench_delta(big: usize, cycles: usize) {
+    println!("\n## Per-cycle cost of a 10,000-row delta (append source; {cycles} cycles timed)\n");
     println!(
-        "| operator | source holds 10k rows | source holds {} rows | ratio |",
+        "| operator | holds 10k: median / p99 / max | holds {}: median / p99 / max | median ratio | max ratio |",
         fmt_n(big)
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     // Warm the allocator and caches so the first measured row is not penalised.
-    delta_cost("last_by", 10_000);
-    for op in ["last_by", "agg_by", "natural_join"] {
-        let small = delta_cost(op, 10_000);
-        let large = delta_cost(op, big);
+    delta_cost("last_by", 10_000, 30);
+    for op in ["last_by", "last_by_unique", "agg_by", "natural_join"] {
+        let small = delta_cost(op, 10_000, cycles);
+        let large = delta_cost(op, big, cycles);
         let label = match op {
-            "last_by" => "last_by([Sym])",
-            "agg_by" => "agg_by([sum(Q = Qty)], [Sym])",
+            "last_by" => "last_by([Sym]) (1,000 keys)",
+            "last_by_unique" => "last_by([Id]) (unique key: every row a new key)",
+            "agg_by" => "agg_by([sum(Q = Qty)], [Sym]) (1,000 keys)",
             _ => "natural_join(last_by(quotes), [Sym], [LastPx = Px])",
         };
+        let three = |s: &Stats| {
+            format!(
+                "{:.3} / {:.3} / {:.3} ms",
+                ms(s.median),
+                ms(s.p99),
+                ms(s.max)
+            )
+        };
         println!(
-            "| {label} | {:.3} ms | {:.3} ms | {:.2} |",
-            ms(small),
-            ms(large),
-            large.as_secs_f64() / small.as_secs_f64()
+            "| {label} | {} | {} | {:.2} | {:.2} |",
+            three(&small),
+            three(&large),
+            large.median.as_secs_f64() / small.median.as_secs_f64(),
+            large.max.as_secs_f64() / small.max.as_secs_f64()
         );
     }
 }
@@ -282,28 +338,34 @@ fn bench_memory(big: usize, stream: usize) {
             .source_table("mixed", mixed_schema(), kind)
             .expect("table");
         let w = t.writer().expect("writer");
-        let mut peak = 0;
         let mut done = 0;
         let mut last_raw = 0;
         let per_cycle = 1_000_000;
+        let mut high = 0;
         while done < stream {
             let n = (stream - done).min(per_cycle);
             let (b, r) = mixed(done, n);
             last_raw = r;
+            // The allocator's high-water mark sees every moment of the push
+            // and the cycle: the batch waiting in the writer buffer, the rows
+            // the table holds and the copies a cycle makes. (Building the
+            // batch's temporary strings is the test's doing and not counted.)
+            reset_peak();
             w.push(b).expect("push");
             engine.run_cycle().expect("cycle");
-            peak = peak.max(live() - before);
+            high = high.max(peak() - before);
             done += n;
         }
         let used = live() - before;
         println!(
-            "| {kind:?} | {} | {} | {} (one cycle) | {} now, {} peak | {:.3} |",
+            "| {kind:?} | {} | {} | {} (one cycle) | {} now, {} peak | {:.3} now, {:.3} peak |",
             fmt_n(done),
             fmt_n(t.num_rows().expect("rows")),
             fmt_b(last_raw),
             fmt_b(used),
-            fmt_b(peak),
-            used as f64 / last_raw as f64
+            fmt_b(high),
+            used as f64 / last_raw as f64,
+            high as f64 / last_raw as f64
         );
     }
 }
@@ -336,8 +398,9 @@ fn main() {
         fmt_n(big),
         fmt_n(stream)
     );
+    let cycles = env_rows("ENGINE_BENCH_CYCLES", 300);
     if only.is_empty() || only == "delta" {
-        bench_delta(big);
+        bench_delta(big, cycles);
     }
     if only.is_empty() || only == "throughput" {
         bench_throughput(20 << 20);

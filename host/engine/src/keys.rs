@@ -116,9 +116,18 @@ impl KeyCodec {
     }
 }
 
+/// Hash tables a [`GroupMap`] spreads its keys over.
+///
+/// A hash table that doubles rehashes every entry at once; with the keys
+/// spread over this many tables (each storing its entries' hashes), one
+/// doubling moves only 1/`SHARDS` of the groups, so a cycle that happens to
+/// grow a table stalls for a small fraction of the table size.
+const SHARDS: usize = 64;
+
 /// Interns distinct encoded keys as dense group ids 0, 1, 2, ...
 pub(crate) struct GroupMap {
-    table: HashTable<Gid>,
+    /// (hash, group) entries, sharded by the hash's top bits.
+    shards: Vec<HashTable<(u64, Gid)>>,
     bytes: Vec<u8>,
     offsets: Vec<usize>,
     hasher: foldhash::fast::FixedState,
@@ -128,7 +137,7 @@ impl GroupMap {
     /// An empty map.
     pub fn new() -> Self {
         GroupMap {
-            table: HashTable::new(),
+            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
             bytes: Vec::new(),
             offsets: vec![0],
             hasher: foldhash::fast::FixedState::default(),
@@ -145,10 +154,16 @@ impl GroupMap {
         &self.bytes[self.offsets[g as usize]..self.offsets[g as usize + 1]]
     }
 
+    fn shard(h: u64) -> usize {
+        (h >> 58) as usize % SHARDS
+    }
+
     /// The group of `key`, if known.
     pub fn get(&self, key: &[u8]) -> Option<Gid> {
         let h = self.hasher.hash_one(key);
-        self.table.find(h, |&g| self.key(g) == key).copied()
+        self.shards[Self::shard(h)]
+            .find(h, |&(eh, g)| eh == h && self.key(g) == key)
+            .map(|&(_, g)| g)
     }
 
     /// The group of `key`, created if new; the flag says whether it was created.
@@ -156,16 +171,14 @@ impl GroupMap {
         let h = self.hasher.hash_one(key);
         let (bytes, offsets) = (&self.bytes, &self.offsets);
         let key_of = |g: Gid| &bytes[offsets[g as usize]..offsets[g as usize + 1]];
-        if let Some(&g) = self.table.find(h, |&g| key_of(g) == key) {
+        let shard = &mut self.shards[Self::shard(h)];
+        if let Some(&(_, g)) = shard.find(h, |&(eh, g)| eh == h && key_of(g) == key) {
             return (g, false);
         }
-        let g = self.len() as Gid;
+        let g = (self.offsets.len() - 1) as Gid;
         self.bytes.extend_from_slice(key);
         self.offsets.push(self.bytes.len());
-        let (bytes, offsets, hasher) = (&self.bytes, &self.offsets, &self.hasher);
-        self.table.insert_unique(h, g, |&g| {
-            hasher.hash_one(&bytes[offsets[g as usize]..offsets[g as usize + 1]])
-        });
+        shard.insert_unique(h, (h, g), |&(eh, _)| eh);
         (g, true)
     }
 

@@ -11,6 +11,11 @@
 //!
 //! This crate never depends on Kafka; ingestion sits on top of it.
 //!
+//! Nulls in [`Table::agg_by`]: Sum, WSum, Avg, Min and Max skip nulls, so a
+//! group whose values are all null gets a null result; Count counts rows,
+//! nulls included; First and Last return the first/last row's value, null
+//! or not. See [`Table::agg_by`] for NaN, infinities and integer overflow.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use arrow_array::{Float64Array, Int32Array, RecordBatch, StringArray};

@@ -68,12 +68,21 @@ fn agg(kind: AggKind, spec: &str) -> Aggregation {
     }
 }
 
-/// `Sum("Out = In")`: sum of non-null values (Int64 for integers, Float64 for floats).
+/// `Sum("Out = In")`: sum of non-null values.
+///
+/// The output is Int64 for signed integers, UInt64 for unsigned integers and
+/// Float64 for floats. Integer sums are exact (values above `i64::MAX` in a
+/// UInt64 column included) and wrap modulo 2^64 only if the total itself
+/// does not fit the output type, like Deephaven's `long` sums.
 pub fn sum(spec: &str) -> Aggregation {
     agg(AggKind::Sum, spec)
 }
 
-/// `WSum(weight, "Out = In")`: sum of `In * weight` (Int64 if both are integers, else Float64).
+/// `WSum(weight, "Out = In")`: sum of `In * weight` over rows where both are non-null.
+///
+/// The output is UInt64 if both columns are unsigned integers, Int64 if both
+/// are integers otherwise (wrapping modulo 2^64 if the exact total does not
+/// fit), and Float64 if either is a float.
 pub fn wsum(weight: &str, spec: &str) -> Aggregation {
     Aggregation {
         weight: Some(weight.to_string()),
@@ -111,13 +120,18 @@ pub fn last(spec: &str) -> Aggregation {
     agg(AggKind::Last, spec)
 }
 
-fn numeric_column(parent: &ParentInfo, column: &str, operation: &str) -> Result<(usize, bool)> {
+/// Position of numeric column `column`, whether it is an integer and whether it is unsigned.
+fn numeric_column(
+    parent: &ParentInfo,
+    column: &str,
+    operation: &str,
+) -> Result<(usize, bool, bool)> {
     let c = column_index(&parent.name, &parent.schema, column)?;
     let dt = parent.schema.field(c).data_type();
     if is_int(dt) {
-        Ok((c, true))
+        Ok((c, true, dt.is_unsigned_integer()))
     } else if is_float(dt) {
-        Ok((c, false))
+        Ok((c, false, false))
     } else {
         Err(EngineError::TypeMismatch {
             table: parent.name.clone(),
@@ -151,24 +165,25 @@ fn build_acc(
     let arrow = |e| EngineError::arrow(&parent.name, e);
     Ok(match a.kind {
         AggKind::Sum | AggKind::Avg => {
-            let (c, int) = numeric_column(parent, &pair.input, &opname)?;
+            let (c, int, unsigned) = numeric_column(parent, &pair.input, &opname)?;
             let kind = if a.kind == AggKind::Sum {
                 NumericKind::Sum
             } else {
                 NumericKind::Avg
             };
-            Box::new(Numeric::new(pair.output, kind, c, None, int))
+            Box::new(Numeric::new(pair.output, kind, c, None, int, unsigned))
         }
         AggKind::WSum => {
-            let (c, int_v) = numeric_column(parent, &pair.input, &opname)?;
+            let (c, int_v, uns_v) = numeric_column(parent, &pair.input, &opname)?;
             let weight = a.weight.as_deref().unwrap_or_default();
-            let (w, int_w) = numeric_column(parent, weight, &opname)?;
+            let (w, int_w, uns_w) = numeric_column(parent, weight, &opname)?;
             Box::new(Numeric::new(
                 pair.output,
                 NumericKind::Sum,
                 c,
                 Some(w),
                 int_v && int_w,
+                uns_v && uns_w,
             ))
         }
         AggKind::Min | AggKind::Max | AggKind::First | AggKind::Last => {
@@ -207,6 +222,23 @@ impl Table {
     /// Over a blink input the result accumulates every row ever seen
     /// (Deephaven's blink rule); otherwise it reflects the rows present.
     /// Column names and types are checked here, never at cycle time.
+    ///
+    /// Nulls and float specials:
+    ///
+    /// - Sum, WSum, Avg, Min and Max skip nulls (WSum skips a row whose value
+    ///   or weight is null), so a group whose values are **all null** gets a
+    ///   **null** result for each of them.
+    /// - Count counts rows, nulls included (SQL `COUNT(*)`): an all-null
+    ///   group of n rows counts n.
+    /// - First and Last give the first/last row's value whatever it is, so an
+    ///   all-null group gives null.
+    /// - Float Sum/WSum/Avg follow IEEE: any NaN, or both +∞ and −∞, makes the
+    ///   result NaN; otherwise any ±∞ makes it ±∞. They recover exactly when
+    ///   those rows are removed.
+    /// - Min/Max order floats with NaN above +∞ (so one NaN makes Max NaN but
+    ///   leaves Min alone), and order strings by their UTF-8 bytes.
+    /// - Integer Sum/WSum are exact and output Int64 (UInt64 when every input
+    ///   is unsigned), wrapping modulo 2^64 only if the total does not fit.
     pub fn agg_by<A, K, S>(&self, aggregations: A, keys: K) -> Result<Table>
     where
         A: IntoIterator<Item = Aggregation>,
@@ -375,6 +407,9 @@ impl AggOp {
             .intern_batch(&self.codec, &u.added)
             .map_err(|e| err(&self.name, e))?;
         if self.accumulate {
+            // Blink and append-only tables never modify rows (a blink row is
+            // announced once, as added); the property tests rely on this check.
+            debug_assert!(u.modified_keys.is_empty(), "modification in add-only input");
             self.resize();
             self.touch(&added, &mut touched);
             self.fold(&u.added, &u.added_keys, &added, 1)?;

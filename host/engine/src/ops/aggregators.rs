@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, new_null_array};
+use arrow_array::types::{ArrowPrimitiveType, Float64Type, Int64Type, UInt64Type};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int64Array, PrimitiveArray, RecordBatch, UInt64Array,
+    new_null_array,
+};
 use arrow_row::{RowConverter, SortField};
 use arrow_schema::{ArrowError, DataType, Field};
 
@@ -49,11 +52,67 @@ pub(crate) trait Accumulator: Send {
     }
 }
 
-fn as_i64(a: &ArrayRef) -> Result<ArrayRef, ArrowError> {
-    if a.data_type() == &DataType::Int64 {
+/// An integer column widened without loss: signed types to Int64, unsigned to UInt64.
+///
+/// (A cast of UInt64 to Int64 would turn values above `i64::MAX` into nulls.)
+fn widen_int(a: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let target = if a.data_type().is_unsigned_integer() {
+        DataType::UInt64
+    } else {
+        DataType::Int64
+    };
+    if a.data_type() == &target {
         Ok(a.clone())
     } else {
-        arrow_cast::cast(a, &DataType::Int64)
+        arrow_cast::cast(a, &target)
+    }
+}
+
+/// Adds `sign` × value (× weight) of each non-null row to its group's sum.
+///
+/// Sums are exact in `i128` and wrap modulo 2^128 (which keeps the low 64
+/// bits, all an Int64/UInt64 output shows, exact).
+fn fold_ints<V, W>(
+    sums: &mut [i128],
+    nn: &mut [i64],
+    gids: &[Gid],
+    v: &PrimitiveArray<V>,
+    w: Option<&PrimitiveArray<W>>,
+    sign: i64,
+) where
+    V: ArrowPrimitiveType,
+    W: ArrowPrimitiveType,
+    V::Native: Into<i128>,
+    W::Native: Into<i128>,
+{
+    let s = sign as i128;
+    match w {
+        None if v.null_count() == 0 => {
+            for (&g, &x) in gids.iter().zip(v.values().iter()) {
+                let g = g as usize;
+                sums[g] = sums[g].wrapping_add(s.wrapping_mul(x.into()));
+                nn[g] += sign;
+            }
+        }
+        None => {
+            for (i, &g) in gids.iter().enumerate() {
+                if v.is_valid(i) {
+                    let g = g as usize;
+                    sums[g] = sums[g].wrapping_add(s.wrapping_mul(v.value(i).into()));
+                    nn[g] += sign;
+                }
+            }
+        }
+        Some(w) => {
+            for (i, &g) in gids.iter().enumerate() {
+                if v.is_valid(i) && w.is_valid(i) {
+                    let g = g as usize;
+                    let x = v.value(i).into().wrapping_mul(w.value(i).into());
+                    sums[g] = sums[g].wrapping_add(s.wrapping_mul(x));
+                    nn[g] += sign;
+                }
+            }
+        }
     }
 }
 
@@ -118,13 +177,20 @@ pub(crate) enum NumericKind {
 }
 
 /// Sum, weighted sum and average; nulls (in value or weight) are skipped.
+///
+/// Integer inputs are summed exactly (in `i128`); an integer Sum/WSum is
+/// output as UInt64 when every input is unsigned and as Int64 otherwise,
+/// wrapping modulo 2^64 if the exact sum does not fit (as Deephaven's `long`
+/// sums do). Avg divides the exact sum, so it never wraps.
 pub(crate) struct Numeric {
     name: String,
     kind: NumericKind,
     col: usize,
     weight: Option<usize>,
-    /// Integer arithmetic (wrapping on overflow) when all inputs are integers.
+    /// Integer arithmetic when all inputs are integers.
     int: bool,
+    /// All inputs are unsigned integers: an integer sum is output as UInt64.
+    unsigned: bool,
     isum: Vec<i128>,
     fsum: FloatSums,
     nn: Vec<i64>,
@@ -138,6 +204,7 @@ impl Numeric {
         col: usize,
         weight: Option<usize>,
         int: bool,
+        unsigned: bool,
     ) -> Self {
         Numeric {
             name,
@@ -145,6 +212,7 @@ impl Numeric {
             col,
             weight,
             int,
+            unsigned: int && unsigned,
             isum: Vec::new(),
             fsum: FloatSums::default(),
             nn: Vec::new(),
@@ -155,7 +223,11 @@ impl Numeric {
 impl Accumulator for Numeric {
     fn field(&self) -> Field {
         let dt = if self.int && self.kind == NumericKind::Sum {
-            DataType::Int64
+            if self.unsigned {
+                DataType::UInt64
+            } else {
+                DataType::Int64
+            }
         } else {
             DataType::Float64
         };
@@ -175,34 +247,56 @@ impl Accumulator for Numeric {
         let col = batch.column(self.col);
         let w = self.weight.map(|w| batch.column(w));
         if self.int {
-            let v = as_i64(col)?;
-            let v = v.as_primitive::<Int64Type>();
-            let w = w.map(as_i64).transpose()?;
-            let w = w.as_ref().map(|w| w.as_primitive::<Int64Type>());
-            let s = sign as i128;
-            match w {
-                None if v.null_count() == 0 => {
-                    for (&g, &x) in gids.iter().zip(v.values().iter()) {
-                        self.isum[g as usize] += s * x as i128;
-                        self.nn[g as usize] += sign;
-                    }
-                }
+            let v = widen_int(col)?;
+            let w = w.map(widen_int).transpose()?;
+            let (sums, nn) = (&mut self.isum, &mut self.nn);
+            let uns = |a: &ArrayRef| a.data_type() == &DataType::UInt64;
+            match &w {
+                None if uns(&v) => fold_ints::<UInt64Type, UInt64Type>(
+                    sums,
+                    nn,
+                    gids,
+                    v.as_primitive(),
+                    None,
+                    sign,
+                ),
                 None => {
-                    for (i, &g) in gids.iter().enumerate() {
-                        if v.is_valid(i) {
-                            self.isum[g as usize] += s * v.value(i) as i128;
-                            self.nn[g as usize] += sign;
-                        }
-                    }
+                    fold_ints::<Int64Type, Int64Type>(sums, nn, gids, v.as_primitive(), None, sign)
                 }
-                Some(w) => {
-                    for (i, &g) in gids.iter().enumerate() {
-                        if v.is_valid(i) && w.is_valid(i) {
-                            self.isum[g as usize] += s * (v.value(i) as i128 * w.value(i) as i128);
-                            self.nn[g as usize] += sign;
-                        }
-                    }
-                }
+                Some(w) => match (uns(&v), uns(w)) {
+                    (true, true) => fold_ints::<UInt64Type, UInt64Type>(
+                        sums,
+                        nn,
+                        gids,
+                        v.as_primitive(),
+                        Some(w.as_primitive()),
+                        sign,
+                    ),
+                    (true, false) => fold_ints::<UInt64Type, Int64Type>(
+                        sums,
+                        nn,
+                        gids,
+                        v.as_primitive(),
+                        Some(w.as_primitive()),
+                        sign,
+                    ),
+                    (false, true) => fold_ints::<Int64Type, UInt64Type>(
+                        sums,
+                        nn,
+                        gids,
+                        v.as_primitive(),
+                        Some(w.as_primitive()),
+                        sign,
+                    ),
+                    (false, false) => fold_ints::<Int64Type, Int64Type>(
+                        sums,
+                        nn,
+                        gids,
+                        v.as_primitive(),
+                        Some(w.as_primitive()),
+                        sign,
+                    ),
+                },
             }
         } else {
             let v = as_f64(col)?;
@@ -247,6 +341,11 @@ impl Accumulator for Numeric {
     fn output(&self, gids: &[Gid]) -> Result<ArrayRef, ArrowError> {
         let present = |g: &Gid| self.nn[*g as usize] > 0;
         Ok(match (self.kind, self.int) {
+            // `as` keeps the low 64 bits: the documented wrap-around.
+            (NumericKind::Sum, true) if self.unsigned => Arc::new(UInt64Array::from_iter(
+                gids.iter()
+                    .map(|g| present(g).then(|| self.isum[*g as usize] as u64)),
+            )),
             (NumericKind::Sum, true) => Arc::new(Int64Array::from_iter(
                 gids.iter()
                     .map(|g| present(g).then(|| self.isum[*g as usize] as i64)),

@@ -159,7 +159,9 @@ impl ByOp {
         let mut flag = std::mem::take(&mut self.scratch_flag);
         flag.resize(self.groups.len(), false);
         if self.accumulate {
-            // Blink removals are ignored; append inputs never remove.
+            // Blink removals are ignored; append inputs never remove. Neither
+            // ever modifies a row (a blink row is announced once, as added).
+            debug_assert!(u.modified_keys.is_empty(), "modification in add-only input");
             let mut pick_at = std::mem::take(&mut self.scratch_pick);
             pick_at.resize(self.groups.len(), None);
             for (i, &g) in added_gids.iter().enumerate() {

@@ -4,6 +4,16 @@
 //! keeps the left rows holding it and the right row's values, so a left
 //! change costs O(changed rows) and a right change O(left rows of that key).
 //! Two right rows with one key fail the table with the key named.
+//!
+//! Like Deephaven's `naturalJoin` (which copies the blink attribute from its
+//! left table), the result is blink exactly when the left table is: its rows
+//! are the left table's rows, so over a blink left they live for one cycle
+//! and an aggregation or `last_by` of the join accumulates every joined row
+//! ever seen. A right-side change can only modify rows the left table holds
+//! now, i.e. the current cycle's rows; since each cycle applies the right
+//! side before the left side's adds, those rows are announced once, as added,
+//! with the right values as of the end of their cycle, and a blink join never
+//! reports a modification.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -80,7 +90,9 @@ impl Table {
     ///
     /// A row without a match gets nulls. An empty `columns` adds every
     /// non-key right column. Two right rows with the same key fail the
-    /// result table with [`EngineError::DuplicateRightKey`].
+    /// result table with [`EngineError::DuplicateRightKey`]. The result is a
+    /// blink table if and only if `self` is (Deephaven copies the blink
+    /// attribute from the left table), so aggregating it follows the blink rule.
     pub fn natural_join<K, S, C, T>(&self, right: &Table, on: K, columns: C) -> Result<Table>
     where
         K: IntoIterator<Item = S>,
@@ -208,7 +220,7 @@ impl Table {
             Ok(NodeSpec {
                 name,
                 schema,
-                blink: false,
+                blink: left.blink,
                 add_only: false,
                 parents: vec![left.id, right.id],
                 op: Box::new(op),

@@ -62,7 +62,8 @@ impl Table {
         })
     }
 
-    /// Whether this is a blink table (a blink source, or a filter/view of one).
+    /// Whether this is a blink table: a blink source, or a filter, view or
+    /// natural join whose (left) input is blink.
     pub fn is_blink(&self) -> bool {
         self.blink
     }
