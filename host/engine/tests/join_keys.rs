@@ -95,14 +95,13 @@ fn join_keys_of_different_types_are_refused_at_build_time() {
     let orders_t = engine.append_table("orders", orders(&[]).schema()).unwrap();
     let limits_t = engine.append_table("limits", limits(&[]).schema()).unwrap();
     let last_limit = limits_t.last_by(["Exchange", "Account"]).unwrap();
-    let err = orders_t
-        .natural_join(
-            &last_limit,
-            ["Venue = Exchange", "Qty = Limit"],
-            ["MaxQty = Limit"],
-        )
-        .err()
-        .expect("Int64 against Float64 is refused")
-        .to_string();
+    let Err(err) = orders_t.natural_join(
+        &last_limit,
+        ["Venue = Exchange", "Qty = Limit"],
+        ["MaxQty = Limit"],
+    ) else {
+        panic!("Int64 against Float64 is refused");
+    };
+    let err = err.to_string();
     assert!(err.contains("Qty") && err.contains("Limit"), "{err}");
 }
