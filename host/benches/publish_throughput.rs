@@ -30,7 +30,8 @@ use support::{Broker, JSON, SIMPLE, cpu_self, env_or};
 use topictable::PluginRegistry;
 use topictable::ingest::ValueSpec;
 use topictable::publish::{
-    DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, SinkOptions, TopicChoice, start_sink,
+    DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, QUEUE_FULL_WAIT, SinkOptions,
+    TopicChoice, start_sink,
 };
 use topictable_engine::Engine;
 use topictable_sdk::Side;
@@ -157,7 +158,7 @@ fn floor_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegistry)
                 match producer.send(r) {
                     Ok(()) => {}
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        producer.poll(Duration::from_millis(10));
+                        producer.poll(QUEUE_FULL_WAIT);
                         record = Some(r);
                     }
                     Err((e, _)) => panic!("produce: {e}"),

@@ -12,7 +12,6 @@
 
 use std::ffi::CString;
 use std::ptr::{self, NonNull};
-use std::time::Duration;
 
 use arrow_array::{Array, BinaryArray, Int32Array};
 use rdkafka::bindings as rd;
@@ -20,6 +19,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
+use super::kafka_publisher::QUEUE_FULL_WAIT;
 use super::publish_error::PublishError;
 
 /// librdkafka's "unassigned partition": its partitioner chooses (by key).
@@ -158,7 +158,7 @@ impl BatchProducer {
                     // librdkafka refuses every record after the first that
                     // did not fit, so going on from there keeps the order.
                     from += i;
-                    producer.poll(Duration::from_millis(10));
+                    producer.poll(QUEUE_FULL_WAIT);
                 }
                 Some(i) => {
                     return Err(PublishError::Produce(KafkaError::MessageProduction(

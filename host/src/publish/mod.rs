@@ -9,7 +9,8 @@ mod sink_runner;
 mod slice_encoding;
 
 pub use kafka_publisher::{
-    DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, TopicChoice, encoder_config,
+    DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, QUEUE_FULL_WAIT, TopicChoice,
+    encoder_config,
 };
 pub use publish_error::PublishError;
 pub use sink_runner::{
