@@ -227,6 +227,33 @@ fn topictable_child(bootstrap: &str, topic: &str, n: usize, plugins: &PluginRegi
     }
 }
 
+/// Reads `topic`'s 4 partitions from the beginning and counts the records
+/// (up to `n`, or until nothing has come for 10 s).
+fn count_records(bootstrap: &str, topic: &str, n: usize) -> usize {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("publish-bench-count-{topic}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for p in 0..4 {
+        partitions
+            .add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&partitions).unwrap();
+    let (mut count, mut last) = (0, Instant::now());
+    while count < n && last.elapsed() < Duration::from_secs(10) {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(100)) {
+            count += 1;
+            last = Instant::now();
+        }
+    }
+    count
+}
+
 fn main() {
     if let Ok(role) = std::env::var("PUBLISH_BENCH_ROLE") {
         let bootstrap = std::env::var("PUBLISH_BENCH_BOOTSTRAP").unwrap();
@@ -303,6 +330,12 @@ fn main() {
                 best.insert(role, run);
             }
         }
+    }
+    // Both sides delivered every record (read back from the last round's topics).
+    for role in ["floor", "topictable"] {
+        let topic = format!("publish-bench-{}-{role}", rounds - 1);
+        let got = count_records(&broker.bootstrap(), &topic, n);
+        assert_eq!(got, n, "{role} delivered {got} of {n} records to {topic}");
     }
     ratios.sort_by(f64::total_cmp);
     let median = (ratios[(ratios.len() - 1) / 2] + ratios[ratios.len() / 2]) / 2.0;

@@ -260,12 +260,14 @@ fn simple_binary_values_are_what_kafka_deserializers_expect() {
     assert_eq!(pairs, [(42, 1.5), (-7, -2.25)]);
 }
 
-/// Rows `0..n` of (Id, Part = Id % 3, Symbol = one of five, null every 7th).
+/// Rows `0..n` of (Id, Part = Id % 3, Symbol = one of five, null every 7th,
+/// IdText = Id as text).
 fn routed_rows(n: i64) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new("Id", DataType::Int64, false),
         Field::new("Part", DataType::Int32, false),
         Field::new("Symbol", DataType::Utf8, true),
+        Field::new("IdText", DataType::Utf8, false),
     ]));
     let symbols = ["AAPL", "TSLA", "MSFT", "NVDA", "AMZN"];
     RecordBatch::try_new(
@@ -278,6 +280,7 @@ fn routed_rows(n: i64) -> RecordBatch {
             Arc::new(StringArray::from_iter(
                 (0..n).map(|i| (i % 7 != 0).then(|| symbols[(i % 5) as usize])),
             )),
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| i.to_string()))),
         ],
     )
     .unwrap()
@@ -294,12 +297,15 @@ fn records_go_to_a_fixed_partition_a_partition_column_or_by_key_in_table_order()
     let batch = routed_rows(N);
     let table = engine.append_table("routed", batch.schema()).unwrap();
     let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    // A key on every row: the publisher partitions them itself.
+    let id_key = ValueSpec::codec("simple", json!({"type": "string", "column": "IdText"}));
     let value = ValueSpec::codec("simple", json!({"type": "int64", "column": "Id"}));
     let mut sinks = Vec::new();
-    for (topic, partition, column) in [
-        ("routed-fixed", Some(2), None),
-        ("routed-column", None, Some("Part")),
-        ("routed-key", None, None),
+    for (topic, partition, column, key) in [
+        ("routed-fixed", Some(2), None, &key),
+        ("routed-column", None, Some("Part"), &key),
+        ("routed-key", None, None, &key),
+        ("routed-every-key", None, None, &id_key),
     ] {
         broker.create_topic(topic, 3);
         let mut spec = publish_spec(&broker, topic, key.clone(), value.clone());
@@ -361,6 +367,24 @@ fn records_go_to_a_fixed_partition_a_partition_column_or_by_key_in_table_order()
         "each record in its row's Part"
     );
 
+    let every_key = read("routed-every-key");
+    in_table_order("routed-every-key", &every_key);
+    assert!(
+        every_key
+            .iter()
+            .all(|r| r.2.as_deref() == Some(r.3.to_string().as_str())),
+        "each row's own key"
+    );
+    assert_eq!(
+        every_key
+            .iter()
+            .map(|r| r.0)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "the keys spread over every partition"
+    );
+
     let by_key = read("routed-key");
     in_table_order("routed-key", &by_key);
     let mut partition_of: BTreeMap<String, i64> = BTreeMap::new();
@@ -377,6 +401,94 @@ fn records_go_to_a_fixed_partition_a_partition_column_or_by_key_in_table_order()
             .len()
             > 1,
         "librdkafka's partitioner spreads the keys: {partition_of:?}"
+    );
+    for sink in &sinks {
+        assert_eq!(sink.status(), SinkStatus::Running);
+    }
+}
+
+/// Which partition each key landed in, read back with confluent-kafka.
+fn partition_of_each_key(broker: &Broker, topic: &str, n: usize) -> BTreeMap<String, i64> {
+    read_back(broker, topic, n, "string", "long")
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["partition"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keys_land_in_the_partitions_confluent_kafka_would_choose() {
+    // topictable partitions keyed records itself (to hand librdkafka one
+    // batch per partition), with librdkafka's configured partitioner. The
+    // reference is confluent-kafka producing the same keys with the same
+    // `partitioner` setting.
+    const N: i64 = 300;
+    let broker = Broker::start();
+    let (engine, _cycles) = engine();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("K", DataType::Utf8, false),
+        Field::new("V", DataType::Int64, false),
+    ]));
+    let table = engine.append_table("keyed", schema.clone()).unwrap();
+    let keys: Vec<String> = (0..N).map(|i| format!("key-{i}")).collect();
+    let records: Vec<Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| json!({"key": k, "key_type": "string", "value": i, "value_type": "long"}))
+        .collect();
+    let mut sinks = Vec::new();
+    let mut by_partitioner = Vec::new();
+    for partitioner in [None, Some("murmur2_random"), Some("fnv1a")] {
+        let name = partitioner.unwrap_or("default").replace('_', "-");
+        let (ours, theirs) = (format!("ours-{name}"), format!("theirs-{name}"));
+        broker.create_topic(&ours, 7);
+        broker.create_topic(&theirs, 7);
+        let mut spec = publish_spec(
+            &broker,
+            &ours,
+            ValueSpec::codec("simple", json!({"type": "string", "column": "K"})),
+            ValueSpec::codec("simple", json!({"type": "int64", "column": "V"})),
+        );
+        let config = match partitioner {
+            Some(p) => {
+                spec.properties.insert("partitioner".into(), p.into());
+                json!({ "partitioner": p })
+            }
+            None => json!({}),
+        };
+        sinks.push(start(&engine, &table, &spec, SinkOptions::default()));
+        topictable_e2e::produce_with_python_config(&broker, &theirs, &json!(records), &config);
+        by_partitioner.push((name, ours, theirs));
+    }
+    table
+        .writer()
+        .unwrap()
+        .push(
+            RecordBatch::try_new(
+                schema,
+                vec![
+                    Arc::new(StringArray::from(keys.clone())),
+                    Arc::new(Int64Array::from_iter_values(0..N)),
+                ],
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let mut maps = Vec::new();
+    for (name, ours, theirs) in &by_partitioner {
+        let ours = partition_of_each_key(&broker, ours, N as usize);
+        let theirs = partition_of_each_key(&broker, theirs, N as usize);
+        assert_eq!(ours.len(), N as usize, "{name}: every key");
+        assert_eq!(ours, theirs, "{name}: the same partition for every key");
+        maps.push(ours);
+    }
+    assert!(
+        maps[0] != maps[1] && maps[1] != maps[2],
+        "the partitioners differ, so the setting was honoured"
     );
     for sink in &sinks {
         assert_eq!(sink.status(), SinkStatus::Running);

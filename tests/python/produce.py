@@ -1,6 +1,7 @@
 """Produce records with confluent-kafka (librdkafka 2.16) and its serializers.
 
-Usage: produce.py BOOTSTRAP TOPIC < records.json
+Usage: produce.py BOOTSTRAP TOPIC [PRODUCER_CONFIG_JSON] < records.json
+PRODUCER_CONFIG_JSON adds librdkafka properties, e.g. '{"partitioner": "murmur2_random"}'.
 records.json is a JSON list of objects:
   {"key": ..., "value": ..., "key_type": "string", "value_type": "double",
    "partition": 0, "headers": {"name": "text"}}
@@ -29,7 +30,10 @@ SERIALIZE = {
 def main() -> None:
     bootstrap, topic = sys.argv[1], sys.argv[2]
     records = json.load(sys.stdin)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    config = {"bootstrap.servers": bootstrap, "linger.ms": 0}
+    if len(sys.argv) > 3:
+        config.update(json.loads(sys.argv[3]))
+    producer = Producer(config)
     failures = []
 
     def report(err, msg):

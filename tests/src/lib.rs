@@ -316,10 +316,21 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
 /// Produces `records` with confluent-kafka and its serializers
 /// (`tests/python/produce.py`; see its docstring for the record format).
 pub fn produce_with_python(broker: &Broker, topic: &str, records: &serde_json::Value) {
+    produce_with_python_config(broker, topic, records, &serde_json::json!({}));
+}
+
+/// [`produce_with_python`] with extra librdkafka producer properties
+/// (`config`, a JSON object), e.g. another `partitioner`.
+pub fn produce_with_python_config(
+    broker: &Broker,
+    topic: &str,
+    records: &serde_json::Value,
+    config: &serde_json::Value,
+) {
     use std::io::Write;
     let mut child = Command::new(python())
         .arg(workspace_root().join("tests/python/produce.py"))
-        .args([broker.bootstrap().as_str(), topic])
+        .args([broker.bootstrap().as_str(), topic, &config.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

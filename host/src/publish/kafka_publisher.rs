@@ -9,8 +9,8 @@
 //!
 //! Large updates go out in slices whose keys and values are encoded on a
 //! helper thread ahead of the producer ([`super::slice_encoding`]). Records to
-//! one fixed topic without timestamps or headers are queued a slice at a time
-//! ([`super::batch_produce`]); any other record borrows its key and payload
+//! one fixed topic without timestamps or headers are queued a partition of a
+//! slice at a time ([`super::batch_produce`]); any other record borrows its key and payload
 //! from the encoded slice and its topic and headers from the row
 //! ([`super::record_fields`]). librdkafka copies them in both cases.
 
@@ -165,11 +165,13 @@ impl KafkaPublisher {
         let value = encoder(plugins, Side::Value, &spec.value, schema, &spec.topic)?;
         let columns = RecordColumns::new(spec, schema)?;
         let errors = Arc::new(DeliveryErrors::default());
+        let mut properties: BTreeMap<String, String> = DEFAULT_PRODUCER_PROPERTIES
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        properties.extend(spec.properties.clone());
         let mut config = ClientConfig::new();
-        for (k, v) in DEFAULT_PRODUCER_PROPERTIES {
-            config.set(*k, *v);
-        }
-        for (k, v) in &spec.properties {
+        for (k, v) in &properties {
             config.set(k, v);
         }
         let producer = config
@@ -177,7 +179,7 @@ impl KafkaPublisher {
             .map_err(|e| format!("kafka: {e}"))?;
         let batch = columns
             .batch_topic()
-            .map(|topic| BatchProducer::new(&producer, topic))
+            .map(|topic| BatchProducer::new(&producer, topic, &properties))
             .transpose()
             .map_err(|e| e.to_string())?;
         Ok(Self {
