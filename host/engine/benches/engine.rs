@@ -4,7 +4,8 @@
 //! scaled down with `ENGINE_BENCH_BIG_ROWS` (default 10,000,000) and
 //! `ENGINE_BENCH_STREAM_ROWS` (default 100,000,000); `ENGINE_BENCH_CYCLES`
 //! (default 300) sets how many delta cycles are timed, and `ENGINE_BENCH_ONLY`
-//! (`delta`, `throughput` or `memory`) runs one section.
+//! (`delta`, `throughput` or `memory`) runs one section; `ENGINE_BENCH_OPS`
+//! (e.g. `last_by_unique`) picks the operators of the delta section.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -231,7 +232,9 @@ fn bench_delta(big: usize, cycles: usize) {
     println!("|---|---|---|---|---|");
     // Warm the allocator and caches so the first measured row is not penalised.
     delta_cost("last_by", 10_000, 30);
-    for op in ["last_by", "last_by_unique", "agg_by", "natural_join"] {
+    let ops = std::env::var("ENGINE_BENCH_OPS")
+        .unwrap_or_else(|_| "last_by,last_by_unique,agg_by,natural_join".into());
+    for op in ops.split(',') {
         let small = delta_cost(op, 10_000, cycles);
         let large = delta_cost(op, big, cycles);
         let label = match op {
