@@ -126,8 +126,9 @@ const SHARDS: usize = 64;
 
 /// Interns distinct encoded keys as dense group ids 0, 1, 2, ...
 pub(crate) struct GroupMap {
-    /// (hash, group) entries, sharded by the hash's top bits.
-    shards: Vec<HashTable<(u64, Gid)>>,
+    /// (hash tag, group) entries, sharded by the hash's bits 40..46; 8 bytes
+    /// an entry, so more of a table stays in cache.
+    shards: Vec<HashTable<(u32, Gid)>>,
     bytes: Vec<u8>,
     offsets: Vec<usize>,
     hasher: foldhash::fast::FixedState,
@@ -154,15 +155,33 @@ impl GroupMap {
         &self.bytes[self.offsets[g as usize]..self.offsets[g as usize + 1]]
     }
 
+    /// The shard of hash `h`, from bits 40..46. The tables themselves use
+    /// the low bits (bucket position) and the top 7 bits (the tag their
+    /// probes compare 16 at a time); sharding by either would leave every
+    /// entry of a shard with the same bits there, so probes would have to
+    /// read many entries to tell keys apart.
     fn shard(h: u64) -> usize {
-        (h >> 58) as usize % SHARDS
+        (h >> 40) as usize % SHARDS
+    }
+
+    /// The tag an entry keeps of its key's hash: the low 32 bits.
+    fn tag(h: u64) -> u32 {
+        h as u32
+    }
+
+    /// The hash a shard's table places a tag by: the tag spread over 64 bits
+    /// (a bijection), so the table's position bits and its top-7-bit probe
+    /// tags both depend on the whole tag, and a rehash needs no key.
+    fn placement(tag: u32) -> u64 {
+        u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
     /// The group of `key`, if known.
     pub fn get(&self, key: &[u8]) -> Option<Gid> {
         let h = self.hasher.hash_one(key);
+        let t = Self::tag(h);
         self.shards[Self::shard(h)]
-            .find(h, |&(eh, g)| eh == h && self.key(g) == key)
+            .find(Self::placement(t), |&(et, g)| et == t && self.key(g) == key)
             .map(|&(_, g)| g)
     }
 
@@ -172,13 +191,16 @@ impl GroupMap {
         let (bytes, offsets) = (&self.bytes, &self.offsets);
         let key_of = |g: Gid| &bytes[offsets[g as usize]..offsets[g as usize + 1]];
         let shard = &mut self.shards[Self::shard(h)];
-        if let Some(&(_, g)) = shard.find(h, |&(eh, g)| eh == h && key_of(g) == key) {
+        let t = Self::tag(h);
+        if let Some(&(_, g)) =
+            shard.find(Self::placement(t), |&(et, g)| et == t && key_of(g) == key)
+        {
             return (g, false);
         }
         let g = (self.offsets.len() - 1) as Gid;
         self.bytes.extend_from_slice(key);
         self.offsets.push(self.bytes.len());
-        shard.insert_unique(h, (h, g), |&(eh, _)| eh);
+        shard.insert_unique(Self::placement(t), (t, g), |&(et, _)| Self::placement(et));
         (g, true)
     }
 
