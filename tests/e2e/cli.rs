@@ -475,6 +475,52 @@ fn run_prints_rows_rate_and_error_counts() {
 }
 
 #[test]
+fn an_exit_condition_on_a_stopped_table_ends_the_run_at_once() {
+    let broker = broker_with_a_bad_int();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ints.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[kafka]\n\"bootstrap.servers\" = \"{}\"\n{}",
+            broker.bootstrap(),
+            int_table("failing", "fail", ""),
+        ),
+    )
+    .unwrap();
+    let csv = dir.path().join("failing.csv");
+    let started = std::time::Instant::now();
+    let out = TopictableProcess::start(&[
+        "run",
+        file.to_str().unwrap(),
+        "--exit-when",
+        "failing:rows>=3",
+        "--exit-after",
+        "120s",
+        "--snapshot",
+        &format!("failing={}", csv.display()),
+    ])
+    .finish(Duration::from_secs(150));
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the run waited for --exit-after: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.stderr
+            .contains("error: --exit-when failing:rows>=3 can no longer hold: the table stopped"),
+        "{}",
+        out.stderr
+    );
+    // The rows visible before the failure are in the snapshot.
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        "KafkaPartition,KafkaOffset,N\n0,0,7\n"
+    );
+}
+
+#[test]
 fn a_failed_table_gives_exit_code_4_and_the_others_keep_running() {
     let broker = broker_with_a_bad_int();
     let dir = tempfile::tempdir().unwrap();

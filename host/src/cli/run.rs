@@ -34,7 +34,8 @@ Exit codes:
   2  the pipeline file or the arguments are wrong
   3  --exit-after ran out before every --exit-when held
   4  a table stopped on a bad record (on_error = \"fail\") or a sink stopped
-     on an error; the other tables ran on until the exit";
+     on an error; the other tables ran on until the exit, which comes at
+     once when an --exit-when names a stopped table it can no longer meet";
 
 /// Options of `topictable run`.
 #[derive(Debug, Args)]
@@ -198,6 +199,16 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
                     .is_ok_and(|n| n >= c.rows)
             })
     };
+    // A condition on a source table that stopped can no longer become true.
+    let hopeless = |running: &RunningPipeline| {
+        exit_when.iter().find(|c| {
+            running.sources.iter().any(|(name, source)| {
+                name == &c.table && matches!(source.status(), IngestStatus::Failed(_))
+            }) && !running.tables[&c.table]
+                .num_rows()
+                .is_ok_and(|n| n >= c.rows)
+        })
+    };
     let outcome = loop {
         if interrupted.load(Ordering::SeqCst) {
             break ExitCode::SUCCESS;
@@ -225,6 +236,13 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
             {
                 eprintln!("error: sink `{}` stopped: {m}", sink.name());
             }
+        }
+        if let Some(c) = hopeless(&running) {
+            eprintln!(
+                "error: --exit-when {}:rows>={} can no longer hold: the table stopped; exiting now",
+                c.table, c.rows
+            );
+            break ExitCode::from(EXIT_TABLE_FAILED);
         }
         if !args.print.is_empty() && last_render.elapsed() >= Duration::from_millis(500) {
             view.render(&running);
