@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 use topictable_e2e::{
     Broker, TestProducer, TopictableProcess, plugin_dir, produce_with_python,
-    read_arrow_with_pyarrow, read_json_lines, run_python, topictable_bin, wait_for, workspace_root,
+    read_arrow_with_pyarrow, read_json_lines, run_python, snapshot_arg, topictable_bin, wait_for,
+    workspace_root,
 };
 
 fn pipeline_file(dir: &std::path::Path, broker: &Broker) -> std::path::PathBuf {
@@ -82,11 +83,11 @@ fn run_exits_when_the_condition_holds_and_writes_snapshots() {
         "--exit-after",
         "60s",
         "--snapshot",
-        &format!("prices={}", csv.display()),
+        &snapshot_arg("prices", &csv),
         "--snapshot",
-        &format!("last={}", jsonl.display()),
+        &snapshot_arg("last", &jsonl),
         "--snapshot",
-        &format!("last={}", arrow.display()),
+        &snapshot_arg("last", &arrow),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -261,7 +262,7 @@ fn run_says_when_time_ran_out_before_the_condition() {
         "--exit-after",
         "1s",
         "--snapshot",
-        &format!("prices={}", unwritable.display()),
+        &snapshot_arg("prices", &unwritable),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -320,7 +321,7 @@ fn ctrl_c_shuts_down_gracefully_and_still_writes_snapshots() {
         .arg("--plugin-dir")
         .arg(plugin_dir())
         .args(["run", file.to_str().unwrap(), "--snapshot"])
-        .arg(format!("prices={}", csv.display()))
+        .arg(snapshot_arg("prices", &csv))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -498,7 +499,7 @@ fn an_exit_condition_on_a_stopped_table_ends_the_run_at_once() {
         "--exit-after",
         "120s",
         "--snapshot",
-        &format!("failing={}", csv.display()),
+        &snapshot_arg("failing", &csv),
     ])
     .finish(Duration::from_secs(150));
     assert_eq!(out.code, Some(4), "{}", out.stderr);
@@ -543,9 +544,9 @@ fn a_failed_table_gives_exit_code_4_and_the_others_keep_running() {
         "--exit-after",
         "6s",
         "--snapshot",
-        &format!("skipping={}", csv.display()),
+        &snapshot_arg("skipping", &csv),
         "--snapshot",
-        &format!("failing={}", failed_csv.display()),
+        &snapshot_arg("failing", &failed_csv),
     ])
     .finish(Duration::from_secs(60));
     assert_eq!(out.code, Some(4), "{}", out.stderr);
@@ -639,11 +640,11 @@ where = ["Price < 500", "Symbol == 'AAPL'"]
         "--exit-after",
         "60s",
         "--snapshot",
-        &format!("prices={}", prices.display()),
+        &snapshot_arg("prices", &prices),
         "--snapshot",
-        &format!("first={}", first.display()),
+        &snapshot_arg("first", &first),
         "--snapshot",
-        &format!("cheap={}", cheap.display()),
+        &snapshot_arg("cheap", &cheap),
     ])
     .finish(Duration::from_secs(90));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -772,7 +773,7 @@ fn ctrl_c_in_group_mode_commits_so_the_next_run_resumes() {
         "--print",
         "t",
         "--snapshot",
-        &format!("t={}", first.display()),
+        &snapshot_arg("t", &first),
     ]);
     wait_for(
         "the first run to read 10 rows",
@@ -800,7 +801,7 @@ fn ctrl_c_in_group_mode_commits_so_the_next_run_resumes() {
         "--exit-after",
         "60s",
         "--snapshot",
-        &format!("t={}", second.display()),
+        &snapshot_arg("t", &second),
     ])
     .finish(Duration::from_secs(90));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -831,7 +832,7 @@ fn two_processes_in_one_group_split_the_partitions() {
                 "--print",
                 "t",
                 "--snapshot",
-                &format!("t={}", s.display()),
+                &snapshot_arg("t", s),
             ])
         })
         .collect();

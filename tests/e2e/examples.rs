@@ -3,13 +3,13 @@
 //! fed the seed's input by confluent-kafka, and its tables are read back from
 //! `--snapshot` files. Every example also validates against the real plugins.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use topictable_e2e::{
     Broker, Finished, TopictableProcess, now_millis, plugins, produce_with_python,
-    read_arrow_with_pyarrow, read_json_lines, workspace_root,
+    read_arrow_with_pyarrow, read_json_lines, snapshot_arg, workspace_root,
 };
 
 /// How long a consumer that starts at the end of a topic (the examples'
@@ -29,10 +29,6 @@ fn examples() -> Vec<PathBuf> {
         .collect();
     all.sort();
     all
-}
-
-fn snapshot_arg(table: &str, path: &Path) -> String {
-    format!("{table}={}", path.display())
 }
 
 /// The column names and pyarrow types of an Arrow snapshot.

@@ -638,3 +638,8 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// A `--snapshot` argument: `TABLE=PATH`.
+pub fn snapshot_arg(table: &str, path: &Path) -> String {
+    format!("{table}={}", path.display())
+}
