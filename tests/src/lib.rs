@@ -281,36 +281,18 @@ pub fn plugin_dir() -> PathBuf {
     .clone()
 }
 
-/// The Python interpreter with confluent-kafka: `TOPICTABLE_TEST_PYTHON`, or
-/// the venv `scripts/test.sh` makes. Panics when neither exists: these tests
-/// never pass silently without their independent client.
+#[path = "../support/reference_python.rs"]
+mod reference_python;
+
+/// The Python interpreter with confluent-kafka (see `tests/support/reference_python.rs`).
 pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TOPICTABLE_TEST_PYTHON") {
-        return p.into();
-    }
-    let venv = workspace_root().join(".cache/venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python with confluent-kafka: run scripts/test.sh once, or set TOPICTABLE_TEST_PYTHON"
-    );
-    venv
+    reference_python::python(&workspace_root())
 }
 
 /// Runs `tests/python/<script>` (or `script` itself when it is an absolute
 /// path) with `args`; returns its stdout, panicking on failure.
 pub fn run_python(script: &str, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg(workspace_root().join("tests/python").join(script))
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8 output")
+    reference_python::run_script(&workspace_root(), script, args)
 }
 
 /// Produces `records` with confluent-kafka and its serializers

@@ -2,7 +2,6 @@
 //! producer), through our embedded registry, decoded by our decoder.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use arrow_select::concat::concat_batches;
 use serde_json::{Value, json};
@@ -12,22 +11,11 @@ use topictable_sdk::arrow_array::RecordBatch;
 use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
 
-/// The Python with confluent-kafka: `TOPICTABLE_TEST_PYTHON`, or the venv
-/// scripts/test.sh makes. Panics when neither exists: these tests never pass
-/// without their reference client.
-fn python() -> String {
-    if let Ok(p) = std::env::var("TOPICTABLE_TEST_PYTHON")
-        && !p.is_empty()
-    {
-        return p;
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python for the confluent-kafka tests: set TOPICTABLE_TEST_PYTHON, or create {} with tests/python/requirements.txt (scripts/test.sh does)",
-        venv.display()
-    );
-    venv.to_string_lossy().into_owned()
+#[path = "../../../tests/support/reference_python.rs"]
+mod reference_python;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Runs `tests/python/<script> REGISTRY_URL IN OUT` with `input` in IN;
@@ -36,20 +24,14 @@ fn run_script(script: &str, registry: &RegistryHandle, input: &str) -> Vec<Value
     let dir = tempfile::tempdir().unwrap();
     let (in_path, out_path) = (dir.path().join("in"), dir.path().join("out.jsonl"));
     std::fs::write(&in_path, input).unwrap();
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/python")
-        .join(script);
-    let out = Command::new(python())
-        .arg(path)
-        .arg(registry.url())
-        .arg(&in_path)
-        .arg(&out_path)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    reference_python::run_script(
+        &workspace(),
+        script,
+        &[
+            std::ffi::OsStr::new(&registry.url()),
+            in_path.as_os_str(),
+            out_path.as_os_str(),
+        ],
     );
     std::fs::read_to_string(&out_path)
         .unwrap()

@@ -2,7 +2,6 @@
 //! producer), through our embedded registry, decoded by our decoder.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use arrow_select::concat::concat_batches;
 use base64::Engine;
@@ -17,20 +16,8 @@ use topictable_sdk::arrow_array::{Array, RecordBatch};
 use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
 
-fn python() -> String {
-    if let Ok(p) = std::env::var("TOPICTABLE_TEST_PYTHON")
-        && !p.is_empty()
-    {
-        return p;
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python for the confluent-kafka tests: set TOPICTABLE_TEST_PYTHON, or create {} with tests/python/requirements.txt (scripts/test.sh does)",
-        venv.display()
-    );
-    venv.to_string_lossy().into_owned()
-}
+#[path = "../../../tests/support/reference_python.rs"]
+mod reference_python;
 
 fn protos() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/protos")
@@ -76,19 +63,14 @@ fn run_python(registry: &RegistryHandle, cases: Value) -> Vec<Value> {
         json!({"files": files, "cases": cases}).to_string(),
     )
     .unwrap();
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/produce_protobuf.py");
-    let out = Command::new(python())
-        .arg(script)
-        .arg(registry.url())
-        .arg(&cases_path)
-        .arg(&out_path)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "produce_protobuf.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    reference_python::run_script(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."),
+        "produce_protobuf.py",
+        &[
+            std::ffi::OsStr::new(&registry.url()),
+            cases_path.as_os_str(),
+            out_path.as_os_str(),
+        ],
     );
     let text = std::fs::read_to_string(&out_path).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
