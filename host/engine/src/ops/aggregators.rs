@@ -251,52 +251,24 @@ impl Accumulator for Numeric {
             let w = w.map(widen_int).transpose()?;
             let (sums, nn) = (&mut self.isum, &mut self.nn);
             let uns = |a: &ArrayRef| a.data_type() == &DataType::UInt64;
-            match &w {
-                None if uns(&v) => fold_ints::<UInt64Type, UInt64Type>(
-                    sums,
-                    nn,
-                    gids,
-                    v.as_primitive(),
-                    None,
-                    sign,
-                ),
-                None => {
-                    fold_ints::<Int64Type, Int64Type>(sums, nn, gids, v.as_primitive(), None, sign)
-                }
-                Some(w) => match (uns(&v), uns(w)) {
-                    (true, true) => fold_ints::<UInt64Type, UInt64Type>(
+            // The value and the weight are each Int64 or UInt64 (widened).
+            macro_rules! fold {
+                ($v:ty, $w:ty) => {
+                    fold_ints::<$v, $w>(
                         sums,
                         nn,
                         gids,
                         v.as_primitive(),
-                        Some(w.as_primitive()),
+                        w.as_ref().map(|w| w.as_primitive()),
                         sign,
-                    ),
-                    (true, false) => fold_ints::<UInt64Type, Int64Type>(
-                        sums,
-                        nn,
-                        gids,
-                        v.as_primitive(),
-                        Some(w.as_primitive()),
-                        sign,
-                    ),
-                    (false, true) => fold_ints::<Int64Type, UInt64Type>(
-                        sums,
-                        nn,
-                        gids,
-                        v.as_primitive(),
-                        Some(w.as_primitive()),
-                        sign,
-                    ),
-                    (false, false) => fold_ints::<Int64Type, Int64Type>(
-                        sums,
-                        nn,
-                        gids,
-                        v.as_primitive(),
-                        Some(w.as_primitive()),
-                        sign,
-                    ),
-                },
+                    )
+                };
+            }
+            match (uns(&v), w.as_ref().is_some_and(uns)) {
+                (true, true) => fold!(UInt64Type, UInt64Type),
+                (true, false) => fold!(UInt64Type, Int64Type),
+                (false, true) => fold!(Int64Type, UInt64Type),
+                (false, false) => fold!(Int64Type, Int64Type),
             }
         } else {
             let v = as_f64(col)?;
