@@ -381,42 +381,34 @@ fn malformed_columns_are_refused_and_still_released() {
         let error = tampered(&|child| child.offset = -1, 5);
         assert!(error.contains("offset -1"), "{error}");
 
-        // Decreasing offsets, which would let a value reach outside the data.
-        // SAFETY: test only: this array is never read, only exported.
-        let bad = unsafe {
-            StringArray::new_unchecked(
-                OffsetBuffer::new_unchecked(ScalarBuffer::from(vec![0, 5, 2, 6])),
-                Buffer::from(vec![b'a'; 6]),
-                None,
-            )
-        };
-        let bad = batch_of(vec![("s".into(), Arc::new(bad))]);
-        let error = FfiArrowArray::export_batch(bad.clone())
-            .import_batch(&bad.schema())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("offsets are negative or decreasing"),
-            "{error}"
-        );
-
-        // A descent anywhere, in the vectorised chunks or the tail, is caught.
-        for at in 1..40 {
-            let mut offsets: Vec<i32> = (0..=40).collect();
-            offsets[at] = offsets[at - 1] - 1;
+        // The import error for a string column with these (unchecked) offsets.
+        let import_offsets = |offsets: Vec<i32>| {
+            let len = *offsets.last().expect("offsets") as usize;
             // SAFETY: test only: this array is never read, only exported.
             let bad = unsafe {
                 StringArray::new_unchecked(
                     OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
-                    Buffer::from(vec![b'a'; 40]),
+                    Buffer::from(vec![b'a'; len]),
                     None,
                 )
             };
             let bad = batch_of(vec![("s".into(), Arc::new(bad))]);
-            let error = FfiArrowArray::export_batch(bad.clone())
+            FfiArrowArray::export_batch(bad.clone())
                 .import_batch(&bad.schema())
                 .unwrap_err()
-                .to_string();
+                .to_string()
+        };
+        // Decreasing offsets, which would let a value reach outside the data.
+        let error = import_offsets(vec![0, 5, 2, 6]);
+        assert!(
+            error.contains("offsets are negative or decreasing"),
+            "{error}"
+        );
+        // A descent anywhere, in the vectorised chunks or the tail, is caught.
+        for at in 1..40 {
+            let mut offsets: Vec<i32> = (0..=40).collect();
+            offsets[at] = offsets[at - 1] - 1;
+            let error = import_offsets(offsets);
             assert!(
                 error.contains("offsets are negative or decreasing"),
                 "at {at}: {error}"
