@@ -546,6 +546,44 @@ fn last_by_publishes_the_latest_per_key_and_removed_rows_become_tombstones() {
 }
 
 #[test]
+fn a_record_kafka_refuses_names_its_topic_and_partition_in_the_sink_status() {
+    let broker = Broker::start();
+    broker.create_topic("one-partition", 1);
+    let (engine, _cycles) = engine();
+    let table = engine.append_table("t", schema()).unwrap();
+    let mut spec = publish_spec(
+        &broker,
+        "one-partition",
+        ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"})),
+        ValueSpec::codec("json", json!({})),
+    );
+    spec.partition = Some(5);
+    let sink = start(&engine, &table, &spec, SinkOptions::default());
+    // Sent again after each failure would fail again: the sink stops (on_failure = stop).
+    for _ in 0..3 {
+        table
+            .writer()
+            .unwrap()
+            .push(rows(&["AAPL"], &[1.0], &[1]))
+            .unwrap();
+    }
+    let status = wait_for("the sink to fail", WAIT, || match sink.status() {
+        SinkStatus::Failed(m) => Some(m),
+        _ => None,
+    });
+    // librdkafka refuses it at once once it knows the topic's partitions, or
+    // fails its delivery before; either way the error says where it went.
+    assert!(
+        status.contains("topic one-partition partition 5"),
+        "{status}"
+    );
+    assert!(
+        status.to_lowercase().contains("unknown partition"),
+        "{status}"
+    );
+}
+
+#[test]
 fn a_modify_that_changes_the_key_is_an_error_in_the_sink_status() {
     let broker = Broker::start();
     broker.create_topic("rekey", 1);

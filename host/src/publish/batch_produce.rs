@@ -166,6 +166,7 @@ impl BatchProducer {
         &mut self,
         producer: &BaseProducer<C>,
         rows: usize,
+        first_row: usize,
         keys: Option<&BinaryArray>,
         values: Option<&BinaryArray>,
         partitions: BatchPartitions<'_>,
@@ -191,13 +192,20 @@ impl BatchProducer {
             }
         }));
         let result = match partitions {
-            BatchPartitions::Fixed(p) => self.queue_all(producer, Messages::InOrder, p, 0),
-            BatchPartitions::Column(_) => self.queue_grouped(producer),
+            BatchPartitions::Fixed(p) => {
+                self.queue_all(producer, Messages::InOrder(first_row), p, 0)
+            }
+            BatchPartitions::Column(_) => self.queue_grouped(producer, first_row),
             BatchPartitions::Partitioner => {
                 if self.assign_partitions(producer) {
-                    self.queue_grouped(producer)
+                    self.queue_grouped(producer, first_row)
                 } else {
-                    self.queue_all(producer, Messages::InOrder, PARTITION_UNASSIGNED, 0)
+                    self.queue_all(
+                        producer,
+                        Messages::InOrder(first_row),
+                        PARTITION_UNASSIGNED,
+                        0,
+                    )
                 }
             }
         };
@@ -274,6 +282,7 @@ impl BatchProducer {
     fn queue_grouped<C: ProducerContext>(
         &mut self,
         producer: &BaseProducer<C>,
+        first_row: usize,
     ) -> Result<(), PublishError> {
         let (lo, hi) = self
             .messages
@@ -287,7 +296,7 @@ impl BatchProducer {
         if lo < 0 || hi >= MAX_GROUPED_PARTITION {
             return self.queue_all(
                 producer,
-                Messages::InOrder,
+                Messages::InOrder(first_row),
                 PARTITION_UNASSIGNED,
                 rd::RD_KAFKA_MSG_F_PARTITION,
             );
@@ -329,9 +338,9 @@ impl BatchProducer {
         partition: i32,
         extra_flags: i32,
     ) -> Result<(), PublishError> {
-        let all = match which {
-            Messages::InOrder => &mut self.messages[..],
-            Messages::Grouped(start, end) => &mut self.grouped[start..end],
+        let (all, first_row) = match which {
+            Messages::InOrder(first_row) => (&mut self.messages[..], Some(first_row)),
+            Messages::Grouped(start, end) => (&mut self.grouped[start..end], None),
         };
         let mut from = 0;
         while from < all.len() {
@@ -366,9 +375,14 @@ impl BatchProducer {
                     producer.poll(QUEUE_FULL_WAIT);
                 }
                 Some(i) => {
-                    return Err(PublishError::Produce(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::from(pending[i].err),
-                    )));
+                    let error =
+                        KafkaError::MessageProduction(RDKafkaErrorCode::from(pending[i].err));
+                    return Err(PublishError::Produce {
+                        topic: self.topic_name.clone(),
+                        partition: (pending[i].partition >= 0).then_some(pending[i].partition),
+                        row: first_row.map(|r| r + from + i),
+                        error,
+                    });
                 }
             }
         }
@@ -379,8 +393,9 @@ impl BatchProducer {
 /// Which descriptors [`BatchProducer::queue_all`] queues.
 #[derive(Clone, Copy)]
 enum Messages {
-    /// All of `messages`, in table order.
-    InOrder,
+    /// All of `messages`, in table order; the number of the first one's row
+    /// in the update, to name a refused record's row.
+    InOrder(usize),
     /// `grouped[start..end]`: one partition's group.
     Grouped(usize, usize),
 }

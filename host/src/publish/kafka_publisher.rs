@@ -92,7 +92,7 @@ impl ProducerContext for PublisherContext {
             let mut errors = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
             if errors.len() < 10 {
                 errors.push(format!(
-                    "delivery to {}/{} failed: {e}",
+                    "delivery to topic {} partition {} failed: {e}",
                     m.topic(),
                     m.partition()
                 ));
@@ -205,6 +205,7 @@ impl KafkaPublisher {
             Some(batch) => batch.produce(
                 producer,
                 slice.rows.num_rows(),
+                slice.first_row,
                 slice.keys.as_ref(),
                 slice.values.as_ref(),
                 columns.of(&slice.rows).batch_partitions(),
@@ -291,7 +292,14 @@ fn produce_slice(
                     producer.poll(QUEUE_FULL_WAIT);
                     record = Some(r);
                 }
-                Err((e, _)) => return Err(PublishError::Produce(e)),
+                Err((error, r)) => {
+                    return Err(PublishError::Produce {
+                        topic: r.topic.to_string(),
+                        partition: r.partition,
+                        row: Some(slice.first_row + row),
+                        error,
+                    });
+                }
             }
         }
     }

@@ -38,8 +38,21 @@ pub enum PublishError {
         cycle: u64,
     },
     /// librdkafka refused a record.
-    #[error("kafka: {0}")]
-    Produce(KafkaError),
+    #[error(
+        "kafka refused the record{} for topic {topic}{}: {error}",
+        row.map(|r| format!(" of row {r}")).unwrap_or_default(),
+        partition.map(|p| format!(" partition {p}")).unwrap_or_default()
+    )]
+    Produce {
+        /// The record's topic.
+        topic: String,
+        /// Its partition, when chosen before librdkafka's partitioner.
+        partition: Option<i32>,
+        /// Its row within the update's rows, when known.
+        row: Option<usize>,
+        /// librdkafka's reason.
+        error: KafkaError,
+    },
     /// The cycle's flush did not complete.
     #[error("kafka flush: {0}")]
     Flush(KafkaError),

@@ -26,6 +26,8 @@ const SLICES_AHEAD: usize = 2;
 pub(super) struct EncodedSlice {
     /// The rows (a zero-copy slice of the update's batch).
     pub rows: RecordBatch,
+    /// The number of `rows`' first row in the update's batch.
+    pub first_row: usize,
     /// One key per row (null: no key), or `None` when keys are not written.
     pub keys: Option<BinaryArray>,
     /// One value per row (null: no value), or `None` for tombstones or when
@@ -93,7 +95,12 @@ impl RowEncoders {
         } else {
             self.encode_side(Side::Value, &rows, first_row)?
         };
-        Ok(EncodedSlice { rows, keys, values })
+        Ok(EncodedSlice {
+            rows,
+            first_row,
+            keys,
+            values,
+        })
     }
 
     /// Encodes `rows` slice by slice (keys, and values unless `tombstones`)
