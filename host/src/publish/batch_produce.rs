@@ -33,7 +33,7 @@ use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::kafka_publisher::QUEUE_FULL_WAIT;
-use super::publish_error::PublishError;
+use super::publish_error::{PublishError, RefusedRecord};
 
 /// librdkafka's "unassigned partition": its partitioner chooses (by key).
 const PARTITION_UNASSIGNED: i32 = -1;
@@ -377,12 +377,12 @@ impl BatchProducer {
                 Some(i) => {
                     let error =
                         KafkaError::MessageProduction(RDKafkaErrorCode::from(pending[i].err));
-                    return Err(PublishError::Produce {
+                    return Err(PublishError::Produce(Box::new(RefusedRecord {
                         topic: self.topic_name.clone(),
                         partition: (pending[i].partition >= 0).then_some(pending[i].partition),
                         row: first_row.map(|r| r + from + i),
                         error,
-                    });
+                    })));
                 }
             }
         }

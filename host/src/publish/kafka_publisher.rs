@@ -28,7 +28,7 @@ use topictable_engine::Update;
 use topictable_sdk::{Encoder, Side};
 
 use super::batch_produce::BatchProducer;
-use super::publish_error::PublishError;
+use super::publish_error::{PublishError, RefusedRecord};
 use super::record_fields::RecordColumns;
 use super::sink_runner::TableSink;
 use super::slice_encoding::{EncodedSlice, RowEncoders};
@@ -293,12 +293,12 @@ fn produce_slice(
                     record = Some(r);
                 }
                 Err((error, r)) => {
-                    return Err(PublishError::Produce {
+                    return Err(PublishError::Produce(Box::new(RefusedRecord {
                         topic: r.topic.to_string(),
                         partition: r.partition,
                         row: Some(slice.first_row + row),
                         error,
-                    });
+                    })));
                 }
             }
         }

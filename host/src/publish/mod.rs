@@ -12,7 +12,7 @@ pub use kafka_publisher::{
     DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, QUEUE_FULL_WAIT, TopicChoice,
     encoder_config,
 };
-pub use publish_error::PublishError;
+pub use publish_error::{PublishError, RefusedRecord};
 pub use sink_runner::{
     OnFailure, PluginTableSink, RunningSink, SinkOptions, SinkStatus, TableSink, start_sink,
 };

@@ -3,6 +3,24 @@
 use rdkafka::error::KafkaError;
 use topictable_sdk::{PluginError, Side};
 
+/// A record librdkafka refused to queue, and where it was going.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "kafka refused the record{} for topic {topic}{}: {error}",
+    row.map(|r| format!(" of row {r}")).unwrap_or_default(),
+    partition.map(|p| format!(" partition {p}")).unwrap_or_default()
+)]
+pub struct RefusedRecord {
+    /// The record's topic.
+    pub topic: String,
+    /// Its partition, when chosen before librdkafka's partitioner.
+    pub partition: Option<i32>,
+    /// Its row within the update's rows, when known.
+    pub row: Option<usize>,
+    /// librdkafka's reason.
+    pub error: KafkaError,
+}
+
 /// A failure of the Kafka publisher; the sink runner shows it in the sink's
 /// status and applies `on_failure`.
 #[derive(Debug, thiserror::Error)]
@@ -38,21 +56,8 @@ pub enum PublishError {
         cycle: u64,
     },
     /// librdkafka refused a record.
-    #[error(
-        "kafka refused the record{} for topic {topic}{}: {error}",
-        row.map(|r| format!(" of row {r}")).unwrap_or_default(),
-        partition.map(|p| format!(" partition {p}")).unwrap_or_default()
-    )]
-    Produce {
-        /// The record's topic.
-        topic: String,
-        /// Its partition, when chosen before librdkafka's partitioner.
-        partition: Option<i32>,
-        /// Its row within the update's rows, when known.
-        row: Option<usize>,
-        /// librdkafka's reason.
-        error: KafkaError,
-    },
+    #[error("{0}")]
+    Produce(Box<RefusedRecord>),
     /// The cycle's flush did not complete.
     #[error("kafka flush: {0}")]
     Flush(KafkaError),
