@@ -219,7 +219,7 @@ fn mistakes_name_file_table_key_and_expectation() {
         ("[[table]\n".into(), "p.toml: not valid TOML"),
         (
             format!("{base}mode = \"group\"\n"),
-            "p.toml: table `t`, key `mode`: mode = \"group\" needs a `group.id`: set it in [kafka] or in this table's `properties`",
+            "p.toml: table `t`, key `mode`: mode = \"group\" needs a `group.id`: set it in the broker properties ([kafka], or this table's `properties`)",
         ),
         (
             format!("[kafka]\n\"group.id\" = \"g\"\n{base}mode = \"group\"\npartitions = [0, 1]\n"),
@@ -235,7 +235,7 @@ fn mistakes_name_file_table_key_and_expectation() {
             format!(
                 "{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\noffsets = 5\n"
             ),
-            "p.toml: table `t`, key `offsets`: in group mode each partition starts at the group's committed offset: expected \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a partition with no committed offset starts), found one offset",
+            "p.toml: table `t`, key `offsets`: in group mode each partition starts at the group's committed offset: expected \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a partition with no committed offset starts), found `offsets = 5`, which would start every partition at the same offset",
         ),
     ];
     for (text, expected) in cases {

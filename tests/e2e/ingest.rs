@@ -1019,10 +1019,12 @@ fn group_mode_refuses_one_offset_for_every_partition() {
         .err()
         .unwrap();
     assert!(
-        err.to_string()
-            .starts_with("table `fixed`: in group mode `offsets = 5` would start every partition"),
+        err.to_string().starts_with(
+            "table `fixed`: in group mode each partition starts at the group's committed offset"
+        ),
         "{err}"
     );
+    assert!(err.to_string().contains("found `offsets = 5`"), "{err}");
 }
 
 #[test]

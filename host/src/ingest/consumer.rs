@@ -307,7 +307,7 @@ pub fn plan_source(
     if spec.topics.is_empty() {
         return Err(config_error("no topic given".into()));
     }
-    check_start(spec).map_err(config_error)?;
+    check_start(spec).map_err(|e| config_error(e.message))?;
     // A table reading one topic tells the codec which (for registry subjects).
     let codec_config = |format: &str, config: &serde_json::Value| match spec.topics.as_slice() {
         [topic] => plugins.with_topic_default(format, config, topic),
@@ -355,28 +355,60 @@ pub fn plan_source(
     })
 }
 
-/// Checks that the mode, partitions and initial offsets fit together.
-fn check_start(spec: &ConsumeSpec) -> Result<(), String> {
+/// Mode, partitions and initial offsets that do not fit together: the
+/// pipeline-file key at fault (`mode`, `partitions`, `offsets` or
+/// `properties`) and what was expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartMismatch {
+    /// The key of a `[[table]]` entry the mistake is in.
+    pub key: &'static str,
+    /// What was expected, and what was found.
+    pub message: String,
+}
+
+impl std::fmt::Display for StartMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Checks that the mode, partitions and initial offsets fit together. The
+/// library (`consume_to_table`) and pipeline files (`validate`) share it.
+pub fn check_start(spec: &ConsumeSpec) -> Result<(), StartMismatch> {
+    let mismatch = |key, message: String| Err(StartMismatch { key, message });
     let has_group = spec.properties.contains_key("group.id");
     match spec.mode {
         ConsumerMode::Group => {
             if !has_group {
-                return Err("group mode needs `group.id` in the broker properties".into());
-            }
-            if spec.partitions != Partitions::All || !spec.offsets.per_partition.is_empty() {
-                return Err(
-                    "in group mode the group assigns partitions and starts at its committed offsets; \
-                     use `offsets = \"beginning\"`, `\"end\"` or `{ timestamp = … }` for where \
-                     partitions with no committed offset start"
+                return mismatch(
+                    "mode",
+                    "mode = \"group\" needs a `group.id`: set it in the broker properties \
+                     ([kafka], or this table's `properties`)"
                         .into(),
                 );
             }
+            if spec.partitions != Partitions::All {
+                return mismatch(
+                    "partitions",
+                    "in group mode the group assigns the partitions: expected no `partitions` \
+                     (or \"all\"), found a list; use mode = \"assign\" to read chosen partitions"
+                        .into(),
+                );
+            }
+            let expected = "in group mode each partition starts at the group's committed offset: \
+                 expected \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a \
+                 partition with no committed offset starts)";
+            if !spec.offsets.per_partition.is_empty() {
+                return mismatch("offsets", format!("{expected}, found a per-partition map"));
+            }
             if let StartAt::Offset(o) = spec.offsets.default {
-                return Err(format!(
-                    "in group mode `offsets = {o}` would start every partition at the same offset; \
-                     use `\"committed\"`, `\"beginning\"`, `\"end\"` or `{{ timestamp = … }}`, \
-                     or assign mode with a per-partition map"
-                ));
+                return mismatch(
+                    "offsets",
+                    format!(
+                        "{expected}, found `offsets = {o}`, which would start every partition at \
+                         the same offset"
+                    ),
+                );
             }
         }
         ConsumerMode::Assign => {
@@ -389,10 +421,14 @@ fn check_start(spec: &ConsumeSpec) -> Result<(), String> {
                 && let Some(reset) = reset
                 && reset_offset(reset).is_none()
             {
-                return Err(format!(
-                    "`auto.offset.reset = \"{reset}\"` with `offsets = \"committed\"` and no `group.id`: \
-                     nothing is committed, so give \"earliest\" or \"latest\" (or a `group.id`)"
-                ));
+                return mismatch(
+                    "properties",
+                    format!(
+                        "`auto.offset.reset = \"{reset}\"` with `offsets = \"committed\"` and no \
+                         `group.id`: nothing is committed, so give \"earliest\" or \"latest\" (or a \
+                         `group.id`)"
+                    ),
+                );
             }
         }
     }
@@ -902,13 +938,16 @@ mod tests {
             &group,
         );
         let e = check_start(&s).unwrap_err();
-        assert!(e.contains("in group mode `offsets = 5`"), "{e}");
+        assert_eq!(e.key, "offsets");
+        assert!(e.message.contains("found `offsets = 5`"), "{e}");
         let s = spec(
             ConsumerMode::Group,
             InitialOffsets::all(StartAt::Committed),
             &[],
         );
-        assert!(check_start(&s).unwrap_err().contains("needs `group.id`"));
+        let e = check_start(&s).unwrap_err();
+        assert_eq!(e.key, "mode");
+        assert!(e.message.contains("needs a `group.id`"), "{e}");
     }
 
     #[test]
@@ -919,7 +958,8 @@ mod tests {
             &[("auto.offset.reset", "error")],
         );
         let e = check_start(&s).unwrap_err();
-        assert!(e.contains("nothing is committed"), "{e}");
+        assert_eq!(e.key, "properties");
+        assert!(e.message.contains("nothing is committed"), "{e}");
         let s = spec(
             ConsumerMode::Assign,
             InitialOffsets::default(),

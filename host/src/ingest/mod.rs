@@ -19,7 +19,8 @@ mod record_error;
 mod spec;
 
 pub use consumer::{
-    ConsumedTable, IngestError, IngestStatus, SourcePlan, consume_to_table, plan_source,
+    ConsumedTable, IngestError, IngestStatus, SourcePlan, StartMismatch, check_start,
+    consume_to_table, plan_source,
 };
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use record_error::{ErrorCountsSnapshot, RecordError};

@@ -15,7 +15,7 @@ use super::model::{
 };
 use crate::ingest::{
     ConsumeSpec, ConsumerMode, HeaderColumns, HeaderType, InitialOffsets, OnError, Partitions,
-    StandardColumns, StartAt, ValueSpec,
+    StandardColumns, StartAt, ValueSpec, check_start,
 };
 
 /// Where in the file we are, for error messages.
@@ -539,38 +539,9 @@ fn source(
             }
         };
     }
-    if spec.mode == ConsumerMode::Group {
-        check_group_mode(&at, &spec)?;
-    }
+    // The consumer's own check, reported at the key it names.
+    check_start(&spec).map_err(|e| at.err(e.key, e.message))?;
     Ok((name, spec))
-}
-
-/// In group mode the group, not the file, picks partitions and offsets: the
-/// consumer would refuse these at run time, so `validate` refuses them here.
-fn check_group_mode(at: &At<'_>, spec: &ConsumeSpec) -> Result<(), PipelineError> {
-    if !spec.properties.contains_key("group.id") {
-        return Err(at.err(
-            "mode",
-            "mode = \"group\" needs a `group.id`: set it in [kafka] or in this table's `properties`",
-        ));
-    }
-    if spec.partitions != Partitions::All {
-        return Err(at.err(
-            "partitions",
-            "in group mode the group assigns the partitions: expected no `partitions` (or \"all\"), \
-             found a list; use mode = \"assign\" to read chosen partitions",
-        ));
-    }
-    let expected = "in group mode each partition starts at the group's committed offset: expected \
-         \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a partition with no \
-         committed offset starts)";
-    if !spec.offsets.per_partition.is_empty() {
-        return Err(at.err("offsets", format!("{expected}, found a per-partition map")));
-    }
-    match spec.offsets.default {
-        StartAt::Committed | StartAt::Beginning | StartAt::End | StartAt::Timestamp(_) => Ok(()),
-        StartAt::Offset(_) => Err(at.err("offsets", format!("{expected}, found one offset"))),
-    }
 }
 
 /// `Sum(Shares = Qty)`, `WSum(Qty, Notional = LastPrice)`, `Count(N)`, …
