@@ -13,55 +13,13 @@ mkdir -p "$CACHE"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-install_system_packages() {
-    local need=()
-    command -v cc >/dev/null || need+=(build-essential)
-    command -v valgrind >/dev/null || need+=(valgrind)
-    command -v cmake >/dev/null || need+=(cmake)
-    command -v python3 >/dev/null || need+=(python3 python3-venv)
-    # librdkafka (built from source by rdkafka-sys) links these.
-    for pkg in libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev pkg-config; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-    done
-    if [ ${#need[@]} -gt 0 ]; then
-        step "installing system packages: ${need[*]}"
-        local sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo="sudo"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
-    fi
-}
-
-# The real Kafka broker of the end-to-end tests. Building it takes ~15 minutes
-# on 2 cores, so the binary is cached in ~/.cargo/bin (cargo install skips it
-# when it is already there).
-install_tansu() {
-    if ! command -v tansu >/dev/null && [ ! -x "$HOME/.cargo/bin/tansu" ]; then
-        step "installing the tansu broker (cached in ~/.cargo/bin; ~15 min the first time)"
-        cargo install tansu --locked --features dynostore,libsql
-    fi
-    export PATH="$HOME/.cargo/bin:$PATH"
-}
-
-# confluent-kafka for Python: the independent Kafka client and the reference
-# for the Confluent wire format (Avro/Protobuf serializers, Schema Registry).
-install_python_clients() {
-    local venv="$CACHE/venv"
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import confluent_kafka' 2>/dev/null; then
-        step "installing Python test clients into $venv"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --upgrade pip
-        "$venv/bin/pip" install --quiet -r tests/python/requirements.txt
-    fi
-    export TOPICTABLE_TEST_PYTHON="$venv/bin/python"
-}
+# System packages, the tansu broker and the Python clients (scripts/setup.sh).
+source scripts/setup.sh
 
 # Incremental caches double the size of target/ and buy nothing in a clean run.
 export CARGO_INCREMENTAL=0
 
-install_system_packages
-install_tansu
-install_python_clients
+setup_test "$ROOT"
 
 if [ -z "${SKIP_LINT:-}" ]; then
     step "cargo fmt --check"
@@ -72,6 +30,9 @@ fi
 
 step "build (every crate, plugin, fixture and the topictable binary)"
 cargo build --workspace --quiet
+
+step "build what ships (scripts/build.sh: release, -p only, as scripts/demo.sh builds it)"
+scripts/build.sh
 
 step "tests"
 cargo test --workspace --no-fail-fast --quiet 2>&1 | tee "$CACHE/test-output.txt"

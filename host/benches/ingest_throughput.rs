@@ -1,34 +1,48 @@
-//! End-to-end ingest (issue 4, first benchmark): N messages of about 100
-//! bytes (an int64 key, 8 bytes big-endian, and a 5-field JSON value) are
-//! produced into a tansu broker (in-memory storage), then drained by
+//! End-to-end ingest for every format: N messages per format are produced
+//! into a tansu broker (in-memory storage, one topic of P partitions per
+//! format), then each topic is drained by
 //!
-//! - the transport floor: a bare rdkafka `BaseConsumer` that assigns every
-//!   partition at the beginning and counts messages without decoding them;
-//! - topictable: `consume_to_table` into an append table (key `simple` int64,
-//!   value `json` with 5 typed columns), until `table.num_rows()` reaches N
-//!   (the engine's cycle thread runs at its default 100 ms period).
+//! - the transport floor: a bare rdkafka `BaseConsumer` with the same
+//!   librdkafka settings as topictable (its defaults, `ingest::CONSUMER_DEFAULTS`,
+//!   plus `INGEST_BENCH_PROPS`), assigning every partition at the beginning
+//!   and counting messages without decoding them;
+//! - topictable: `consume_to_table` into an append table with the standard
+//!   columns, decoding through the format's plugin, until the table holds N rows.
+//!
+//! The formats (`INGEST_BENCH_FORMATS`, default all four):
+//! - `simple`: an 8-byte big-endian int64 key and a short string value;
+//! - `json`: the int64 key and a 5-field JSON value (about 95 bytes);
+//! - `avro`: a Confluent-framed Avro value of 5 fields (about 30 bytes), one schema id;
+//! - `protobuf`: a Confluent-framed Protobuf value of 5 fields (about 30 bytes), index [0].
 //!
 //! Each consumer runs in a child process (this binary, re-executed with
-//! `INGEST_BENCH_ROLE` set), so its CPU time is read from the child's rusage
-//! and excludes the broker and the producer. Runs alternate (floor, topictable,
-//! floor, topictable, …) and the best of each is reported, as a markdown table.
+//! `INGEST_BENCH_ROLE` set), so its CPU comes from the child's rusage and
+//! excludes the broker and the producer. Runs alternate floor, topictable,
+//! floor, topictable, … per format; the best wall time of each is reported,
+//! with the CPU of that run, as a markdown table.
 //!
 //! Run: `cargo bench -p topictable --bench ingest_throughput`
 //!
 //! Environment:
-//! - `INGEST_BENCH_MESSAGES` (default 5,000,000): messages produced and drained;
-//! - `INGEST_BENCH_PARTITIONS` (default 4): partitions of the topic;
-//! - `INGEST_BENCH_ROUNDS` (default 2): floor/topictable pairs;
+//! - `INGEST_BENCH_MESSAGES` (default 5,000,000): messages per format;
+//! - `INGEST_BENCH_PARTITIONS` (default 4);
+//! - `INGEST_BENCH_ROUNDS` (default 2): floor/topictable pairs per format;
+//! - `INGEST_BENCH_FORMATS` (default `simple,json,avro,protobuf`);
+//! - `INGEST_BENCH_PROPS` (`k=v,k=v`): librdkafka properties for both
+//!   consumers, over topictable's defaults (e.g. `fetch.queue.backoff.ms=1000,queued.min.messages=100000`
+//!   gives librdkafka's own defaults back);
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`).
 
 #[path = "support/mod.rs"]
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use arrow_array::Array;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -36,15 +50,17 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use support::{Broker, JSON, SIMPLE, cpu_self, env_or, rusage_secs};
+use support::{AVRO, Broker, JSON, PROTOBUF, SIMPLE, cpu_self, env_or, rss_bytes, rusage_secs};
 use topictable::PluginRegistry;
 use topictable::ingest::{
-    ConsumeSpec, IngestStatus, InitialOffsets, StartAt, ValueSpec, consume_to_table,
+    CONSUMER_DEFAULTS, ConsumeSpec, IngestStatus, InitialOffsets, StartAt, ValueSpec,
+    consume_to_table,
 };
 use topictable_engine::{Engine, TableType};
-use topictable_sdk::Side;
+use topictable_schema_registry::{
+    ClientConfig as RegistryConfig, RegistryClient, Schema, SchemaType,
+};
 
-const TOPIC: &str = "ingest-bench";
 /// Longest any one consumer run may take before the bench gives up.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -52,42 +68,191 @@ fn env_req(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
-// ---------------------------------------------------------------- messages
+// ---------------------------------------------------------------- formats
+
+/// One message format of the bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Simple,
+    Json,
+    Avro,
+    Protobuf,
+}
+
+const ALL_FORMATS: [Format; 4] = [Format::Simple, Format::Json, Format::Avro, Format::Protobuf];
 
 const SYMBOLS: [&str; 8] = [
     "AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "NFLX",
 ];
 
-fn key(i: u64) -> [u8; 8] {
-    (i as i64).to_be_bytes()
+const AVRO_SCHEMA: &str = r#"{"type": "record", "name": "Order", "namespace": "bench",
+  "fields": [{"name": "symbol", "type": "string"}, {"name": "id", "type": "long"},
+             {"name": "price", "type": "double"}, {"name": "qty", "type": "int"},
+             {"name": "ts", "type": "long"}]}"#;
+
+const PROTO_SCHEMA: &str = r#"syntax = "proto3";
+package bench;
+message Order {
+  string symbol = 1;
+  int64 id = 2;
+  double price = 3;
+  int32 qty = 4;
+  int64 ts = 5;
+}
+"#;
+
+fn zigzag(out: &mut Vec<u8>, v: i64) {
+    varint(out, ((v << 1) ^ (v >> 63)) as u64);
 }
 
-fn value(i: u64, out: &mut String) {
-    use std::fmt::Write;
-    out.clear();
-    let price = 100.0 + (i % 10_000) as f64 / 100.0;
-    write!(
-        out,
-        r#"{{"symbol":"{}","id":"order-{:010}","price":{price},"qty":{},"ts":{}}}"#,
-        SYMBOLS[(i % 8) as usize],
-        i,
-        i % 1000 + 1,
-        1_763_892_000_000u64 + i
-    )
-    .expect("write to a String");
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
-fn value_spec_json() -> Value {
-    json!({"columns": [
-        {"name": "symbol", "type": "string"},
-        {"name": "id", "type": "string"},
-        {"name": "price", "type": "float64"},
-        {"name": "qty", "type": "int64"},
-        {"name": "ts", "type": "int64"},
-    ]})
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Simple => "simple",
+            Format::Json => "json",
+            Format::Avro => "avro",
+            Format::Protobuf => "protobuf",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        ALL_FORMATS
+            .into_iter()
+            .find(|f| f.name() == s.trim())
+            .unwrap_or_else(|| panic!("unknown format {s}"))
+    }
+
+    fn topic(self) -> String {
+        format!("ingest-{}", self.name())
+    }
+
+    fn plugin(self) -> (&'static str, &'static str) {
+        match self {
+            Format::Simple => SIMPLE,
+            Format::Json => JSON,
+            Format::Avro => AVRO,
+            Format::Protobuf => PROTOBUF,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Format::Simple => "key simple int64, value simple string",
+            Format::Json => {
+                "key simple int64, value json (symbol, id: string; price: float64; qty, ts: int64)"
+            }
+            Format::Avro => {
+                "value avro, Confluent-framed (symbol: string, id: long, price: double, qty: int, ts: long)"
+            }
+            Format::Protobuf => {
+                "value protobuf, Confluent-framed, index [0] (symbol: string, id: int64, price: double, qty: int32, ts: int64)"
+            }
+        }
+    }
+
+    /// Message `i`'s key, if any, and value (`schema_id` for the framed formats).
+    fn message(self, i: u64, schema_id: u32, key: &mut Vec<u8>, value: &mut Vec<u8>) {
+        key.clear();
+        value.clear();
+        let symbol = SYMBOLS[(i % 8) as usize];
+        let price = 100.0 + (i % 10_000) as f64 / 100.0;
+        let qty = (i % 1000 + 1) as i64;
+        let ts = 1_763_892_000_000i64 + i as i64;
+        let confluent = |value: &mut Vec<u8>| {
+            value.push(0);
+            value.extend_from_slice(&schema_id.to_be_bytes());
+        };
+        match self {
+            Format::Simple => {
+                key.extend_from_slice(&(i as i64).to_be_bytes());
+                value.extend_from_slice(symbol.as_bytes());
+            }
+            Format::Json => {
+                use std::io::Write;
+                key.extend_from_slice(&(i as i64).to_be_bytes());
+                write!(
+                    value,
+                    r#"{{"symbol":"{symbol}","id":"order-{i:010}","price":{price},"qty":{qty},"ts":{ts}}}"#,
+                )
+                .expect("write to a Vec");
+            }
+            Format::Avro => {
+                confluent(value);
+                zigzag(value, symbol.len() as i64);
+                value.extend_from_slice(symbol.as_bytes());
+                zigzag(value, i as i64);
+                value.extend_from_slice(&price.to_le_bytes());
+                zigzag(value, qty);
+                zigzag(value, ts);
+            }
+            Format::Protobuf => {
+                confluent(value);
+                value.push(0); // message indexes [0]
+                value.push(1 << 3 | 2);
+                varint(value, symbol.len() as u64);
+                value.extend_from_slice(symbol.as_bytes());
+                value.push(2 << 3);
+                varint(value, i);
+                value.push(3 << 3 | 1);
+                value.extend_from_slice(&price.to_le_bytes());
+                value.push(4 << 3);
+                varint(value, qty as u64);
+                value.push(5 << 3);
+                varint(value, ts as u64);
+            }
+        }
+    }
+
+    /// The table's key and value specs.
+    fn specs(self, registry: &str) -> (ValueSpec, ValueSpec) {
+        let int64_key = || ValueSpec::codec("simple", json!({"type": "int64", "column": "Key"}));
+        match self {
+            Format::Simple => (
+                int64_key(),
+                ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"})),
+            ),
+            Format::Json => (
+                int64_key(),
+                ValueSpec::codec(
+                    "json",
+                    json!({"columns": [
+                        {"name": "symbol", "type": "string"},
+                        {"name": "id", "type": "string"},
+                        {"name": "price", "type": "float64"},
+                        {"name": "qty", "type": "int64"},
+                        {"name": "ts", "type": "int64"},
+                    ]}),
+                ),
+            ),
+            Format::Avro => (
+                ValueSpec::Ignore,
+                ValueSpec::codec("avro", json!({"schema_registry_url": registry})),
+            ),
+            Format::Protobuf => (
+                ValueSpec::Ignore,
+                ValueSpec::codec("protobuf", json!({"schema_registry_url": registry})),
+            ),
+        }
+    }
 }
 
-// ---------------------------------------------------------------- broker and plugins
+/// librdkafka properties of `INGEST_BENCH_PROPS` (`k=v,k=v`).
+fn extra_props() -> Vec<(String, String)> {
+    std::env::var("INGEST_BENCH_PROPS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
 
 // ---------------------------------------------------------------- producing
 
@@ -108,8 +273,9 @@ impl ProducerContext for Deliveries {
     }
 }
 
-/// Produces `n` messages round-robin over `partitions`; returns (seconds, bytes of key+value).
-fn produce(bootstrap: &str, n: u64, partitions: u32) -> (f64, u64) {
+/// Produces `n` messages of `format` round-robin over `partitions`; returns
+/// (seconds, bytes of key + value).
+fn produce(bootstrap: &str, format: Format, schema_id: u32, n: u64, partitions: u32) -> (f64, u64) {
     let producer: BaseProducer<Deliveries> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "20")
@@ -122,20 +288,22 @@ fn produce(bootstrap: &str, n: u64, partitions: u32) -> (f64, u64) {
             failed: AtomicU64::new(0),
         })
         .expect("producer");
+    let topic = format.topic();
     let start = Instant::now();
     let deadline = start + RUN_TIMEOUT;
-    let mut text = String::new();
+    let (mut key, mut value) = (Vec::new(), Vec::new());
     let mut bytes = 0u64;
     for i in 0..n {
-        value(i, &mut text);
-        let k = key(i);
-        bytes += (k.len() + text.len()) as u64;
+        format.message(i, schema_id, &mut key, &mut value);
+        bytes += (key.len() + value.len()) as u64;
         let partition = (i % u64::from(partitions)) as i32;
         loop {
-            let record = BaseRecord::to(TOPIC)
+            let mut record = BaseRecord::<[u8], [u8]>::to(&topic)
                 .partition(partition)
-                .key(&k[..])
-                .payload(text.as_bytes());
+                .payload(&value[..]);
+            if !key.is_empty() {
+                record = record.key(&key[..]);
+            }
             match producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
@@ -162,27 +330,43 @@ fn produce(bootstrap: &str, n: u64, partitions: u32) -> (f64, u64) {
 
 // ---------------------------------------------------------------- the two consumers (child side)
 
+/// What a child reports.
+struct ChildResult {
+    wall: f64,
+    cpu: f64,
+    /// topictable only: raw Arrow bytes of the table's rows, and the growth
+    /// of the process's RSS while it filled the table.
+    raw_bytes: u64,
+    rss_growth: u64,
+}
+
 /// The transport floor: counts messages until `n`, decoding nothing.
-fn floor_child(bootstrap: &str, n: u64) -> (f64, f64) {
+fn floor_child(bootstrap: &str, topic: &str, n: u64) -> ChildResult {
     let cpu0 = cpu_self();
     let start = Instant::now();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("floor-{}-{nanos}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("consumer");
+        .set("auto.offset.reset", "earliest");
+    for (k, v) in CONSUMER_DEFAULTS {
+        config.set(k, v);
+    }
+    for (k, v) in extra_props() {
+        config.set(k, v);
+    }
+    let consumer: BaseConsumer = config.create().expect("consumer");
     let metadata = consumer
-        .fetch_metadata(Some(TOPIC), Duration::from_secs(10))
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");
     let mut tpl = TopicPartitionList::new();
     for p in metadata.topics()[0].partitions() {
-        tpl.add_partition_offset(TOPIC, p.id(), Offset::Beginning)
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
             .expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
@@ -203,31 +387,35 @@ fn floor_child(bootstrap: &str, n: u64) -> (f64, f64) {
         }
     }
     std::hint::black_box(bytes);
-    (start.elapsed().as_secs_f64(), cpu_self() - cpu0)
+    ChildResult {
+        wall: start.elapsed().as_secs_f64(),
+        cpu: cpu_self() - cpu0,
+        raw_bytes: 0,
+        rss_growth: 0,
+    }
 }
 
 /// topictable: `consume_to_table` into an append table until it holds `n` rows.
-fn topictable_child(bootstrap: &str, n: u64, plugin_dir: &Path, json_values: bool) -> (f64, f64) {
+fn topictable_child(
+    bootstrap: &str,
+    format: Format,
+    n: u64,
+    plugin_dir: &Path,
+    registry_url: &str,
+) -> ChildResult {
     let (registry, errors) = PluginRegistry::load_dir(plugin_dir);
     assert!(errors.is_empty(), "{errors:?}");
     let engine = Engine::new();
     let cycles = engine.start();
+    let rss0 = rss_bytes();
     let cpu0 = cpu_self();
     let start = Instant::now();
-    let value = if json_values {
-        ValueSpec::codec("json", value_spec_json())
-    } else {
-        ValueSpec::codec("simple", json!({"type": "bytes", "column": "Value"}))
-    };
-    let mut spec = ConsumeSpec::new(
-        bootstrap,
-        TOPIC,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Key"})),
-        value,
-    );
+    let (key, value) = format.specs(registry_url);
+    let mut spec = ConsumeSpec::new(bootstrap, &format.topic(), key, value);
     spec.table_type = TableType::Append;
     spec.offsets = InitialOffsets::all(StartAt::Beginning);
-    let mut consumed = consume_to_table(&engine, "orders", &registry, spec).expect("consume");
+    spec.properties.extend(extra_props());
+    let mut consumed = consume_to_table(&engine, "t", &registry, spec).expect("consume");
     let deadline = start + RUN_TIMEOUT;
     loop {
         let rows = consumed.table().num_rows().expect("num_rows") as u64;
@@ -245,39 +433,58 @@ fn topictable_child(bootstrap: &str, n: u64, plugin_dir: &Path, json_values: boo
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_self() - cpu0;
+    let rss_growth = rss_bytes().saturating_sub(rss0);
     let errors = consumed.error_counts();
     consumed.stop();
     cycles.stop();
-    let rows = consumed.table().num_rows().expect("num_rows");
-    assert_eq!(rows as u64, n, "more rows than messages: {rows}");
-    eprintln!("topictable: record errors {errors:?}");
-    (wall, cpu)
+    let snapshot = consumed.table().snapshot().expect("snapshot");
+    assert_eq!(snapshot.num_rows() as u64, n, "more rows than messages");
+    assert_eq!(errors.decode_errors, 0, "record errors: {errors:?}");
+    let raw_bytes = snapshot
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().expect("memory size") as u64)
+        .sum();
+    ChildResult {
+        wall,
+        cpu,
+        raw_bytes,
+        rss_growth,
+    }
 }
 
 fn child_main(role: &str) {
     let bootstrap = env_req("INGEST_BENCH_BOOTSTRAP");
     let n: u64 = env_req("INGEST_BENCH_MESSAGES").parse().expect("count");
-    let (wall, cpu) = match role {
-        "floor" => floor_child(&bootstrap, n),
+    let format = Format::parse(&env_req("INGEST_BENCH_FORMAT"));
+    let r = match role {
+        "floor" => floor_child(&bootstrap, &format.topic(), n),
         "topictable" => topictable_child(
             &bootstrap,
+            format,
             n,
             Path::new(&env_req("INGEST_BENCH_PLUGIN_DIR")),
-            env_req("INGEST_BENCH_JSON") == "1",
+            &env_req("INGEST_BENCH_REGISTRY"),
         ),
         other => panic!("unknown role {other}"),
     };
-    println!("RESULT {wall} {cpu}");
+    println!(
+        "RESULT {} {} {} {}",
+        r.wall, r.cpu, r.raw_bytes, r.rss_growth
+    );
 }
 
 // ---------------------------------------------------------------- parent
 
+#[derive(Debug, Clone, Copy)]
 struct Run {
     wall: f64,
     /// CPU of the whole child process (user + system), from its rusage.
     cpu: f64,
     /// CPU of the child during the timed part only.
     cpu_timed: f64,
+    raw_bytes: u64,
+    rss_growth: u64,
 }
 
 fn run_child(role: &str, env: &[(&str, String)]) -> Run {
@@ -296,16 +503,24 @@ fn run_child(role: &str, env: &[(&str, String)]) -> Run {
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
         .expect("child printed no RESULT");
-    let mut parts = line
+    let parts: Vec<f64> = line
         .split_whitespace()
-        .map(|p| p.parse::<f64>().expect("number"));
-    let wall = parts.next().expect("wall");
-    let cpu_timed = parts.next().expect("cpu");
+        .map(|p| p.parse::<f64>().expect("number"))
+        .collect();
     Run {
-        wall,
+        wall: parts[0],
         cpu: after - before,
-        cpu_timed,
+        cpu_timed: parts[1],
+        raw_bytes: parts[2] as u64,
+        rss_growth: parts[3] as u64,
     }
+}
+
+fn best(runs: &[Run]) -> Run {
+    *runs
+        .iter()
+        .min_by(|a, b| a.wall.total_cmp(&b.wall))
+        .expect("at least one round")
 }
 
 fn main() {
@@ -316,116 +531,151 @@ fn main() {
     let n: u64 = env_or("INGEST_BENCH_MESSAGES", 5_000_000);
     let partitions: u32 = env_or("INGEST_BENCH_PARTITIONS", 4);
     let rounds: usize = env_or("INGEST_BENCH_ROUNDS", 2);
+    let formats: Vec<Format> = std::env::var("INGEST_BENCH_FORMATS")
+        .map(|s| s.split(',').map(Format::parse).collect())
+        .unwrap_or_else(|_| ALL_FORMATS.to_vec());
 
     let dir = tempfile::tempdir().expect("temp dir");
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
-    let mut json_values = support::build_plugins(&plugin_dir, &[SIMPLE, JSON]) || {
-        eprintln!("building the json plugin failed; falling back to `simple` bytes values");
-        assert!(
-            support::build_plugins(&plugin_dir, &[SIMPLE]),
-            "building the simple plugin failed"
-        );
-        false
-    };
-    if json_values {
-        let (registry, errors) = PluginRegistry::load_dir(&plugin_dir);
-        if let Err(e) = registry.new_decoder("json", &value_spec_json(), Side::Value) {
-            eprintln!(
-                "the json plugin does not take the bench's spec ({e}; load errors {errors:?}); falling back to `simple` bytes values"
-            );
-            json_values = false;
-        }
-    }
+    let mut plugins = vec![SIMPLE];
+    plugins.extend(formats.iter().map(|f| f.plugin()).filter(|p| *p != SIMPLE));
+    assert!(
+        support::build_plugins(&plugin_dir, &plugins),
+        "building the plugins failed"
+    );
 
+    let registry = topictable_schema_registry::server::spawn("127.0.0.1:0").expect("registry");
+    let registry_url = registry.url();
+    let client = RegistryClient::new(RegistryConfig::new(&registry_url)).expect("registry client");
     let broker = Broker::start(dir.path());
-    broker.create_topic(TOPIC, partitions);
     let bootstrap = broker.bootstrap();
-    eprintln!("producing {n} messages into {partitions} partitions…");
-    let (produce_secs, bytes) = produce(&bootstrap, n, partitions);
-    eprintln!(
-        "produced in {produce_secs:.1} s ({:.0} msgs/s), {:.1} bytes/message (key + value)",
-        n as f64 / produce_secs,
-        bytes as f64 / n as f64
-    );
-
-    let env = [
-        ("INGEST_BENCH_BOOTSTRAP", bootstrap.clone()),
-        ("INGEST_BENCH_MESSAGES", n.to_string()),
-        (
-            "INGEST_BENCH_PLUGIN_DIR",
-            plugin_dir.to_string_lossy().into_owned(),
-        ),
-        (
-            "INGEST_BENCH_JSON",
-            if json_values { "1" } else { "0" }.into(),
-        ),
-    ];
-    let mut floor: Vec<Run> = Vec::new();
-    let mut tt: Vec<Run> = Vec::new();
-    for round in 1..=rounds {
-        for (role, runs) in [("floor", &mut floor), ("topictable", &mut tt)] {
-            let r = run_child(role, &env);
-            eprintln!(
-                "round {round} {role}: {:.2} s wall, {:.2} s CPU ({:.2} s timed)",
-                r.wall, r.cpu, r.cpu_timed
-            );
-            runs.push(r);
-        }
+    let mut avg_bytes = BTreeMap::new();
+    for &format in &formats {
+        let schema = match format {
+            Format::Avro => Some(Schema::avro(AVRO_SCHEMA)),
+            Format::Protobuf => Some(Schema {
+                schema: PROTO_SCHEMA.into(),
+                schema_type: SchemaType::Protobuf,
+                references: Vec::new(),
+            }),
+            _ => None,
+        };
+        let schema_id = schema.map_or(0, |s| {
+            client
+                .register(&format!("{}-value", format.topic()), &s)
+                .expect("register the schema")
+        });
+        broker.create_topic(&format.topic(), partitions);
+        eprintln!(
+            "producing {n} {} messages into {partitions} partitions…",
+            format.name()
+        );
+        let (secs, bytes) = produce(&bootstrap, format, schema_id, n, partitions);
+        let avg = bytes as f64 / n as f64;
+        eprintln!(
+            "produced in {secs:.1} s ({:.0} msgs/s), {avg:.1} bytes/message (key + value)",
+            n as f64 / secs
+        );
+        avg_bytes.insert(format.name(), avg);
     }
-    let best = |runs: &[Run]| {
-        runs.iter()
-            .min_by(|a, b| a.wall.total_cmp(&b.wall))
-            .map(|r| (r.wall, r.cpu, r.cpu_timed))
-            .expect("at least one round")
-    };
-    let (fw, fc, fct) = best(&floor);
-    let (tw, tc, tct) = best(&tt);
-    let value_desc = if json_values {
-        "json (symbol, id: string; price: float64; qty, ts: int64)"
-    } else {
-        "simple bytes (the json plugin was NOT available: values are not decoded)"
-    };
-    println!();
-    println!(
-        "{n} messages, {:.0} bytes/message on average (8-byte int64 key + JSON value), {partitions} partitions, tansu {}; best of {rounds} alternating runs each",
-        bytes as f64 / n as f64,
-        support::storage_engine()
-    );
-    println!("topictable: append table, key simple int64, value {value_desc}, 100 ms cycle");
-    println!();
-    println!(
-        "| consumer | wall s | msgs/s | CPU s (process) | CPU s (timed part) | CPU µs/msg | wall vs floor |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (label, w, c, ct) in [
-        ("rdkafka BaseConsumer, no decode (floor)", fw, fc, fct),
-        ("topictable consume_to_table → append", tw, tc, tct),
-    ] {
-        println!(
-            "| {label} | {w:.2} | {:.0} | {c:.2} | {ct:.2} | {:.2} | {:.2}× |",
-            n as f64 / w,
-            c * 1e6 / n as f64,
-            w / fw
+
+    let mut results: Vec<(Format, Run, Run)> = Vec::new();
+    for &format in &formats {
+        let env = [
+            ("INGEST_BENCH_BOOTSTRAP", bootstrap.clone()),
+            ("INGEST_BENCH_MESSAGES", n.to_string()),
+            ("INGEST_BENCH_FORMAT", format.name().to_string()),
+            (
+                "INGEST_BENCH_PLUGIN_DIR",
+                plugin_dir.to_string_lossy().into_owned(),
+            ),
+            ("INGEST_BENCH_REGISTRY", registry_url.clone()),
+        ];
+        let (mut floor, mut tt) = (Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            for (role, runs) in [("floor", &mut floor), ("topictable", &mut tt)] {
+                let r = run_child(role, &env);
+                eprintln!(
+                    "{} round {round} {role}: {:.2} s wall, {:.2} s CPU ({:.2} s timed)",
+                    format.name(),
+                    r.wall,
+                    r.cpu,
+                    r.cpu_timed
+                );
+                runs.push(r);
+            }
+        }
+        results.push((format, best(&floor), best(&tt)));
+        eprintln!(
+            "{} all runs (wall s / process CPU s): floor {}; topictable {}",
+            format.name(),
+            floor
+                .iter()
+                .map(|r| format!("{:.2}/{:.2}", r.wall, r.cpu))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tt.iter()
+                .map(|r| format!("{:.2}/{:.2}", r.wall, r.cpu))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
+
+    let props = extra_props();
     println!();
-    let ratio = tw / fw;
     println!(
-        "goal: topictable wall ≤ 1.25× floor: {ratio:.2}× → {}",
-        if ratio <= 1.25 { "MET" } else { "MISSED" }
+        "{n} messages per format, {partitions} partitions, tansu {}; best of {rounds} alternating runs each; \
+         librdkafka settings: topictable's defaults {CONSUMER_DEFAULTS:?}{}",
+        support::storage_engine(),
+        if props.is_empty() {
+            String::new()
+        } else {
+            format!(" with {props:?}")
+        }
     );
     println!(
-        "all runs (wall s / process CPU s): floor {}; topictable {}",
-        floor
-            .iter()
-            .map(|r| format!("{:.2}/{:.2}", r.wall, r.cpu))
-            .collect::<Vec<_>>()
-            .join(", "),
-        tt.iter()
-            .map(|r| format!("{:.2}/{:.2}", r.wall, r.cpu))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "topictable: append table with KafkaPartition, KafkaOffset, KafkaTimestamp; 100 ms cycle"
     );
+    println!();
+    println!(
+        "| format | bytes/msg | consumer | wall s | msgs/s | CPU s (process) | CPU µs/msg | wall vs floor | CPU vs floor | table bytes/row (raw Arrow) | RSS growth/row |"
+    );
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (format, f, t) in &results {
+        for (label, r) in [("floor", f), ("topictable", t)] {
+            let (bytes_row, rss_row) = if label == "topictable" {
+                (
+                    format!("{:.1}", r.raw_bytes as f64 / n as f64),
+                    format!("{:.1}", r.rss_growth as f64 / n as f64),
+                )
+            } else {
+                (String::new(), String::new())
+            };
+            println!(
+                "| {} | {:.1} | {label} | {:.2} | {:.0} | {:.2} | {:.3} | {:.2}× | {:.2}× | {bytes_row} | {rss_row} |",
+                format.name(),
+                avg_bytes[format.name()],
+                r.wall,
+                n as f64 / r.wall,
+                r.cpu,
+                r.cpu * 1e6 / n as f64,
+                r.wall / f.wall,
+                r.cpu / f.cpu,
+            );
+        }
+    }
+    println!();
+    for (format, f, t) in &results {
+        let (w, c) = (t.wall / f.wall, t.cpu / f.cpu);
+        println!(
+            "{}: wall {w:.2}× (goal ≤ 1.1: {}), CPU {c:.2}× (goal ≤ 1.5: {}); {}",
+            format.name(),
+            if w <= 1.1 { "met" } else { "MISSED" },
+            if c <= 1.5 { "met" } else { "MISSED" },
+            format.describe()
+        );
+    }
     drop(broker);
+    drop(registry);
 }

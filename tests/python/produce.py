@@ -4,7 +4,7 @@ Usage: produce.py BOOTSTRAP TOPIC [PRODUCER_CONFIG_JSON] < records.json
 PRODUCER_CONFIG_JSON adds librdkafka properties, e.g. '{"partitioner": "murmur2_random"}'.
 records.json is a JSON list of objects:
   {"key": ..., "value": ..., "key_type": "string", "value_type": "double",
-   "partition": 0, "headers": {"name": "text"}}
+   "partition": 0, "timestamp": <epoch ms>, "headers": {"name": "text"}}
 Types: string (StringSerializer), double (DoubleSerializer), long (8 bytes
 big-endian, Java's LongSerializer), int (IntegerSerializer), raw_hex (bytes
 given as hex), json (json.dumps of the value), null (no bytes: a tombstone).
@@ -46,6 +46,8 @@ def main() -> None:
         kwargs = {"key": key, "value": value, "on_delivery": report}
         if "partition" in r:
             kwargs["partition"] = r["partition"]
+        if "timestamp" in r:
+            kwargs["timestamp"] = r["timestamp"]
         if r.get("headers"):
             kwargs["headers"] = [(k, v.encode("utf-8")) for k, v in r["headers"].items()]
         producer.produce(topic, **kwargs)

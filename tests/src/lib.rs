@@ -241,6 +241,37 @@ pub fn topictable_bin() -> PathBuf {
     bin
 }
 
+/// The `topictable` binary as users get it: built by `scripts/build.sh`
+/// (release, `-p` only, so with exactly the features the shipped crates ask
+/// for), with the first-party plugins in `plugins/` next to it, where it
+/// looks by default. Built once per test process; a no-op when up to date.
+pub fn shipped_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = workspace_root();
+        let status = Command::new("bash")
+            .arg(root.join("scripts/build.sh"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run scripts/build.sh");
+        assert!(status.success(), "scripts/build.sh failed");
+        let release = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("release");
+        let bin = release.join("topictable");
+        assert!(bin.exists(), "{} was not built", bin.display());
+        assert!(
+            std::fs::read_dir(release.join("plugins"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+                >= PLUGINS.len(),
+            "scripts/build.sh did not lay out the plugins"
+        );
+        bin
+    })
+    .clone()
+}
+
 /// A directory holding the first-party plugins (built once per test process,
 /// together with the `topictable` binary).
 pub fn plugin_dir() -> PathBuf {
@@ -486,10 +517,17 @@ pub struct Finished {
 impl TopictableProcess {
     /// Starts `topictable --plugin-dir <test plugins> ARGS…`.
     pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Self {
-        let mut child = Command::new(topictable_bin())
-            .arg("--plugin-dir")
-            .arg(plugin_dir())
-            .args(args)
+        Self::spawn(
+            Command::new(topictable_bin())
+                .arg("--plugin-dir")
+                .arg(plugin_dir())
+                .args(args),
+        )
+    }
+
+    /// Starts `command` (a `topictable` invocation), collecting its output.
+    pub fn spawn(command: &mut Command) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

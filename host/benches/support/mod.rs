@@ -154,3 +154,20 @@ pub fn rusage_secs(who: libc::c_int) -> f64 {
 pub fn cpu_self() -> f64 {
     rusage_secs(libc::RUSAGE_SELF)
 }
+
+/// This process's resident set size in bytes (`VmRSS` of /proc/self/status).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The `avro` plugin crate.
+pub const AVRO: (&str, &str) = ("topictable-plugin-avro", "topictable_plugin_avro");
+/// The `protobuf` plugin crate.
+pub const PROTOBUF: (&str, &str) = ("topictable-plugin-protobuf", "topictable_plugin_protobuf");

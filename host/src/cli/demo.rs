@@ -1,6 +1,7 @@
 //! `topictable demo`: an embedded Kafka broker (librdkafka's mock cluster), a
-//! generated quotes/orders stream like the seed's, and the seed's "Perform
-//! multiple operations" pipeline with `totalNotional` shown live.
+//! generated quotes/orders stream like the one in Deephaven's Kafka guide,
+//! and that guide's "Perform multiple operations" pipeline with
+//! `totalNotional` shown live.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use topictable::pipeline;
 
 use super::run::{EXIT_CONFIG, RunArgs, run_pipeline};
 
-/// The seed's "Perform multiple operations" pipeline.
+/// The "Perform multiple operations" pipeline of Deephaven's Kafka guide.
 const DEMO_PIPELINE: &str = include_str!("../../../examples/quotes_orders.toml");
 
 /// Options of `topictable demo`.
@@ -144,9 +145,8 @@ pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    p.set_bootstrap_servers(&bootstrap);
     for (_, spec) in &mut p.sources {
-        spec.properties
-            .insert("bootstrap.servers".into(), bootstrap.clone());
         spec.offsets = InitialOffsets::all(StartAt::Beginning);
     }
     let run_args = RunArgs {

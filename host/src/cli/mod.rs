@@ -38,7 +38,8 @@ enum Command {
         pipeline: PathBuf,
     },
     /// Start an embedded Kafka broker, feed it a quotes/orders stream and show
-    /// the seed's live totalNotional table. Needs no other process.
+    /// the live totalNotional table of the "Perform multiple operations"
+    /// example in Deephaven's Kafka guide. Needs no other process.
     Demo(demo::DemoArgs),
     /// Serve an embedded, Confluent-compatible schema registry (for Avro and
     /// Protobuf topics), in memory or persisted to a file.
@@ -66,6 +67,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in logs and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

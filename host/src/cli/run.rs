@@ -35,7 +35,9 @@ Exit codes:
   3  --exit-after ran out before every --exit-when held
   4  a table stopped on a bad record (on_error = \"fail\") or a sink stopped
      on an error; the other tables ran on until the exit, which comes at
-     once when an --exit-when names a stopped table it can no longer meet";
+     once when an --exit-when names a stopped table it can no longer meet
+When several apply, 4 wins over 1, and 1 over 0 and 3. Every --snapshot
+is attempted even when another one fails.";
 
 /// Options of `topictable run`.
 #[derive(Debug, Args)]
@@ -54,7 +56,7 @@ pub struct RunArgs {
     /// On exit, write TABLE's final rows to PATH (.csv, .jsonl or .arrow; repeatable).
     #[arg(long = "snapshot", value_name = "TABLE=PATH")]
     pub snapshot: Vec<String>,
-    /// Override `bootstrap.servers` of every table.
+    /// Override `bootstrap.servers` of every table and Kafka sink.
     #[arg(long, short = 'b', value_name = "HOST:PORT")]
     pub bootstrap_servers: Option<String>,
 }
@@ -90,10 +92,7 @@ fn load(
 ) -> Result<Pipeline, ExitCode> {
     let mut p = pipeline::load(path).map_err(config_error)?;
     if let Some(b) = bootstrap {
-        for (_, spec) in &mut p.sources {
-            spec.properties
-                .insert("bootstrap.servers".into(), b.to_string());
-        }
+        p.set_bootstrap_servers(b);
     }
     pipeline::validate(&p, plugins).map_err(config_error)?;
     Ok(p)
@@ -262,6 +261,8 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
     if !args.print.is_empty() {
         view.render(&running);
     }
+    // Every snapshot is attempted: one that fails does not cost the others.
+    let mut snapshot_failed = false;
     for (table, path, format) in &snapshots {
         match running.tables[table]
             .snapshot()
@@ -270,8 +271,8 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
         {
             Ok(()) => tracing::info!("wrote {table} to {}", path.display()),
             Err(e) => {
-                eprintln!("error: snapshot of {table}: {e}");
-                return ExitCode::from(EXIT_RUNTIME);
+                eprintln!("error: snapshot of {table} to {}: {e}", path.display());
+                snapshot_failed = true;
             }
         }
     }
@@ -304,6 +305,8 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
     }
     if failed {
         ExitCode::from(EXIT_TABLE_FAILED)
+    } else if snapshot_failed {
+        ExitCode::from(EXIT_RUNTIME)
     } else {
         outcome
     }

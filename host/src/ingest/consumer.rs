@@ -445,6 +445,25 @@ fn reset_offset(value: &str) -> Option<Offset> {
     }
 }
 
+/// librdkafka consumer properties topictable sets before the table's own,
+/// which override them. Each is here because a measured run justified it
+/// (BENCHMARKS.md, "Ingest for every format"):
+///
+/// - `fetch.queue.backoff.ms = 10` (librdkafka: 1000): once the queue of
+///   prefetched messages passes `queued.min.messages`, librdkafka stops
+///   fetching for this long. The queue count is over all of a consumer's
+///   partitions, so with small records a single fetch round passes the
+///   threshold and every partition then idles a full second: rows arrived
+///   in bursts with nothing in between.
+/// - `queued.min.messages = 1000000` (librdkafka: 100000): keeps fetches in
+///   flight while the ingest thread drains the queue, so the next fetch
+///   overlaps decoding instead of following it. Memory stays capped by
+///   `queued.max.messages.kbytes` (64 MiB by default), which has priority.
+pub const CONSUMER_DEFAULTS: [(&str, &str); 2] = [
+    ("fetch.queue.backoff.ms", "10"),
+    ("queued.min.messages", "1000000"),
+];
+
 fn create_consumer(
     spec: &ConsumeSpec,
     name: &str,
@@ -462,6 +481,9 @@ fn create_consumer(
         .set("auto.offset.reset", reset)
         .set("topic.metadata.refresh.interval.ms", "5000")
         .set("client.id", format!("topictable-{name}"));
+    for (k, v) in CONSUMER_DEFAULTS {
+        config.set(k, v);
+    }
     for (k, v) in &spec.properties {
         config.set(k, v);
     }

@@ -19,8 +19,8 @@ mod record_error;
 mod spec;
 
 pub use consumer::{
-    ConsumedTable, IngestError, IngestStatus, SourcePlan, StartMismatch, check_start,
-    consume_to_table, plan_source,
+    CONSUMER_DEFAULTS, ConsumedTable, IngestError, IngestStatus, SourcePlan, StartMismatch,
+    check_start, consume_to_table, plan_source,
 };
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use record_error::{ErrorCountsSnapshot, RecordError};

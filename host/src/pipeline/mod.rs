@@ -1,7 +1,9 @@
 //! Pipeline files: a TOML file that declares broker properties, Kafka source
 //! tables (`[[table]]`), time tables (`[[time_table]]`) and derived tables
 //! (`[[derived]]`, one engine operator each). `topictable run` and
-//! `topictable validate` read them; see `examples/` for one per seed example.
+//! `topictable validate` read them; see `examples/` for one per example of Deephaven's
+//! Kafka guide. Any string value may take `${env:NAME}`, `${env:NAME:-default}`
+//! or `${file:PATH}`, expanded before anything else is read.
 //!
 //! ```toml
 //! [kafka]
@@ -25,6 +27,7 @@ mod build;
 mod error;
 mod model;
 mod parse;
+mod references;
 
 pub use build::{RunningPipeline, start, validate};
 pub use error::PipelineError;

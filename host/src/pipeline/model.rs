@@ -89,7 +89,7 @@ pub struct SinkDecl {
     pub name: String,
     /// The table it reads.
     pub from: String,
-    /// Publish only the latest row per these key columns (the seed's `lastBy(true)`).
+    /// Publish only the latest row per these key columns (Deephaven's `lastBy(true)` in `produceFromTable`).
     pub last_by: Option<Vec<String>>,
     /// Where it writes.
     pub target: SinkTarget,
@@ -125,5 +125,21 @@ impl Pipeline {
             .chain(self.time_tables.iter().map(|t| t.name.clone()))
             .chain(self.derived.iter().map(|d| d.name.clone()))
             .collect()
+    }
+
+    /// Points every Kafka client of the pipeline at `servers`: the source
+    /// tables (and their dead-letter producers) and the Kafka sinks, as
+    /// `run -b` promises.
+    pub fn set_bootstrap_servers(&mut self, servers: &str) {
+        let key = "bootstrap.servers".to_string();
+        self.kafka.insert(key.clone(), servers.to_string());
+        for (_, spec) in &mut self.sources {
+            spec.properties.insert(key.clone(), servers.to_string());
+        }
+        for sink in &mut self.sinks {
+            if let SinkTarget::Kafka(spec) = &mut sink.target {
+                spec.properties.insert(key.clone(), servers.to_string());
+            }
+        }
     }
 }

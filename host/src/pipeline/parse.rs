@@ -691,9 +691,10 @@ fn time_table(file: &Path, t: &TomlTable) -> Result<TimeTableSource, PipelineErr
 /// Parses pipeline text; `file` is only used in error messages.
 pub fn parse(file: &Path, text: &str) -> Result<Pipeline, PipelineError> {
     let root = At { file, table: None };
-    let doc: TomlTable = text
+    let mut doc: TomlTable = text
         .parse()
         .map_err(|e: toml::de::Error| root.err("", format!("not valid TOML: {e}")))?;
+    super::references::expand(file, &mut doc)?;
     root.only(
         "",
         &doc,
