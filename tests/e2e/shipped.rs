@@ -349,3 +349,32 @@ fn the_readme_gives_the_guides_produce_commands() {
         assert!(readme.contains(command), "README lacks `{command}`");
     }
 }
+
+#[test]
+fn run_b_points_sinks_at_the_broker_too() {
+    // examples/time_topic.toml publishes to localhost:9092 as written; with
+    // -b, its sink must publish to tansu instead.
+    let broker = Broker::start();
+    broker.create_topic("time-topic", 1);
+    let out = Command::new(shipped_bin())
+        .arg("run")
+        .arg(workspace_root().join("examples/time_topic.toml"))
+        .args(["-b", &broker.bootstrap(), "--exit-after", "2s"])
+        .output()
+        .expect("run topictable");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let read = run_python(
+        "consume.py",
+        &[&broker.bootstrap(), "time-topic", "5", "long", "raw"],
+    );
+    let keys: Vec<i64> = read
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("a JSON line")["key"]
+                .as_i64()
+                .expect("an int64 key")
+        })
+        .collect();
+    assert_eq!(keys, [0, 1, 2, 3, 4], "X = i, published through -b");
+}
