@@ -49,7 +49,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{AVRO, Broker, JSON, PROTOBUF, SIMPLE, cpu_self, env_or, rss_bytes, rusage_secs};
 use topictable::PluginRegistry;
 use topictable::ingest::{

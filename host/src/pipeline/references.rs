@@ -27,7 +27,7 @@ pub(super) fn expand(file: &Path, doc: &mut TomlTable) -> Result<(), PipelineErr
                     let table = item.get("name").and_then(Value::as_str).map(String::from);
                     if let Value::Table(t) = item {
                         for (k, v) in t.iter_mut() {
-                            expand_value(base, v, k).map_err(|message| PipelineError {
+                            expand_value(base, v).map_err(|message| PipelineError {
                                 file: file.to_path_buf(),
                                 table: table.clone(),
                                 key: Some(k.clone()),
@@ -37,7 +37,7 @@ pub(super) fn expand(file: &Path, doc: &mut TomlTable) -> Result<(), PipelineErr
                     }
                 }
             }
-            other => expand_value(base, other, key).map_err(|message| PipelineError {
+            other => expand_value(base, other).map_err(|message| PipelineError {
                 file: file.to_path_buf(),
                 table: None,
                 key: Some(key.clone()),
@@ -48,17 +48,17 @@ pub(super) fn expand(file: &Path, doc: &mut TomlTable) -> Result<(), PipelineErr
     Ok(())
 }
 
-fn expand_value(base: &Path, value: &mut Value, key: &str) -> Result<(), String> {
+fn expand_value(base: &Path, value: &mut Value) -> Result<(), String> {
     match value {
         Value::String(s) if s.contains("${") => *s = expand_str(base, s)?,
         Value::Array(items) => {
             for v in items {
-                expand_value(base, v, key)?;
+                expand_value(base, v)?;
             }
         }
         Value::Table(t) => {
             for (k, v) in t.iter_mut() {
-                expand_value(base, v, k).map_err(|e| format!("{k}: {e}"))?;
+                expand_value(base, v).map_err(|e| format!("{k}: {e}"))?;
             }
         }
         _ => {}
