@@ -267,7 +267,7 @@ fn run_says_when_time_ran_out_before_the_condition() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("error: snapshot of prices:") && stderr.contains("no-such-dir"),
+        stderr.contains("error: snapshot of prices to ") && stderr.contains("no-such-dir"),
         "{stderr}"
     );
 }
