@@ -1069,3 +1069,62 @@ fn blink_is_the_default_table_type_of_the_library_and_the_pipeline_file() {
     assert!(running.tables["from_file"].is_blink());
     running.stop();
 }
+
+#[test]
+fn every_partition_arrives_whole_and_in_offset_order_in_small_batches() {
+    use rdkafka::ClientConfig;
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+
+    const PER_PARTITION: i64 = 4000;
+    let broker = Broker::start();
+    broker.create_topic("ordered", 3);
+    let producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    for i in 0..PER_PARTITION {
+        for p in 0..3 {
+            let value = format!("p{p}-{i}");
+            producer
+                .send(
+                    BaseRecord::<[u8], [u8]>::to("ordered")
+                        .partition(p)
+                        .payload(value.as_bytes()),
+                )
+                .map_err(|(e, _)| e)
+                .expect("queue record");
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "ordered",
+        ValueSpec::Ignore,
+        command_spec(),
+        TableType::Append,
+    );
+    // Many small batches, so rows of one partition span many librdkafka calls.
+    s.max_batch = 97;
+    let t = consume_to_table(&engine, "ordered", &plugins(), s).unwrap();
+    let got = wait_rows(&t, 3 * PER_PARTITION as usize);
+    assert_eq!(got.num_rows(), 3 * PER_PARTITION as usize, "no duplicates");
+    let partitions = got
+        .column_by_name("KafkaPartition")
+        .unwrap()
+        .as_primitive::<Int32Type>()
+        .values()
+        .to_vec();
+    let offsets = int64s(&got, "KafkaOffset");
+    let commands = strings(&got, "Command");
+    let mut next = [0i64; 3];
+    for ((p, o), c) in partitions.iter().zip(&offsets).zip(&commands) {
+        let p = *p as usize;
+        assert_eq!(*o, next[p], "partition {p}: offsets in order, none missing");
+        assert_eq!(c, &format!("p{p}-{o}"), "row matches its offset");
+        next[p] += 1;
+    }
+    assert_eq!(next, [PER_PARTITION; 3]);
+}

@@ -126,7 +126,9 @@ impl Engine {
         let engine = self.clone();
         let flag = stop.clone();
         let wake = self.shared.wake.clone();
-        let handle = std::thread::spawn(move || {
+        // Named, so `top -H` and profiles show the cycle apart from the ingest threads.
+        let thread = std::thread::Builder::new().name("update-cycle".into());
+        let handle = thread.spawn(move || {
             wake.attach(std::thread::current());
             let mut next = Instant::now() + period;
             while !flag.load(Ordering::Acquire) {
@@ -144,6 +146,7 @@ impl Engine {
                 }
             }
         });
+        let handle = handle.expect("spawn the update-cycle thread");
         CycleThread {
             stop,
             handle: Some(handle),

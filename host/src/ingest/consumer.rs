@@ -19,8 +19,11 @@ use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side};
 
 use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
+use super::fetch_queue::FetchQueue;
 use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog, RecordError};
-use super::spec::{ConsumeSpec, ConsumerMode, OnError, Partitions, StartAt, ValueSpec};
+use super::spec::{
+    ConsumeSpec, ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
+};
 use crate::plugin_loader::{CreateError, PluginRegistry};
 
 /// Why a table could not be set up.
@@ -229,13 +232,22 @@ pub fn consume_to_table(
     let tracker = Arc::new(Mutex::new(CommitTracker::default()));
     let consumer = create_consumer(&spec, name, engine, tracker.clone()).map_err(kafka)?;
     let has_group = spec.properties.contains_key("group.id");
+    // Assigned partitions send their messages to a queue of their own, read a
+    // batch at a time (see `fetch_queue`). Group mode keeps rdkafka's poll,
+    // which serves the rebalances that change the partitions.
+    let fetch = match spec.mode {
+        ConsumerMode::Assign => FetchQueue::new(&consumer),
+        ConsumerMode::Group => None,
+    };
     let assigned = match spec.mode {
         ConsumerMode::Group => {
             let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
             consumer.subscribe(&topics).map_err(kafka)?;
             BTreeSet::new()
         }
-        ConsumerMode::Assign => assign_initial(&consumer, &spec, has_group).map_err(kafka)?,
+        ConsumerMode::Assign => {
+            assign_initial(&consumer, &spec, has_group, fetch.as_ref()).map_err(kafka)?
+        }
     };
     let dead_letter = match &spec.on_error {
         OnError::DeadLetter { topic } => {
@@ -252,7 +264,10 @@ pub fn consume_to_table(
         messages: AtomicU64::new(0),
         rows: AtomicU64::new(0),
     });
+    let wants_headers = spec.columns.headers != HeaderColumns::None || dead_letter.is_some();
     let mut ingest = IngestLoop {
+        fetch,
+        wants_headers,
         shared: shared.clone(),
         consumer,
         spec,
@@ -533,6 +548,7 @@ fn assign_initial<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     spec: &ConsumeSpec,
     has_group: bool,
+    fetch: Option<&FetchQueue>,
 ) -> Result<BTreeSet<(String, i32)>, rdkafka::error::KafkaError> {
     let mut tpl = TopicPartitionList::new();
     let mut by_time = TopicPartitionList::new();
@@ -573,8 +589,28 @@ fn assign_initial<C: ConsumerContext>(
             tpl.add_partition_offset(&topic, partition, offset)?;
         }
     }
+    route_all(consumer, fetch, &tpl);
     consumer.assign(&tpl)?;
     Ok(assigned)
+}
+
+/// Routes the partitions of `tpl` to `fetch` (before they are assigned). A
+/// partition that cannot be routed still arrives through the consumer's poll.
+fn route_all<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    fetch: Option<&FetchQueue>,
+    tpl: &TopicPartitionList,
+) {
+    let Some(fetch) = fetch else { return };
+    for e in tpl.elements() {
+        if !fetch.route(consumer, e.topic(), e.partition()) {
+            tracing::debug!(
+                "{}/{} is read through the consumer's poll",
+                e.topic(),
+                e.partition()
+            );
+        }
+    }
 }
 
 /// The first offset at or after each partition's time (the offset field of
@@ -621,6 +657,8 @@ fn start_uncommitted_at<C: ConsumerContext>(
 }
 
 struct IngestLoop {
+    /// Declared before `consumer`, so it is dropped first.
+    fetch: Option<FetchQueue>,
     shared: Arc<Shared>,
     consumer: BaseConsumer<IngestContext>,
     spec: ConsumeSpec,
@@ -632,6 +670,10 @@ struct IngestLoop {
     tracker: Arc<Mutex<CommitTracker>>,
     dead_letter: Option<DeadLetterQueue>,
     assigned: BTreeSet<(String, i32)>,
+    /// Whether message headers are read at all: only the header columns and
+    /// the dead-letter queue use them, and librdkafka parses (and allocates
+    /// for) a message's header block on every `headers()` call, even an empty one.
+    wants_headers: bool,
     skip_log: RateLimitedLog,
     last_partition_check: Instant,
 }
@@ -682,8 +724,25 @@ impl IngestLoop {
         *lock(&self.shared.status) = IngestStatus::Failed(message);
     }
 
+    /// Takes the next batch of messages: up to `max_batch`, waiting up to
+    /// 100 ms for the first one.
     fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) {
-        let mut timeout = Duration::from_millis(100);
+        if self.fetch.is_some() {
+            // Events, and the messages of any partition that was not routed.
+            self.poll_consumer(builder, Duration::ZERO);
+            self.take_fetched(builder);
+        } else {
+            self.poll_consumer(builder, Duration::from_millis(100));
+        }
+        self.shared
+            .messages
+            .fetch_add(builder.len() as u64, Relaxed);
+    }
+
+    /// Messages (and events) through rdkafka's `poll`, until the consumer's
+    /// queue is empty or the batch is full.
+    fn poll_consumer(&mut self, builder: &mut MessageBatchBuilder, first_wait: Duration) {
+        let mut timeout = first_wait;
         while builder.len() < self.spec.max_batch {
             match self.consumer.poll(timeout) {
                 None => break,
@@ -692,10 +751,13 @@ impl IngestLoop {
                     break;
                 }
                 Some(Ok(m)) => {
-                    let headers: Vec<(&str, Option<&[u8]>)> = m
-                        .headers()
-                        .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
-                        .unwrap_or_default();
+                    let headers: Vec<(&str, Option<&[u8]>)> = match self.wants_headers {
+                        true => m
+                            .headers()
+                            .map(|h| h.iter().map(|h| (h.key, h.value)).collect())
+                            .unwrap_or_default(),
+                        false => Vec::new(),
+                    };
                     builder.push(
                         m.topic(),
                         m.partition(),
@@ -709,9 +771,51 @@ impl IngestLoop {
             }
             timeout = Duration::ZERO;
         }
-        self.shared
-            .messages
-            .fetch_add(builder.len() as u64, Relaxed);
+    }
+
+    /// Messages of the routed partitions, a librdkafka batch at a time.
+    fn take_fetched(&mut self, builder: &mut MessageBatchBuilder) {
+        let Some(fetch) = self.fetch.as_mut() else {
+            return;
+        };
+        let (name, wants_headers) = (&self.shared.name, self.wants_headers);
+        // Wait (for one message) only when there is nothing to hand on yet.
+        let mut wait = builder.is_empty();
+        loop {
+            let room = self.spec.max_batch.saturating_sub(builder.len());
+            if room == 0 {
+                break;
+            }
+            let n = match wait {
+                true => fetch.fill(100, 1),
+                false => fetch.fill(0, room),
+            };
+            fetch.for_each(|m| {
+                if let Some(code) = m.error {
+                    tracing::warn!(table = %name, "kafka: {}/{}: {code}", m.topic, m.partition);
+                    return;
+                }
+                let headers = if wants_headers {
+                    m.headers()
+                } else {
+                    Vec::new()
+                };
+                builder.push(
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    m.timestamp,
+                    m.key,
+                    m.value,
+                    &headers,
+                );
+            });
+            fetch.release();
+            if n == 0 {
+                break;
+            }
+            wait = false;
+        }
     }
 
     fn decode(
@@ -790,12 +894,23 @@ impl IngestLoop {
 
         // Per (topic id, partition) first, so topic names are copied once per
         // partition rather than once per message.
+        // Messages come in runs of one partition, so the map is touched once per run.
         let mut by_id: BTreeMap<(u32, i32), i64> = BTreeMap::new();
+        let mut run: Option<((u32, i32), i64)> = None;
         for i in 0..handled {
-            by_id.insert(
-                (batch.topic_ids[i], batch.partitions[i]),
-                batch.offsets[i] + 1,
-            );
+            let id = (batch.topic_ids[i], batch.partitions[i]);
+            match &mut run {
+                Some((current, next)) if *current == id => *next = batch.offsets[i] + 1,
+                _ => {
+                    if let Some((current, next)) = run {
+                        by_id.insert(current, next);
+                    }
+                    run = Some((id, batch.offsets[i] + 1));
+                }
+            }
+        }
+        if let Some((current, next)) = run {
+            by_id.insert(current, next);
         }
         let next_offsets = by_id
             .into_iter()
@@ -886,6 +1001,7 @@ impl IngestLoop {
                 }
             }
         }
+        route_all(&self.consumer, self.fetch.as_ref(), &tpl);
         if tpl.count() > 0
             && let Err(e) = self.consumer.incremental_assign(&tpl)
         {

@@ -15,6 +15,7 @@ mod columns;
 mod commits;
 mod consumer;
 mod dead_letter;
+mod fetch_queue;
 mod record_error;
 mod spec;
 
