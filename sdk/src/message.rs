@@ -182,10 +182,17 @@ impl BinaryColumnBuf {
     fn clear(&mut self) {
         self.offsets.truncate(1);
         self.data.clear();
+        // Reused across batches, but one batch of huge messages must not pin
+        // its memory for the life of the consumer.
+        self.data.shrink_to(RETAINED_BYTES);
         self.validity.clear();
         self.has_null = false;
     }
 }
+
+/// Bytes of message data a [`MessageBatchBuilder`] column keeps for reuse
+/// after [`MessageBatchBuilder::clear`]; anything above is freed.
+pub const RETAINED_BYTES: usize = 16 << 20;
 
 /// Builds an [`OwnedMessageBatch`] one message at a time (the host's ingest
 /// path, and tests).
@@ -382,6 +389,18 @@ mod tests {
         assert_eq!(h, vec![(&b"h"[..], Some(&b"x"[..])), (&b"n"[..], None)]);
         assert_eq!(v.headers(0).count(), 0);
         assert_eq!(v.position(1), "u/1@11");
+    }
+
+    #[test]
+    fn clear_frees_what_a_batch_of_huge_messages_grew() {
+        let mut b = MessageBatchBuilder::with_capacity(4, 4);
+        let huge = vec![7u8; 3 * RETAINED_BYTES];
+        b.push("t", 0, 1, None, None, Some(&huge), &[]);
+        assert!(b.batch.values.data.capacity() >= huge.len());
+        b.clear();
+        assert!(b.batch.values.data.capacity() <= RETAINED_BYTES);
+        b.push("t", 0, 2, None, None, Some(b"small"), &[]);
+        assert_eq!(b.batch().view().values.get(0), Some(&b"small"[..]));
     }
 
     #[test]

@@ -293,6 +293,22 @@ impl Engine {
         Ok((view.cycle, counts))
     }
 
+    /// Bytes of memory each table's rows hold as of the last completed cycle
+    /// (Arrow buffer capacities); `None` for tables whose rows are not kept
+    /// as Arrow chunks (derived tables computed from their inputs).
+    pub fn memory_bytes(&self, tables: &[&Table]) -> Result<Vec<Option<usize>>> {
+        let view = self.view();
+        let mut out = Vec::with_capacity(tables.len());
+        for t in tables {
+            self.check_same(t, t)?;
+            match &view.tables[t.id].version {
+                Ok(v) => out.push(v.memory_bytes()),
+                Err(e) => return Err(e.clone()),
+            }
+        }
+        Ok(out)
+    }
+
     /// Errors unless `b` belongs to this engine.
     pub(crate) fn check_same(&self, a: &Table, b: &Table) -> Result<()> {
         if Arc::ptr_eq(&self.shared, &b.engine.shared) {

@@ -103,7 +103,7 @@ impl Operator for TimeOp {
                 .map_err(|e| EngineError::arrow(&self.name, e))?,
             )
         };
-        self.store.ingest(batch, cycle)
+        self.store.ingest(batch.into_iter().collect(), cycle)
     }
 
     fn version(&self) -> VersionRef {

@@ -24,6 +24,11 @@ pub(crate) trait Version: Send + Sync {
     fn rows(&self, keys: &[RowKey]) -> Result<RecordBatch, ArrowError>;
     /// All rows in key order; equals `rows(&keys())`.
     fn materialize(&self) -> Result<RecordBatch, ArrowError>;
+    /// Bytes of memory the version's own row storage holds (buffer
+    /// capacities), where the table keeps its rows as Arrow chunks.
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Shared pointer to a version.

@@ -45,19 +45,15 @@ impl WriterShared {
     }
 
     /// Takes everything buffered, concatenated, and wakes blocked writers.
-    pub fn drain(&self) -> Result<Option<RecordBatch>> {
-        let batches = {
+    pub fn drain(&self) -> Vec<RecordBatch> {
+        let mut batches = {
             let mut buf = self.lock();
             buf.rows = 0;
             std::mem::take(&mut buf.batches)
         };
         self.drained.notify_all();
-        if batches.is_empty() {
-            return Ok(None);
-        }
-        crate::version::concat(&self.schema, &batches)
-            .map(Some)
-            .map_err(|e| EngineError::arrow(&self.table, e))
+        batches.retain(|b| b.num_rows() > 0);
+        batches
     }
 
     /// Checks `batch` against the table schema and rebinds it to that schema.

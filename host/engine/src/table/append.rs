@@ -28,16 +28,19 @@ impl AppendStore {
 }
 
 impl SourceStore for AppendStore {
-    fn ingest(&mut self, batch: Option<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
-        let Some(batch) = batch.filter(|b| b.num_rows() > 0) else {
+    fn ingest(&mut self, batches: Vec<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
+        if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(None);
-        };
+        }
         let first = self.next_key;
-        self.next_key += batch.num_rows() as RowKey;
-        self.chunks
-            .push(first, batch.clone())
+        // The cycle's batches are joined into the table's tail chunk in one
+        // copy, and the update's rows are a slice of it.
+        let added = self
+            .chunks
+            .append(first, &batches)
             .map_err(|e| EngineError::arrow(&self.name, e))?;
-        Ok(Some(added_update(batch, first, cycle)))
+        self.next_key += added.num_rows() as RowKey;
+        Ok(Some(added_update(added, first, cycle)))
     }
 
     fn version(&self) -> VersionRef {

@@ -7,7 +7,7 @@ use super::SourceStore;
 use super::chunks::ChunkList;
 use crate::error::{EngineError, Result};
 use crate::update::{RowKey, Update};
-use crate::version::VersionRef;
+use crate::version::{VersionRef, concat};
 
 /// Storage of a blink table: each cycle's update removes the previous cycle's rows.
 pub(crate) struct BlinkStore {
@@ -30,12 +30,12 @@ impl BlinkStore {
 }
 
 impl SourceStore for BlinkStore {
-    fn ingest(&mut self, batch: Option<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
-        let batch = batch.filter(|b| b.num_rows() > 0);
+    fn ingest(&mut self, batches: Vec<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
+        let err = |e| EngineError::arrow(&self.name, e);
+        let batch = Some(concat(&self.schema, &batches).map_err(err)?).filter(|b| b.num_rows() > 0);
         if batch.is_none() && self.chunks.len() == 0 {
             return Ok(None);
         }
-        let err = |e| EngineError::arrow(&self.name, e);
         let mut update = Update::empty(&self.schema, cycle);
         let (removed_keys, removed) = self.chunks.pop_front(self.chunks.len()).map_err(err)?;
         update.removed = removed;

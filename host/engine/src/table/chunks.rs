@@ -99,6 +99,45 @@ impl ChunkList {
         Ok(())
     }
 
+    /// Appends one cycle's `batches` (keys from `first` on) and returns their
+    /// rows as one batch. The batches and, when it is no bigger than they
+    /// are, the tail chunk are joined in one copy (`push`'s merge rule), and
+    /// the returned rows are a slice of that join, so each new row is copied
+    /// once rather than once to join and again to merge.
+    pub fn append(
+        &mut self,
+        first: RowKey,
+        batches: &[RecordBatch],
+    ) -> Result<RecordBatch, ArrowError> {
+        let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if n == 0 {
+            return Ok(RecordBatch::new_empty(self.schema.clone()));
+        }
+        let joins_tail = self.chunks.back().is_some_and(|t| {
+            let rows = t.batch.num_rows();
+            t.end() == first && rows <= n && rows + n <= CHUNK_CAP
+        });
+        let mut parts = Vec::with_capacity(batches.len() + 1);
+        let (start, skip) = match self.chunks.pop_back() {
+            Some(tail) if joins_tail => {
+                let rows = tail.batch.num_rows();
+                self.len -= rows;
+                parts.push(tail.batch);
+                (tail.first, rows)
+            }
+            tail => {
+                // Not joined: put it back as it was.
+                self.chunks.extend(tail);
+                (first, 0)
+            }
+        };
+        parts.extend(batches.iter().filter(|b| b.num_rows() > 0).cloned());
+        let joined = shrink(&self.schema, concat(&self.schema, &parts)?)?;
+        let added = joined.slice(skip, n);
+        self.push(start, joined)?;
+        Ok(added)
+    }
+
     /// Removes the `n` oldest rows and returns them with their first key.
     pub fn pop_front(&mut self, mut n: usize) -> Result<(Vec<RowKey>, RecordBatch), ArrowError> {
         let mut parts = Vec::new();
@@ -181,5 +220,106 @@ impl Version for ChunkedVersion {
     fn materialize(&self) -> Result<RecordBatch, ArrowError> {
         let batches: Vec<RecordBatch> = self.chunks.iter().map(|c| c.batch.clone()).collect();
         concat(&self.schema, &batches)
+    }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(
+            self.chunks
+                .iter()
+                .map(|c| c.batch.get_array_memory_size())
+                .sum(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{Int64Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+    use super::{CHUNK_CAP, ChunkList};
+    use crate::version::Version;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]))
+    }
+
+    fn batch(values: std::ops::Range<i64>) -> RecordBatch {
+        RecordBatch::try_new(
+            schema(),
+            vec![Arc::new(Int64Array::from_iter_values(values))],
+        )
+        .unwrap()
+    }
+
+    fn values(b: &RecordBatch) -> Vec<i64> {
+        b.column(0).as_primitive::<Int64Type>().values().to_vec()
+    }
+
+    #[test]
+    fn append_returns_the_new_rows_and_keeps_every_row_in_key_order() {
+        let mut list = ChunkList::new(schema());
+        let mut next = 0i64;
+        // Cycles of 1 to 5 batches, of growing sizes, so tails are joined and not.
+        for cycle in 0..40usize {
+            let parts: Vec<RecordBatch> = (0..cycle % 5 + 1)
+                .map(|i| {
+                    let n = ((cycle * 37 + i * 11) % 900 + 1) as i64 * (1 + cycle as i64 / 10);
+                    let b = batch(next..next + n);
+                    next += n;
+                    b
+                })
+                .collect();
+            let first = parts.iter().map(|b| values(b)[0]).next().unwrap() as u64;
+            let want: Vec<i64> = parts.iter().flat_map(values).collect();
+            let added = list.append(first, &parts).unwrap();
+            assert_eq!(values(&added), want, "cycle {cycle}");
+        }
+        let version = list.version();
+        assert_eq!(version.num_rows(), next as usize);
+        assert_eq!(
+            values(&version.materialize().unwrap()),
+            (0..next).collect::<Vec<_>>()
+        );
+        assert_eq!(version.keys(), (0..next as u64).collect::<Vec<_>>());
+        assert!(list.chunks.iter().all(|c| c.batch.num_rows() <= CHUNK_CAP));
+        assert!(
+            list.chunks.len() < 40,
+            "small chunks are merged: {}",
+            list.chunks.len()
+        );
+    }
+
+    #[test]
+    fn one_batch_into_an_empty_list_is_not_copied() {
+        let mut list = ChunkList::new(schema());
+        let b = batch(0..1000);
+        let added = list.append(0, std::slice::from_ref(&b)).unwrap();
+        let ptr = |b: &RecordBatch| b.column(0).to_data().buffers()[0].as_ptr();
+        assert_eq!(ptr(&added), ptr(&b));
+        assert_eq!(ptr(&list.chunks[0].batch), ptr(&b));
+    }
+
+    #[test]
+    fn the_new_rows_share_the_joined_tail_chunk() {
+        let mut list = ChunkList::new(schema());
+        list.append(0, &[batch(0..100)]).unwrap();
+        let added = list
+            .append(100, &[batch(100..250), batch(250..400)])
+            .unwrap();
+        assert_eq!(list.chunks.len(), 1, "the smaller tail was joined");
+        assert_eq!(values(&added), (100..400).collect::<Vec<_>>());
+        let tail = &list.chunks[0].batch;
+        let start = tail.column(0).to_data().buffers()[0].as_ptr();
+        let new_rows = added
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .values()
+            .as_ptr();
+        assert_eq!(new_rows as usize, start as usize + 100 * 8);
     }
 }

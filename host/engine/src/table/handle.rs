@@ -88,6 +88,12 @@ impl Table {
         Ok(self.engine.row_counts(&[self])?.1[0])
     }
 
+    /// Bytes of memory the table's rows hold as of the last completed cycle,
+    /// for source tables (append, ring, blink); see [`Engine::memory_bytes`].
+    pub fn memory_bytes(&self) -> Result<Option<usize>> {
+        Ok(self.engine.memory_bytes(&[self])?[0])
+    }
+
     /// Calls `listener` with this table's update after every cycle that changes it.
     ///
     /// Listeners run on the cycling thread after the cycle's snapshots are

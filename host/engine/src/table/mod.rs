@@ -26,8 +26,9 @@ pub enum TableType {
 
 /// Storage behind a source table.
 pub(crate) trait SourceStore: Send {
-    /// Moves one cycle's rows in; returns the table's update, if any.
-    fn ingest(&mut self, batch: Option<RecordBatch>, cycle: u64) -> Result<Option<Update>>;
+    /// Moves one cycle's rows in (the batches in arrival order, none empty);
+    /// returns the table's update, if any.
+    fn ingest(&mut self, batches: Vec<RecordBatch>, cycle: u64) -> Result<Option<Update>>;
     /// The current rows.
     fn version(&self) -> VersionRef;
 }

@@ -7,7 +7,7 @@ use super::SourceStore;
 use super::chunks::ChunkList;
 use crate::error::{EngineError, Result};
 use crate::update::{RowKey, Update};
-use crate::version::VersionRef;
+use crate::version::{VersionRef, concat};
 
 /// Storage of a ring table; evicted rows are reported as removed.
 pub(crate) struct RingStore {
@@ -32,11 +32,12 @@ impl RingStore {
 }
 
 impl SourceStore for RingStore {
-    fn ingest(&mut self, batch: Option<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
-        let Some(mut batch) = batch.filter(|b| b.num_rows() > 0) else {
-            return Ok(None);
-        };
+    fn ingest(&mut self, batches: Vec<RecordBatch>, cycle: u64) -> Result<Option<Update>> {
         let err = |e| EngineError::arrow(&self.name, e);
+        let mut batch = concat(&self.schema, &batches).map_err(err)?;
+        if batch.num_rows() == 0 {
+            return Ok(None);
+        }
         // Rows that would be evicted in the same cycle they arrive never appear.
         let n = batch.num_rows();
         if n > self.capacity {

@@ -17,8 +17,8 @@ pub(crate) struct SourceOp {
 
 impl Operator for SourceOp {
     fn process(&mut self, cycle: u64, _inputs: &[Input<'_>]) -> Result<Option<Update>> {
-        let batch = self.writer.drain()?;
-        self.store.ingest(batch, cycle)
+        let batches = self.writer.drain();
+        self.store.ingest(batches, cycle)
     }
 
     fn version(&self) -> VersionRef {
