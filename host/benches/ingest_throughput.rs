@@ -57,7 +57,9 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use serde_json::json;
-use support::{AVRO, Broker, JSON, PROTOBUF, SIMPLE, cpu_self, env_or, rss_bytes, rusage_secs};
+use support::{
+    AVRO, Broker, JSON, PROTOBUF, SIMPLE, cpu_self, env_or, rss_bytes, rusage_secs, thread_cpu,
+};
 use topictable::PluginRegistry;
 use topictable::ingest::{
     CONSUMER_DEFAULTS, ConsumeSpec, IngestStatus, InitialOffsets, StartAt, ValueSpec,
@@ -355,16 +357,34 @@ struct Memory {
     rss_trimmed: u64,
 }
 
+/// CPU seconds by thread name (see `support::thread_cpu`).
+type ThreadCpu = BTreeMap<String, f64>;
+
+/// CPU each thread used between two `thread_cpu` readings.
+fn thread_delta(before: &ThreadCpu, after: ThreadCpu) -> ThreadCpu {
+    after
+        .into_iter()
+        .map(|(name, secs)| {
+            let d = secs - before.get(&name).copied().unwrap_or(0.0);
+            (name, d)
+        })
+        .filter(|(_, d)| *d > 0.0)
+        .collect()
+}
+
 /// What a child reports.
 struct ChildResult {
     wall: f64,
     cpu: f64,
+    /// CPU by thread over the timed window.
+    threads: ThreadCpu,
     /// topictable only.
     memory: Memory,
 }
 
 /// The transport floor: counts messages until `n`, decoding nothing.
 fn floor_child(bootstrap: &str, topic: &str, n: u64) -> ChildResult {
+    let threads0 = thread_cpu();
     let cpu0 = cpu_self();
     let start = Instant::now();
     let nanos = std::time::SystemTime::now()
@@ -419,6 +439,7 @@ fn floor_child(bootstrap: &str, topic: &str, n: u64) -> ChildResult {
     ChildResult {
         wall: start.elapsed().as_secs_f64(),
         cpu: cpu_self() - cpu0,
+        threads: thread_delta(&threads0, thread_cpu()),
         memory: Memory::default(),
     }
 }
@@ -436,6 +457,7 @@ fn topictable_child(
     let engine = Engine::new();
     let cycles = engine.start();
     let rss0 = rss_bytes();
+    let threads0 = thread_cpu();
     let cpu0 = cpu_self();
     let start = Instant::now();
     let (key, value) = format.specs(registry_url);
@@ -463,6 +485,7 @@ fn topictable_child(
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_self() - cpu0;
+    let threads = thread_delta(&threads0, thread_cpu());
     let rss_open = rss_bytes().saturating_sub(rss0);
     let table = consumed
         .table()
@@ -487,6 +510,7 @@ fn topictable_child(
     ChildResult {
         wall,
         cpu,
+        threads,
         memory: Memory {
             raw,
             table,
@@ -513,6 +537,12 @@ fn child_main(role: &str) {
         other => panic!("unknown role {other}"),
     };
     let m = r.memory;
+    let threads: Vec<String> = r
+        .threads
+        .iter()
+        .map(|(name, secs)| format!("{}={secs}", name.replace(' ', "_")))
+        .collect();
+    println!("THREADS {}", threads.join(" "));
     println!(
         "RESULT {} {} {} {} {} {} {}",
         r.wall, r.cpu, m.raw, m.table, m.rss_open, m.rss_closed, m.rss_trimmed
@@ -521,7 +551,7 @@ fn child_main(role: &str) {
 
 // ---------------------------------------------------------------- parent
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Run {
     wall: f64,
     /// CPU of the whole child process (user + system), from its rusage:
@@ -532,6 +562,8 @@ struct Run {
     /// holds every row (topictable): what the table compares.
     cpu_timed: f64,
     memory: Memory,
+    /// CPU by thread over the timed window.
+    threads: ThreadCpu,
 }
 
 fn run_child(role: &str, env: &[(&str, String)]) -> Run {
@@ -566,10 +598,19 @@ fn run_child(role: &str, env: &[(&str, String)]) -> Run {
         .split_whitespace()
         .map(|p| p.parse::<f64>().expect("number"))
         .collect();
+    let threads = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("THREADS "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse::<f64>().expect("seconds")))
+        .collect();
     Run {
         wall: parts[0],
         cpu: after - before,
         cpu_timed: parts[1],
+        threads,
         memory: Memory {
             raw: parts[2] as u64,
             table: parts[3] as u64,
@@ -598,10 +639,10 @@ fn median_cpu_ratio(floor: &[Run], tt: &[Run]) -> f64 {
 }
 
 fn best(runs: &[Run]) -> Run {
-    *runs
-        .iter()
+    runs.iter()
         .min_by(|a, b| a.wall.total_cmp(&b.wall))
         .expect("at least one round")
+        .clone()
 }
 
 fn main() {
@@ -746,6 +787,38 @@ fn main() {
                 r.wall / f.wall,
                 r.cpu_timed / f.cpu_timed,
                 r.cpu,
+            );
+        }
+    }
+    println!();
+    println!(
+        "CPU µs/msg by thread, same runs (`ingest-…`: poll, decode, assemble; `update-cycle`: the engine; \
+         `librdkafka`: fetch and parse; the floor's poll loop is its main thread):"
+    );
+    println!();
+    println!("| format | consumer | main | ingest | update-cycle | librdkafka | other |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (format, f, t) in &results {
+        for (label, r) in [("floor", f), ("topictable", t)] {
+            let us = |secs: f64| format!("{:.3}", secs * 1e6 / n as f64);
+            let (mut main, mut ingest, mut cycle, mut kafka, mut other) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for (name, secs) in &r.threads {
+                match name.as_str() {
+                    "librdkafka" => kafka += secs,
+                    "update-cycle" => cycle += secs,
+                    n if n.starts_with("ingest-") && n != "ingest_throughp" => ingest += secs,
+                    "ingest_throughp" => main += secs,
+                    _ => other += secs,
+                }
+            }
+            println!(
+                "| {} | {label} | {} | {} | {} | {} | {} |",
+                format.name(),
+                us(main),
+                us(ingest),
+                us(cycle),
+                us(kafka),
+                us(other)
             );
         }
     }

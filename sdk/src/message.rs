@@ -337,7 +337,17 @@ impl MessageBatchBuilder {
         std::mem::take(&mut self.batch)
     }
 
-    /// Empties the builder but keeps its allocations, for reuse batch after batch.
+    /// Bytes of key, value and header data held so far.
+    pub fn data_bytes(&self) -> usize {
+        let b = &self.batch;
+        b.keys.data.len()
+            + b.values.data.len()
+            + b.header_keys.data.len()
+            + b.header_values.data.len()
+    }
+
+    /// Empties the builder but keeps its allocations (up to
+    /// [`RETAINED_BYTES`] a column), for reuse batch after batch.
     pub fn clear(&mut self) {
         let b = &mut self.batch;
         for col in [
@@ -397,7 +407,9 @@ mod tests {
         let huge = vec![7u8; 3 * RETAINED_BYTES];
         b.push("t", 0, 1, None, None, Some(&huge), &[]);
         assert!(b.batch.values.data.capacity() >= huge.len());
+        assert_eq!(b.data_bytes(), huge.len());
         b.clear();
+        assert_eq!(b.data_bytes(), 0);
         assert!(b.batch.values.data.capacity() <= RETAINED_BYTES);
         b.push("t", 0, 2, None, None, Some(b"small"), &[]);
         assert_eq!(b.batch().view().values.get(0), Some(&b"small"[..]));

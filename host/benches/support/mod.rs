@@ -155,6 +155,40 @@ pub fn cpu_self() -> f64 {
     rusage_secs(libc::RUSAGE_SELF)
 }
 
+/// CPU seconds each thread of this process has used so far, summed by
+/// thread name, with librdkafka's `rdk:*` threads as one (`librdkafka`).
+pub fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (name) state ppid … utime stime …": the name may hold spaces.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let (Some(utime), Some(stime)) = (fields.get(11), fields.get(12)) else {
+            continue;
+        };
+        let secs =
+            (utime.parse::<f64>().unwrap_or(0.0) + stime.parse::<f64>().unwrap_or(0.0)) / ticks;
+        let name = if name.starts_with("rdk:") {
+            "librdkafka"
+        } else {
+            name
+        };
+        *out.entry(name.to_string()).or_insert(0.0) += secs;
+    }
+    out
+}
+
 /// This process's resident set size in bytes (`VmRSS` of /proc/self/status).
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")

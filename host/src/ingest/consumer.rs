@@ -460,6 +460,14 @@ fn reset_offset(value: &str) -> Option<Offset> {
     }
 }
 
+/// Message data (keys, values, headers) one ingest batch holds at most.
+const MAX_BATCH_BYTES: usize = 256 << 20;
+
+/// Messages taken from librdkafka per call; with librdkafka's own limit on a
+/// message (`receive.message.max.bytes`, 100 MB by default) far below
+/// 2 GiB over [`MAX_BATCH_BYTES`] in any sane configuration.
+const FILL_MESSAGES: usize = 1024;
+
 /// librdkafka consumer properties topictable sets before the table's own,
 /// which override them. Each is here because a measured run justified it
 /// (BENCHMARKS.md, "Ingest for every format"):
@@ -723,6 +731,13 @@ impl IngestLoop {
         *lock(&self.shared.status) = IngestStatus::Failed(message);
     }
 
+    /// Whether the batch is full: `max_batch` messages, or [`MAX_BATCH_BYTES`]
+    /// of message data (a batch's columns must stay far below Arrow's 2 GiB
+    /// offset limit whatever the message sizes).
+    fn batch_full(&self, builder: &MessageBatchBuilder) -> bool {
+        builder.len() >= self.spec.max_batch || builder.data_bytes() >= MAX_BATCH_BYTES
+    }
+
     /// Takes the next batch of messages: up to `max_batch`, waiting up to
     /// 100 ms for the first one.
     fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) {
@@ -742,7 +757,7 @@ impl IngestLoop {
     /// queue is empty or the batch is full.
     fn poll_consumer(&mut self, builder: &mut MessageBatchBuilder, first_wait: Duration) {
         let mut timeout = first_wait;
-        while builder.len() < self.spec.max_batch {
+        while !self.batch_full(builder) {
             match self.consumer.poll(timeout) {
                 None => break,
                 Some(Err(e)) => {
@@ -782,12 +797,13 @@ impl IngestLoop {
         let mut wait = builder.is_empty();
         loop {
             let room = self.spec.max_batch.saturating_sub(builder.len());
-            if room == 0 {
+            if room == 0 || builder.data_bytes() >= MAX_BATCH_BYTES {
                 break;
             }
+            // At most FILL_MESSAGES at a time, so the byte bound is checked often.
             let n = match wait {
                 true => fetch.fill(100, 1),
-                false => fetch.fill(0, room),
+                false => fetch.fill(0, room.min(FILL_MESSAGES)),
             };
             fetch.for_each(|m| {
                 if let Some(code) = m.error {

@@ -12,6 +12,10 @@ use crate::version::{Version, concat, gather};
 /// Chunks stop growing by merges at this many rows.
 pub(crate) const CHUNK_CAP: usize = 1 << 16;
 
+/// A chunk of at least this many rows is never merged again: the chunk
+/// count stays small without copying a fast stream's rows more than once.
+pub(crate) const CHUNK_MIN: usize = CHUNK_CAP / 4;
+
 /// A run of rows whose keys are `first..first + batch.num_rows()`.
 #[derive(Clone, Debug)]
 pub(crate) struct Chunk {
@@ -71,8 +75,8 @@ impl ChunkList {
         self.len
     }
 
-    /// Appends a chunk, merging small tail chunks so each row is copied
-    /// O(log CHUNK_CAP) times and the chunk count stays small.
+    /// Appends a chunk, merging small tail chunks (below [`CHUNK_MIN`] rows)
+    /// so each row is copied O(log CHUNK_MIN) times and the chunk count stays small.
     pub fn push(&mut self, first: RowKey, batch: RecordBatch) -> Result<(), ArrowError> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -84,7 +88,7 @@ impl ChunkList {
             let n = self.chunks.len();
             let (a, b) = (&self.chunks[n - 2], &self.chunks[n - 1]);
             let (ra, rb) = (a.batch.num_rows(), b.batch.num_rows());
-            if ra > rb || ra + rb > CHUNK_CAP || a.end() != b.first {
+            if ra > rb || ra >= CHUNK_MIN || ra + rb > CHUNK_CAP || a.end() != b.first {
                 break;
             }
             let merged = arrow_select::concat::concat_batches(&self.schema, [&a.batch, &b.batch])?;
@@ -115,7 +119,7 @@ impl ChunkList {
         }
         let joins_tail = self.chunks.back().is_some_and(|t| {
             let rows = t.batch.num_rows();
-            t.end() == first && rows <= n && rows + n <= CHUNK_CAP
+            t.end() == first && rows <= n && rows < CHUNK_MIN && rows + n <= CHUNK_CAP
         });
         let mut parts = Vec::with_capacity(batches.len() + 1);
         let (start, skip) = match self.chunks.pop_back() {
@@ -241,7 +245,7 @@ mod tests {
     use arrow_array::{Int64Array, RecordBatch};
     use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-    use super::{CHUNK_CAP, ChunkList};
+    use super::{CHUNK_CAP, CHUNK_MIN, ChunkList};
     use crate::version::Version;
 
     fn schema() -> SchemaRef {
@@ -302,6 +306,20 @@ mod tests {
         let ptr = |b: &RecordBatch| b.column(0).to_data().buffers()[0].as_ptr();
         assert_eq!(ptr(&added), ptr(&b));
         assert_eq!(ptr(&list.chunks[0].batch), ptr(&b));
+    }
+
+    #[test]
+    fn chunks_of_chunk_min_rows_are_not_copied_again() {
+        let mut list = ChunkList::new(schema());
+        let n = CHUNK_MIN as i64;
+        let (a, b) = (batch(0..n), batch(n..2 * n));
+        list.append(0, std::slice::from_ref(&a)).unwrap();
+        let added = list.append(n as u64, std::slice::from_ref(&b)).unwrap();
+        let ptr = |b: &RecordBatch| b.column(0).to_data().buffers()[0].as_ptr();
+        assert_eq!(list.chunks.len(), 2);
+        assert_eq!(ptr(&list.chunks[0].batch), ptr(&a));
+        assert_eq!(ptr(&list.chunks[1].batch), ptr(&b));
+        assert_eq!(ptr(&added), ptr(&b));
     }
 
     #[test]
