@@ -9,5 +9,6 @@ pub mod ingest;
 pub mod pipeline;
 pub mod plugin_loader;
 pub mod publish;
+pub mod serve;
 
 pub use plugin_loader::{LoadError, LoadedPlugin, PluginRegistry};

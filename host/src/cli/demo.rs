@@ -37,6 +37,19 @@ pub struct DemoArgs {
     /// On exit, write TABLE's final rows to PATH (.csv, .jsonl or .arrow).
     #[arg(long = "snapshot", value_name = "TABLE=PATH")]
     pub snapshot: Vec<String>,
+    /// Serve the tables over REST (/api/v1) and Prometheus metrics (/metrics)
+    /// on this address, e.g. `127.0.0.1:8083`.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// With --http: require `Authorization: Bearer TOKEN` on every request
+    /// but GET /metrics.
+    #[arg(
+        long,
+        env = "TOPICTABLE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
 }
 
 const SYMBOLS: [(&str, f64); 4] = [
@@ -156,6 +169,8 @@ pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
         exit_after: args.exit_after,
         snapshot: args.snapshot,
         bootstrap_servers: None,
+        http: args.http,
+        token: args.token,
     };
     let code = run_pipeline(&p, plugins, &run_args);
     stop.store(true, Ordering::Relaxed);

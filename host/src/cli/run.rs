@@ -11,6 +11,7 @@ use topictable::PluginRegistry;
 use topictable::ingest::IngestStatus;
 use topictable::pipeline::{self, Pipeline, RunningPipeline};
 use topictable::publish::SinkStatus;
+use topictable::serve::{self, LiveTables};
 use topictable_engine::{Engine, EngineConfig};
 
 use super::output::{LiveView, SnapshotFormat, parse_snapshot_arg, write_snapshot};
@@ -59,6 +60,19 @@ pub struct RunArgs {
     /// Override `bootstrap.servers` of every table and Kafka sink.
     #[arg(long, short = 'b', value_name = "HOST:PORT")]
     pub bootstrap_servers: Option<String>,
+    /// Serve the tables over REST (/api/v1) and Prometheus metrics (/metrics)
+    /// on this address, e.g. `127.0.0.1:8083` (port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// With --http: require `Authorization: Bearer TOKEN` on every request
+    /// but GET /metrics.
+    #[arg(
+        long,
+        env = "TOPICTABLE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
 }
 
 struct ExitWhen {
@@ -123,6 +137,22 @@ pub fn run(args: RunArgs, plugins: &PluginRegistry) -> ExitCode {
     run_pipeline(&p, plugins, &args)
 }
 
+/// What `--http` shows of a running pipeline.
+fn live_tables(p: &Pipeline, running: &RunningPipeline) -> LiveTables {
+    LiveTables {
+        pipeline: p
+            .file
+            .file_stem()
+            .map_or_else(|| "pipeline".into(), |s| s.to_string_lossy().into_owned()),
+        tables: running.tables.clone(),
+        sources: running
+            .sources
+            .iter()
+            .map(|(name, source)| (name.clone(), source.probe()))
+            .collect(),
+    }
+}
+
 /// Runs a loaded pipeline until Ctrl-C, `--exit-when` or `--exit-after`.
 pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> ExitCode {
     let names = p.table_names();
@@ -176,6 +206,24 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
         }
     };
     let cycles = engine.start();
+    let _server = match &args.http {
+        None => None,
+        Some(addr) => match serve::spawn(addr, live_tables(p, &running), args.token.clone()) {
+            Ok(server) => {
+                let at = server.addr();
+                eprintln!(
+                    "serving the API on http://{at}/api/v1 and metrics on http://{at}/metrics"
+                );
+                Some(server)
+            }
+            Err(e) => {
+                eprintln!("error: --http: {e}");
+                running.stop();
+                cycles.stop();
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        },
+    };
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();

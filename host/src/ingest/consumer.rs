@@ -104,6 +104,42 @@ impl ConsumedTable {
     }
     /// The consumer's status.
     pub fn status(&self) -> IngestStatus {
+        self.probe().status()
+    }
+    /// Bad-record counts so far.
+    pub fn error_counts(&self) -> ErrorCountsSnapshot {
+        self.probe().error_counts()
+    }
+    /// Messages consumed and rows pushed so far.
+    pub fn progress(&self) -> (u64, u64) {
+        self.probe().progress()
+    }
+    /// A cloneable, read-only view of the consumer's status and counts, for
+    /// observers on other threads (the HTTP server).
+    pub fn probe(&self) -> IngestProbe {
+        IngestProbe {
+            shared: self.shared.clone(),
+        }
+    }
+    /// Stops consuming: waits until pushed rows are visible, commits (group
+    /// mode) and leaves the group. Idempotent.
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Read-only view of a consumer's status and counts ([`ConsumedTable::probe`]).
+#[derive(Clone)]
+pub struct IngestProbe {
+    shared: Arc<Shared>,
+}
+
+impl IngestProbe {
+    /// The consumer's status.
+    pub fn status(&self) -> IngestStatus {
         lock(&self.shared.status).clone()
     }
     /// Bad-record counts so far.
@@ -116,14 +152,6 @@ impl ConsumedTable {
             self.shared.messages.load(Relaxed),
             self.shared.rows.load(Relaxed),
         )
-    }
-    /// Stops consuming: waits until pushed rows are visible, commits (group
-    /// mode) and leaves the group. Idempotent.
-    pub fn stop(&mut self) {
-        self.shared.stop.store(true, Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -20,8 +20,8 @@ mod record_error;
 mod spec;
 
 pub use consumer::{
-    CONSUMER_DEFAULTS, ConsumedTable, IngestError, IngestStatus, SourcePlan, StartMismatch,
-    check_start, consume_to_table, plan_source,
+    CONSUMER_DEFAULTS, ConsumedTable, IngestError, IngestProbe, IngestStatus, SourcePlan,
+    StartMismatch, check_start, consume_to_table, plan_source,
 };
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use record_error::{ErrorCountsSnapshot, RecordError};

@@ -1,0 +1,195 @@
+//! `GET /api/v1/tables`, `GET /api/v1/tables/{name}` and
+//! `GET /api/v1/tables/{name}/snapshot?format=json|csv|arrow&limit=N`.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use topictable_engine::Table;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::ingest::IngestStatus;
+
+/// One column of a table's schema.
+#[derive(Serialize)]
+pub(super) struct ColumnInfo {
+    name: String,
+    /// Arrow's name for the type, e.g. `Int64`, `Timestamp(ms, "UTC")`.
+    r#type: String,
+    nullable: bool,
+}
+
+/// What `GET /api/v1/tables` lists for each table.
+#[derive(Serialize)]
+pub(super) struct TableInfo {
+    name: String,
+    pipeline: String,
+    /// `kafka` for a table read from Kafka, else `derived` (time tables too).
+    kind: &'static str,
+    /// Whether rows live for one cycle only (Deephaven's blink tables).
+    blink: bool,
+    /// Rows as of the last completed cycle; absent when the table failed.
+    rows: Option<usize>,
+    /// The consumer's state for Kafka tables: `running`, `failed` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    /// Why the table or its consumer stopped, naming topic, partition and offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    schema: Vec<ColumnInfo>,
+}
+
+fn info(state: &AppState, name: &str, table: &Table) -> TableInfo {
+    let live = &state.live;
+    let probe = live.sources.get(name);
+    let (consumer_state, consumer_error) = match probe.map(|p| p.status()) {
+        None => (None, None),
+        Some(IngestStatus::Running) => (Some("running"), None),
+        Some(IngestStatus::Stopped) => (Some("stopped"), None),
+        Some(IngestStatus::Failed(e)) => (Some("failed"), Some(e)),
+    };
+    let (rows, table_error) = match table.num_rows() {
+        Ok(n) => (Some(n), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    TableInfo {
+        name: name.to_string(),
+        pipeline: live.pipeline.clone(),
+        kind: if probe.is_some() { "kafka" } else { "derived" },
+        blink: table.is_blink(),
+        rows,
+        state: consumer_state,
+        error: consumer_error.or(table_error),
+        schema: table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| ColumnInfo {
+                name: f.name().clone(),
+                r#type: f.data_type().to_string(),
+                nullable: f.is_nullable(),
+            })
+            .collect(),
+    }
+}
+
+fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a Table, ApiError> {
+    state.live.tables.get(name).ok_or_else(|| {
+        let names: Vec<&str> = state.live.tables.keys().map(String::as_str).collect();
+        ApiError::not_found(format!("no table `{name}` (tables: {})", names.join(", ")))
+    })
+}
+
+/// Every live table with its pipeline, kind, schema and row count.
+pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<TableInfo>> {
+    let tables = state
+        .live
+        .tables
+        .iter()
+        .map(|(name, t)| info(&state, name, t))
+        .collect();
+    Json(tables)
+}
+
+/// One table, as `list` shows it.
+pub(super) async fn describe(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<TableInfo>, ApiError> {
+    let table = find(&state, &name)?;
+    Ok(Json(info(&state, &name, table)))
+}
+
+/// Query of the snapshot endpoint.
+#[derive(Deserialize)]
+pub(super) struct SnapshotQuery {
+    format: Option<String>,
+    limit: Option<usize>,
+}
+
+/// How a snapshot is written.
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Csv,
+    Arrow,
+}
+
+impl Format {
+    fn parse(s: Option<&str>) -> Result<Format, ApiError> {
+        match s.unwrap_or("json") {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "arrow" => Ok(Format::Arrow),
+            other => Err(ApiError::bad_request(format!(
+                "format `{other}`: expected json, csv or arrow"
+            ))),
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Arrow => "application/vnd.apache.arrow.stream",
+        }
+    }
+
+    /// `batch` in this format: a JSON array of row objects, CSV with a
+    /// header line, or an Arrow IPC stream.
+    fn write(self, batch: &RecordBatch) -> Result<Vec<u8>, arrow_schema::ArrowError> {
+        let mut out = Vec::new();
+        match self {
+            Format::Json => {
+                let mut w = arrow_json::ArrayWriter::new(&mut out);
+                w.write(batch)?;
+                w.finish()?;
+                if out.is_empty() {
+                    out.extend_from_slice(b"[]");
+                }
+            }
+            Format::Csv => {
+                let mut w = arrow_csv::Writer::new(&mut out);
+                w.write(batch)?;
+            }
+            Format::Arrow => {
+                let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema())?;
+                w.write(batch)?;
+                w.finish()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The table's rows at the last completed cycle, at most `limit` of them.
+pub(super) async fn snapshot(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<SnapshotQuery>,
+) -> Result<Response, ApiError> {
+    let format = Format::parse(query.format.as_deref())?;
+    let table = find(&state, &name)?.clone();
+    let limit = query.limit;
+    // Taking and writing a snapshot is CPU work: keep it off the server's reactor.
+    let body = tokio::task::spawn_blocking(move || {
+        let batch = table
+            .snapshot()
+            .map_err(|e| ApiError::internal(format!("table `{name}`: {e}")))?;
+        let batch = match limit {
+            Some(n) if n < batch.num_rows() => batch.slice(0, n),
+            _ => batch,
+        };
+        format
+            .write(&batch)
+            .map_err(|e| ApiError::internal(format!("table `{name}`: writing the rows: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the snapshot task failed: {e}")))??;
+    Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
+}

@@ -1,0 +1,254 @@
+//! `topictable demo --http` / `run --http`: the live tables over REST and
+//! Prometheus metrics, read with an HTTP client (ureq) and pyarrow.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use topictable_e2e::{TopictableProcess, wait_for};
+
+/// The server's base URL, from the line topictable logs when it listens.
+fn base_url(p: &TopictableProcess) -> String {
+    wait_for("the HTTP server to listen", Duration::from_secs(60), || {
+        let stderr = p.stderr();
+        assert!(!stderr.contains("error:"), "topictable failed:\n{stderr}");
+        let at = stderr.find("serving the API on ")?;
+        let url = stderr[at..].split_whitespace().nth(4)?;
+        Some(url.trim_end_matches("/api/v1").to_string())
+    })
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// GET `url` with an optional bearer token: (status, content type, body).
+fn get(url: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
+    let mut request = agent().get(url);
+    if let Some(t) = token {
+        request = request.header("Authorization", &format!("Bearer {t}"));
+    }
+    let response = request.call().expect("HTTP request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .expect("body");
+    (status, content_type, body)
+}
+
+fn get_json(url: &str) -> (u16, Value) {
+    let (status, _, body) = get(url, None);
+    (status, serde_json::from_slice(&body).expect("a JSON body"))
+}
+
+#[test]
+fn demo_serves_tables_snapshots_and_metrics() {
+    let p = TopictableProcess::start(&["demo", "--http", "127.0.0.1:0", "--exit-after", "120s"]);
+    let base = base_url(&p);
+
+    let (status, tables) = get_json(&format!("{base}/api/v1/tables"));
+    assert_eq!(status, 200);
+    let names: Vec<&str> = tables
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for want in ["priceTable", "ordersBlink", "lastOrders", "totalNotional"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    let table = |name: &str| {
+        tables
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let orders = table("ordersBlink");
+    assert_eq!(orders["kind"], "kafka");
+    assert_eq!(orders["blink"], true);
+    assert_eq!(orders["state"], "running");
+    assert_eq!(orders["pipeline"], "quotes_orders");
+    assert!(
+        orders["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "KafkaOffset" && c["type"] == "Int64"),
+        "{orders}"
+    );
+    assert_eq!(table("totalNotional")["kind"], "derived");
+
+    // Rows arrive as the demo's generator writes.
+    wait_for("rows in lastOrders", Duration::from_secs(60), || {
+        let (_, t) = get_json(&format!("{base}/api/v1/tables/lastOrders"));
+        (t["rows"].as_u64()? >= 5).then_some(())
+    });
+
+    let (status, ct, body) = get(
+        &format!("{base}/api/v1/tables/lastOrders/snapshot?format=json&limit=3"),
+        None,
+    );
+    assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let orders: Value = serde_json::from_slice(&body).unwrap();
+    let orders = orders.as_array().expect("an array of rows");
+    assert_eq!(orders.len(), 3, "limit=3");
+    assert!(orders[0].get("KafkaOffset").is_some(), "{:?}", orders[0]);
+
+    let (status, ct, body) = get(
+        &format!("{base}/api/v1/tables/lastOrders/snapshot?format=csv"),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let csv = String::from_utf8(body).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains("KafkaPartition") && header.contains("KafkaOffset"),
+        "{header}"
+    );
+    assert!(csv.lines().count() > 3);
+
+    // The Arrow IPC stream, read by pyarrow as a user would.
+    let (status, ct, body) = get(
+        &format!("{base}/api/v1/tables/lastPrice/snapshot?format=arrow"),
+        None,
+    );
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/vnd.apache.arrow.stream")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lastPrice.arrows");
+    std::fs::write(&path, &body).unwrap();
+    let out = std::process::Command::new(topictable_e2e::python())
+        .args([
+            "-c",
+            "import sys, pyarrow.ipc as ipc; t = ipc.open_stream(open(sys.argv[1], 'rb')).read_all(); print(t.num_rows, ','.join(t.column_names))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = String::from_utf8(out.stdout).unwrap();
+    let (n, columns) = read.trim().split_once(' ').expect("rows and columns");
+    assert!(n.parse::<u64>().unwrap() > 0, "{read}");
+    assert!(columns.contains("KafkaTimestamp"), "{read}");
+
+    // Errors name what is wrong, as Kafka Connect's do.
+    let (status, err) = get_json(&format!("{base}/api/v1/tables/nope/snapshot"));
+    assert_eq!(status, 404);
+    assert_eq!(err["error_code"], 404);
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("no table `nope`") && message.contains("totalNotional"),
+        "{message}"
+    );
+    let (status, err) = get_json(&format!(
+        "{base}/api/v1/tables/lastOrders/snapshot?format=xml"
+    ));
+    assert_eq!(status, 400);
+    assert!(
+        err["message"].as_str().unwrap().contains("format `xml`"),
+        "{err}"
+    );
+
+    // Prometheus metrics, per table.
+    let (status, ct, body) = get(&format!("{base}/metrics"), None);
+    assert_eq!(status, 200);
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    let metrics = String::from_utf8(body).unwrap();
+    let value = |name: &str, table: &str| -> f64 {
+        let prefix = format!("{name}{{pipeline=\"quotes_orders\",table=\"{table}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{prefix} in:\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(value("topictable_table_rows", "lastOrders") >= 5.0);
+    assert!(value("topictable_ingest_messages_total", "ordersBlink") >= 5.0);
+    assert_eq!(
+        value("topictable_ingest_decode_errors_total", "ordersBlink"),
+        0.0
+    );
+    assert_eq!(value("topictable_table_failed", "priceTable"), 0.0);
+}
+
+#[test]
+fn with_a_token_every_request_but_metrics_needs_it() {
+    let p = TopictableProcess::spawn(
+        std::process::Command::new(topictable_e2e::topictable_bin())
+            .arg("--plugin-dir")
+            .arg(topictable_e2e::plugin_dir())
+            .args(["demo", "--http", "127.0.0.1:0", "--exit-after", "120s"])
+            .env("TOPICTABLE_TOKEN", "s3cret"),
+    );
+    let base = base_url(&p);
+    let tables = format!("{base}/api/v1/tables");
+    let (status, _, body) = get(&tables, None);
+    assert_eq!(status, 401);
+    let err: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(err["error_code"], 401);
+    assert_eq!(get(&tables, Some("wrong")).0, 401);
+    assert_eq!(get(&format!("{base}/nope"), None).0, 401, "401 before 404");
+    assert_eq!(get(&tables, Some("s3cret")).0, 200);
+    assert_eq!(get(&format!("{base}/metrics"), None).0, 200);
+    assert!(!p.stderr().contains("s3cret"), "the token is never logged");
+}
+
+#[test]
+fn the_shipped_binary_serves_zoned_timestamps_in_every_format() {
+    // Built as scripts/build.sh builds it, so no feature (such as arrow's
+    // chrono-tz, which "UTC"-zoned KafkaTimestamp needs) comes from another
+    // workspace crate.
+    let p = TopictableProcess::spawn(
+        std::process::Command::new(topictable_e2e::shipped_bin()).args([
+            "demo",
+            "--http",
+            "127.0.0.1:0",
+            "--exit-after",
+            "120s",
+        ]),
+    );
+    let base = base_url(&p);
+    wait_for("rows in lastPrice", Duration::from_secs(60), || {
+        let (_, t) = get_json(&format!("{base}/api/v1/tables/lastPrice"));
+        (t["rows"].as_u64()? >= 1).then_some(())
+    });
+    for format in ["json", "csv", "arrow"] {
+        let (status, _, body) = get(
+            &format!("{base}/api/v1/tables/lastPrice/snapshot?format={format}"),
+            None,
+        );
+        assert_eq!(status, 200, "{format}: {}", String::from_utf8_lossy(&body));
+        if format != "arrow" {
+            let text = String::from_utf8(body).unwrap();
+            assert!(text.contains("KafkaTimestamp"), "{format}: {text}");
+            let year = chrono::Utc::now().format("%Y-").to_string();
+            assert!(
+                text.contains(&year),
+                "{format}: timestamps as dates: {text}"
+            );
+        }
+    }
+}
