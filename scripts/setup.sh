@@ -8,8 +8,9 @@
 #                            # librdkafka links: OpenSSL, zlib, zstd, curl)
 #   scripts/setup.sh test    # the above, plus what the tests need: valgrind, Python's
 #                            # venv, the tansu Kafka broker (~15 min to build the first
-#                            # time, then cached in ~/.cargo/bin) and confluent-kafka
-#                            # (cached in .cache/venv)
+#                            # time, then cached in ~/.cargo/bin), confluent-kafka
+#                            # (cached in .cache/venv), and headless Chromium with
+#                            # playwright-core (tests/browser/node_modules)
 #
 # On a system without apt-get it prints what to install and carries on.
 
@@ -80,11 +81,25 @@ setup_python_clients() {
     export TOPICTABLE_TEST_PYTHON="$venv/bin/python"
 }
 
+# Headless Chromium (Debian's) and playwright-core (npm, pinned in
+# tests/browser/package-lock.json) for the web view's browser test.
+setup_browser() {
+    local dir="$1/tests/browser"
+    setup_apt chromium chromium-driver
+    command -v node >/dev/null || setup_apt nodejs npm
+    if [ ! -d "$dir/node_modules/playwright-core" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
+        setup_step "installing playwright-core into $dir/node_modules"
+        (cd "$dir" && npm ci --no-audit --no-fund --silent)
+        cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+    fi
+}
+
 setup_test() {
     setup_build
     setup_apt valgrind python3 python3-venv
     setup_tansu
     setup_python_clients "$1"
+    setup_browser "$1"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -252,3 +252,64 @@ fn the_shipped_binary_serves_zoned_timestamps_in_every_format() {
         }
     }
 }
+
+#[test]
+fn the_web_view_shows_a_produced_row_in_headless_chromium() {
+    use std::io::BufRead;
+
+    let broker = topictable_e2e::Broker::start();
+    broker.create_topic("web.events", 1);
+    let producer = topictable_e2e::TestProducer::new(&broker);
+    producer.send("web.events", 0, None, Some(b"first event"), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = dir.path().join("web.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "[kafka]\n\"bootstrap.servers\" = \"{}\"\n\n[[table]]\nname = \"events\"\ntopic = \"web.events\"\ntype = \"append\"\noffsets = \"beginning\"\nvalue = {{ format = \"simple\", type = \"string\", column = \"Event\" }}\n",
+            broker.bootstrap()
+        ),
+    )
+    .unwrap();
+    let p = TopictableProcess::start(&[
+        "run".as_ref(),
+        pipeline.as_os_str(),
+        "--http".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    let base = base_url(&p);
+
+    let marker = format!("web-view-{}", std::process::id());
+    let screenshot = topictable_e2e::workspace_root().join("target/web-view.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut browser = std::process::Command::new("node")
+        .arg(topictable_e2e::workspace_root().join("tests/browser/web_view.mjs"))
+        .args([&base, "events", &marker])
+        .arg(&screenshot)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run node (scripts/test.sh installs it, Chromium and playwright-core)");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = browser.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let next = |what: &str| {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the browser never said {what}"));
+        assert_eq!(line, what);
+    };
+    next("READY");
+    // The page is open on the table: a record produced now must show up in its grid.
+    producer.send("web.events", 0, None, Some(marker.as_bytes()), &[]);
+    next("FOUND");
+    assert!(browser.wait().unwrap().success());
+    let png = std::fs::read(&screenshot).expect("a screenshot");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}

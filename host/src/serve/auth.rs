@@ -1,4 +1,5 @@
-//! `--token`: every request but `GET /metrics` needs `Authorization: Bearer TOKEN`.
+//! `--token`: every request but `GET /metrics` and the web page's assets
+//! needs `Authorization: Bearer TOKEN`.
 
 use std::sync::Arc;
 
@@ -21,7 +22,8 @@ pub(super) async fn require_token(
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/metrics" {
+    let path = request.uri().path();
+    if path == "/metrics" || super::web::is_public(path) {
         return next.run(request).await;
     }
     let given = request

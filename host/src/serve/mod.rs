@@ -1,6 +1,6 @@
 //! The HTTP server of `topictable run --http` and `demo --http`: the live
-//! tables over REST (modelled on Kafka Connect's API, under `/api/v1`) and
-//! Prometheus metrics at `/metrics`.
+//! tables over REST (modelled on Kafka Connect's API, under `/api/v1`),
+//! Prometheus metrics at `/metrics`, and a live web view at `/`.
 //!
 //! It reads the engine's published versions only, so a request never holds
 //! up a cycle for longer than taking one snapshot.
@@ -9,6 +9,7 @@ mod auth;
 mod error;
 mod metrics;
 mod tables;
+mod web;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -85,6 +86,9 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tables/{name}", get(tables::describe))
         .route("/api/v1/tables/{name}/snapshot", get(tables::snapshot))
         .route("/metrics", get(metrics::scrape))
+        .route("/", get(web::index))
+        .route("/web/app.js", get(web::app_js))
+        .route("/web/style.css", get(web::style_css))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

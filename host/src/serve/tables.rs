@@ -1,5 +1,5 @@
 //! `GET /api/v1/tables`, `GET /api/v1/tables/{name}` and
-//! `GET /api/v1/tables/{name}/snapshot?format=json|csv|arrow&limit=N`.
+//! `GET /api/v1/tables/{name}/snapshot?format=json|csv|arrow&limit=N|tail=N`.
 
 use std::sync::Arc;
 
@@ -109,7 +109,10 @@ pub(super) async fn describe(
 #[derive(Deserialize)]
 pub(super) struct SnapshotQuery {
     format: Option<String>,
+    /// At most this many rows, from the first.
     limit: Option<usize>,
+    /// At most this many rows, the last ones (the newest of an append table).
+    tail: Option<usize>,
 }
 
 /// How a snapshot is written.
@@ -175,14 +178,19 @@ pub(super) async fn snapshot(
 ) -> Result<Response, ApiError> {
     let format = Format::parse(query.format.as_deref())?;
     let table = find(&state, &name)?.clone();
-    let limit = query.limit;
+    let (limit, tail) = (query.limit, query.tail);
+    if limit.is_some() && tail.is_some() {
+        return Err(ApiError::bad_request("give `limit` or `tail`, not both"));
+    }
     // Taking and writing a snapshot is CPU work: keep it off the server's reactor.
     let body = tokio::task::spawn_blocking(move || {
         let batch = table
             .snapshot()
             .map_err(|e| ApiError::internal(format!("table `{name}`: {e}")))?;
-        let batch = match limit {
-            Some(n) if n < batch.num_rows() => batch.slice(0, n),
+        let rows = batch.num_rows();
+        let batch = match (limit, tail) {
+            (Some(n), _) if n < rows => batch.slice(0, n),
+            (_, Some(n)) if n < rows => batch.slice(rows - n, n),
             _ => batch,
         };
         format
