@@ -47,6 +47,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The JSON of an error answer (for the OpenAPI document).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ErrorBody {
+    /// The HTTP status.
+    pub error_code: u16,
+    /// What went wrong.
+    pub message: String,
+}
+
 /// Any path the API does not have.
 pub(super) async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no such endpoint: {}", uri.path()))

@@ -92,6 +92,13 @@ fn gather(state: &AppState) -> Registry {
 }
 
 /// The OpenMetrics text of [`gather`].
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "metrics",
+    security(()),
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", body = String, content_type = "application/openmetrics-text"))
+)]
 pub(super) async fn scrape(axum::extract::State(state): State<Arc<AppState>>) -> Response {
     let registry = gather(&state);
     let mut body = String::new();

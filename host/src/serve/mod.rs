@@ -8,6 +8,7 @@
 mod auth;
 mod error;
 mod metrics;
+mod openapi;
 mod tables;
 mod web;
 
@@ -86,6 +87,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tables/{name}", get(tables::describe))
         .route("/api/v1/tables/{name}/snapshot", get(tables::snapshot))
         .route("/metrics", get(metrics::scrape))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/", get(web::index))
         .route("/web/app.js", get(web::app_js))
         .route("/web/style.css", get(web::style_css))

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,7 @@ use super::error::ApiError;
 use crate::ingest::IngestStatus;
 
 /// One column of a table's schema.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct ColumnInfo {
     name: String,
     /// Arrow's name for the type, e.g. `Int64`, `Timestamp(ms, "UTC")`.
@@ -25,11 +26,12 @@ pub(super) struct ColumnInfo {
 }
 
 /// What `GET /api/v1/tables` lists for each table.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct TableInfo {
     name: String,
     pipeline: String,
     /// `kafka` for a table read from Kafka, else `derived` (time tables too).
+    #[schema(value_type = String, example = "kafka")]
     kind: &'static str,
     /// Whether rows live for one cycle only (Deephaven's blink tables).
     blink: bool,
@@ -37,6 +39,7 @@ pub(super) struct TableInfo {
     rows: Option<usize>,
     /// The consumer's state for Kafka tables: `running`, `failed` or `stopped`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "running")]
     state: Option<&'static str>,
     /// Why the table or its consumer stopped, naming topic, partition and offset.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +89,15 @@ fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a Table, ApiError> {
 }
 
 /// Every live table with its pipeline, kind, schema and row count.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tables",
+    tag = "tables",
+    responses(
+        (status = 200, description = "Every live table, sources and derived", body = [TableInfo]),
+        (status = 401, description = "Missing or wrong token (with --token)", body = super::error::ErrorBody)
+    )
+)]
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<TableInfo>> {
     let tables = state
         .live
@@ -97,6 +109,17 @@ pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<TableIn
 }
 
 /// One table, as `list` shows it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tables/{name}",
+    tag = "tables",
+    params(("name" = String, Path, description = "The table's name")),
+    responses(
+        (status = 200, description = "The table", body = TableInfo),
+        (status = 401, description = "Missing or wrong token (with --token)", body = super::error::ErrorBody),
+        (status = 404, description = "No such table", body = super::error::ErrorBody)
+    )
+)]
 pub(super) async fn describe(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -106,35 +129,33 @@ pub(super) async fn describe(
 }
 
 /// Query of the snapshot endpoint.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SnapshotQuery {
-    format: Option<String>,
+    /// `json` (the default: an array of row objects), `csv` or `arrow` (an Arrow IPC stream).
+    format: Option<Format>,
     /// At most this many rows, from the first.
-    limit: Option<usize>,
-    /// At most this many rows, the last ones (the newest of an append table).
-    tail: Option<usize>,
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
+    limit: Option<u32>,
+    /// Only the last this many rows (the newest of an append table); applied before `limit`.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
+    tail: Option<u32>,
 }
 
 /// How a snapshot is written.
-#[derive(Clone, Copy)]
-enum Format {
+#[derive(Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Format {
+    /// A JSON array of row objects.
+    #[default]
     Json,
+    /// CSV with a header line.
     Csv,
+    /// An Arrow IPC stream.
     Arrow,
 }
 
 impl Format {
-    fn parse(s: Option<&str>) -> Result<Format, ApiError> {
-        match s.unwrap_or("json") {
-            "json" => Ok(Format::Json),
-            "csv" => Ok(Format::Csv),
-            "arrow" => Ok(Format::Arrow),
-            other => Err(ApiError::bad_request(format!(
-                "format `{other}`: expected json, csv or arrow"
-            ))),
-        }
-    }
-
     fn content_type(self) -> &'static str {
         match self {
             Format::Json => "application/json",
@@ -171,26 +192,48 @@ impl Format {
 }
 
 /// The table's rows at the last completed cycle, at most `limit` of them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tables/{name}/snapshot",
+    tag = "tables",
+    params(("name" = String, Path, description = "The table's name"), SnapshotQuery),
+    responses(
+        (status = 200, description = "The rows: a JSON array of objects, CSV with a header line, or an Arrow IPC stream", content(
+            (Vec<serde_json::Value> = "application/json"),
+            (String = "text/csv"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream")
+        )),
+        (status = 400, description = "A wrong format or number", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong token (with --token)", body = super::error::ErrorBody),
+        (status = 404, description = "No such table", body = super::error::ErrorBody)
+    )
+)]
 pub(super) async fn snapshot(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    Query(query): Query<SnapshotQuery>,
+    query: Result<Query<SnapshotQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let format = Format::parse(query.format.as_deref())?;
+    // A query that does not parse is a 400 in the API's own error shape.
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let format = query.format.unwrap_or_default();
     let table = find(&state, &name)?.clone();
-    let (limit, tail) = (query.limit, query.tail);
-    if limit.is_some() && tail.is_some() {
-        return Err(ApiError::bad_request("give `limit` or `tail`, not both"));
-    }
+    let (limit, tail) = (
+        query.limit.map(|n| n as usize),
+        query.tail.map(|n| n as usize),
+    );
     // Taking and writing a snapshot is CPU work: keep it off the server's reactor.
     let body = tokio::task::spawn_blocking(move || {
         let batch = table
             .snapshot()
             .map_err(|e| ApiError::internal(format!("table `{name}`: {e}")))?;
+        // `tail` first, then `limit`: with both, the first `limit` of the last `tail`.
         let rows = batch.num_rows();
-        let batch = match (limit, tail) {
-            (Some(n), _) if n < rows => batch.slice(0, n),
-            (_, Some(n)) if n < rows => batch.slice(rows - n, n),
+        let batch = match tail {
+            Some(n) if n < rows => batch.slice(rows - n, n),
+            _ => batch,
+        };
+        let batch = match limit {
+            Some(n) if n < batch.num_rows() => batch.slice(0, n),
             _ => batch,
         };
         format
