@@ -61,7 +61,9 @@ fn reader_never_sees_a_half_applied_cycle() {
     let deadline = Instant::now() + Duration::from_millis(1500);
     let (mut checks, mut last_cycle, mut distinct_cycles) = (0, 0, 0);
     while Instant::now() < deadline {
-        let s = engine.snapshot(&[&orders_t, &joined, &total]).unwrap();
+        let s = engine
+            .snapshot(&[&orders_t, &joined, &total, &quotes_t])
+            .unwrap();
         assert!(s.cycle >= last_cycle, "cycles go backwards");
         if s.cycle > last_cycle {
             distinct_cycles += 1;
@@ -83,8 +85,18 @@ fn reader_never_sees_a_half_applied_cycle() {
         let qty: i64 = i64s(o, "Qty").iter().flatten().sum();
         let q = i64s(t, "Q")[0];
         assert_eq!(q.unwrap_or(0), qty, "sum vs left at cycle {}", s.cycle);
-        // Every joined row whose symbol has been quoted carries a price.
-        assert!(f64s(j, "LastPrice").iter().skip(1).all(|p| p.is_some()) || o.num_rows() < 3);
+        // A joined row carries a price exactly when its symbol has been quoted
+        // by the same cycle (a symbol can be ordered before its first quote).
+        let quoted: std::collections::BTreeSet<Option<String>> =
+            strs(&s.batches[3], "Symbol").into_iter().collect();
+        for (symbol, price) in strs(j, "Symbol").iter().zip(f64s(j, "LastPrice")) {
+            assert_eq!(
+                price.is_some(),
+                quoted.contains(symbol),
+                "{symbol:?} at cycle {}",
+                s.cycle
+            );
+        }
         let (c, counts) = engine.row_counts(&[&orders_t, &joined]).unwrap();
         assert!(c >= s.cycle);
         assert_eq!(counts[0], counts[1]);
