@@ -11,8 +11,10 @@ fn base_url(p: &TopictableProcess) -> String {
     wait_for("the HTTP server to listen", Duration::from_secs(60), || {
         let stderr = p.stderr();
         assert!(!stderr.contains("error:"), "topictable failed:\n{stderr}");
-        let at = stderr.find("serving the API on ")?;
-        let url = stderr[at..].split_whitespace().nth(4)?;
+        // The whole line, not a part of it still being written.
+        let rest = &stderr[stderr.find("serving the API on ")?..];
+        let line = &rest[..rest.find('\n')?];
+        let url = line.split_whitespace().nth(4)?;
         Some(url.trim_end_matches("/api/v1").to_string())
     })
 }
