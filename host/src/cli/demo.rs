@@ -17,7 +17,7 @@ use topictable::PluginRegistry;
 use topictable::ingest::{InitialOffsets, StartAt};
 use topictable::pipeline;
 
-use super::run::{EXIT_CONFIG, RunArgs, run_pipeline};
+use super::run::{EXIT_CONFIG, RunArgs, ServeArgs, run_pipeline};
 
 /// The "Perform multiple operations" pipeline of Deephaven's Kafka guide.
 const DEMO_PIPELINE: &str = include_str!("../../../examples/quotes_orders.toml");
@@ -37,19 +37,9 @@ pub struct DemoArgs {
     /// On exit, write TABLE's final rows to PATH (.csv, .jsonl or .arrow).
     #[arg(long = "snapshot", value_name = "TABLE=PATH")]
     pub snapshot: Vec<String>,
-    /// Serve the tables over REST (/api/v1) and Prometheus metrics (/metrics)
-    /// on this address, e.g. `127.0.0.1:8083`.
-    #[arg(long, value_name = "ADDR")]
-    pub http: Option<String>,
-    /// With --http: require `Authorization: Bearer TOKEN` on every request
-    /// but GET /metrics.
-    #[arg(
-        long,
-        env = "TOPICTABLE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    /// The web view, REST API and metrics.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 const SYMBOLS: [(&str, f64); 4] = [
@@ -169,8 +159,7 @@ pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
         exit_after: args.exit_after,
         snapshot: args.snapshot,
         bootstrap_servers: None,
-        http: args.http,
-        token: args.token,
+        serve: args.serve,
     };
     let code = run_pipeline(&p, plugins, &run_args);
     stop.store(true, Ordering::Relaxed);

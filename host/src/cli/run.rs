@@ -60,12 +60,21 @@ pub struct RunArgs {
     /// Override `bootstrap.servers` of every table and Kafka sink.
     #[arg(long, short = 'b', value_name = "HOST:PORT")]
     pub bootstrap_servers: Option<String>,
-    /// Serve the tables over REST (/api/v1) and Prometheus metrics (/metrics)
-    /// on this address, e.g. `127.0.0.1:8083` (port 0 picks a free one).
+    /// The web view, REST API and metrics.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// `--http` and `--token`, shared by `run` and `demo`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve a live web view (/), the tables over REST (/api/v1) and
+    /// Prometheus metrics (/metrics) on this address, e.g. `127.0.0.1:8083`
+    /// (port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
     /// With --http: require `Authorization: Bearer TOKEN` on every request
-    /// but GET /metrics.
+    /// but GET /metrics and the web page's assets.
     #[arg(
         long,
         env = "TOPICTABLE_TOKEN",
@@ -206,23 +215,25 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
         }
     };
     let cycles = engine.start();
-    let _server = match &args.http {
+    let _server = match &args.serve.http {
         None => None,
-        Some(addr) => match serve::spawn(addr, live_tables(p, &running), args.token.clone()) {
-            Ok(server) => {
-                let at = server.addr();
-                eprintln!(
-                    "serving the API on http://{at}/api/v1 and metrics on http://{at}/metrics"
-                );
-                Some(server)
+        Some(addr) => {
+            match serve::spawn(addr, live_tables(p, &running), args.serve.token.clone()) {
+                Ok(server) => {
+                    let at = server.addr();
+                    eprintln!(
+                        "serving the API on http://{at}/api/v1 and metrics on http://{at}/metrics"
+                    );
+                    Some(server)
+                }
+                Err(e) => {
+                    eprintln!("error: --http: {e}");
+                    running.stop();
+                    cycles.stop();
+                    return ExitCode::from(EXIT_RUNTIME);
+                }
             }
-            Err(e) => {
-                eprintln!("error: --http: {e}");
-                running.stop();
-                cycles.stop();
-                return ExitCode::from(EXIT_RUNTIME);
-            }
-        },
+        }
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     {
