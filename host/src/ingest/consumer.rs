@@ -491,6 +491,13 @@ fn reset_offset(value: &str) -> Option<Offset> {
 /// Message data (keys, values, headers) one ingest batch holds at most.
 const MAX_BATCH_BYTES: usize = 256 << 20;
 
+/// Whether `builder` is a full batch: `max_batch` messages, or
+/// [`MAX_BATCH_BYTES`] of message data (a batch's columns must stay far below
+/// Arrow's 2 GiB offset limit whatever the message sizes).
+fn batch_full(builder: &MessageBatchBuilder, max_batch: usize) -> bool {
+    builder.len() >= max_batch || builder.data_bytes() >= MAX_BATCH_BYTES
+}
+
 /// Messages taken from librdkafka per call; with librdkafka's own limit on a
 /// message (`receive.message.max.bytes`, 100 MB by default) far below
 /// 2 GiB over [`MAX_BATCH_BYTES`] in any sane configuration.
@@ -759,13 +766,6 @@ impl IngestLoop {
         *lock(&self.shared.status) = IngestStatus::Failed(message);
     }
 
-    /// Whether the batch is full: `max_batch` messages, or [`MAX_BATCH_BYTES`]
-    /// of message data (a batch's columns must stay far below Arrow's 2 GiB
-    /// offset limit whatever the message sizes).
-    fn batch_full(&self, builder: &MessageBatchBuilder) -> bool {
-        builder.len() >= self.spec.max_batch || builder.data_bytes() >= MAX_BATCH_BYTES
-    }
-
     /// Takes the next batch of messages: up to `max_batch`, waiting up to
     /// 100 ms for the first one.
     fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) {
@@ -785,7 +785,7 @@ impl IngestLoop {
     /// queue is empty or the batch is full.
     fn poll_consumer(&mut self, builder: &mut MessageBatchBuilder, first_wait: Duration) {
         let mut timeout = first_wait;
-        while !self.batch_full(builder) {
+        while !batch_full(builder, self.spec.max_batch) {
             match self.consumer.poll(timeout) {
                 None => break,
                 Some(Err(e)) => {
@@ -821,13 +821,11 @@ impl IngestLoop {
             return;
         };
         let (name, wants_headers) = (&self.shared.name, self.wants_headers);
+        let max_batch = self.spec.max_batch;
         // Wait (for one message) only when there is nothing to hand on yet.
         let mut wait = builder.is_empty();
-        loop {
-            let room = self.spec.max_batch.saturating_sub(builder.len());
-            if room == 0 || builder.data_bytes() >= MAX_BATCH_BYTES {
-                break;
-            }
+        while !batch_full(builder, max_batch) {
+            let room = max_batch - builder.len();
             // At most FILL_MESSAGES at a time, so the byte bound is checked often.
             let n = match wait {
                 true => fetch.fill(100, 1),
@@ -835,7 +833,13 @@ impl IngestLoop {
             };
             fetch.for_each(|m| {
                 if let Some(code) = m.error {
-                    tracing::warn!(table = %name, "kafka: {}/{}: {code}", m.topic, m.partition);
+                    tracing::warn!(
+                        table = %name,
+                        "kafka: {}/{}@{}: {code}",
+                        m.topic,
+                        m.partition,
+                        m.offset
+                    );
                     return;
                 }
                 let headers = if wants_headers {
@@ -937,23 +941,14 @@ impl IngestLoop {
 
         // Per (topic id, partition) first, so topic names are copied once per
         // partition rather than once per message.
-        // Messages come in runs of one partition, so the map is touched once per run.
+        // Messages come in runs of one partition, so the map is touched only
+        // at the last message of each run.
         let mut by_id: BTreeMap<(u32, i32), i64> = BTreeMap::new();
-        let mut run: Option<((u32, i32), i64)> = None;
+        let id = |i: usize| (batch.topic_ids[i], batch.partitions[i]);
         for i in 0..handled {
-            let id = (batch.topic_ids[i], batch.partitions[i]);
-            match &mut run {
-                Some((current, next)) if *current == id => *next = batch.offsets[i] + 1,
-                _ => {
-                    if let Some((current, next)) = run {
-                        by_id.insert(current, next);
-                    }
-                    run = Some((id, batch.offsets[i] + 1));
-                }
+            if i + 1 == handled || id(i + 1) != id(i) {
+                by_id.insert(id(i), batch.offsets[i] + 1);
             }
-        }
-        if let Some((current, next)) = run {
-            by_id.insert(current, next);
         }
         let next_offsets = by_id
             .into_iter()
