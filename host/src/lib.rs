@@ -10,5 +10,6 @@ pub mod pipeline;
 pub mod plugin_loader;
 pub mod publish;
 pub mod serve;
+pub mod worker;
 
 pub use plugin_loader::{LoadError, LoadedPlugin, PluginRegistry};

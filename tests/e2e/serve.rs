@@ -367,3 +367,417 @@ fn the_openapi_document_holds_against_the_server_under_schemathesis() {
         "{stdout}"
     );
 }
+
+/// `method` `url` with the token and an optional body: (status, JSON body or null).
+fn call(method: &str, url: &str, token: &str, body: Option<(&str, &str)>) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let response = match body {
+        Some((content_type, text)) => agent()
+            .run(
+                ureq::http::Request::builder()
+                    .method(method)
+                    .uri(url)
+                    .header("Authorization", &auth)
+                    .header("Content-Type", content_type)
+                    .body(text.to_string())
+                    .unwrap(),
+            )
+            .expect("HTTP request"),
+        None => agent()
+            .run(
+                ureq::http::Request::builder()
+                    .method(method)
+                    .uri(url)
+                    .header("Authorization", &auth)
+                    .body(())
+                    .unwrap(),
+            )
+            .expect("HTTP request"),
+    };
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().expect("body");
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    (status, json)
+}
+
+fn orders_pipeline(bootstrap: &str, on_error: &str) -> String {
+    format!(
+        r#"[kafka]
+"bootstrap.servers" = "{bootstrap}"
+
+[[table]]
+name = "opsOrders"
+topic = "ops.orders"
+type = "append"
+offsets = "beginning"
+on_error = "{on_error}"
+value = {{ format = "json", columns = [{{ name = "Id", type = "int64" }}, {{ name = "Qty", type = "int64" }}] }}
+
+[[derived]]
+name = "opsLatest"
+from = "opsOrders"
+last_by = ["Id"]
+"#
+    )
+}
+
+fn orders(from: i64, to: i64) -> Value {
+    Value::Array(
+        (from..to)
+            .map(|i| serde_json::json!({"value": {"Id": i % 7, "Qty": i}, "value_type": "json", "partition": 0}))
+            .collect(),
+    )
+}
+
+#[test]
+fn serve_runs_pauses_resumes_restarts_and_deletes_pipelines_over_rest() {
+    let broker = topictable_e2e::Broker::start();
+    broker.create_topic("ops.orders", 1);
+    let state = tempfile::tempdir().unwrap();
+    let token = "op-t0ken";
+    let serve = |state: &std::path::Path| {
+        TopictableProcess::start(&[
+            "serve".as_ref(),
+            "--http".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--state-dir".as_ref(),
+            state.as_os_str(),
+            "--token".as_ref(),
+            token.as_ref(),
+        ])
+    };
+    let p = serve(state.path());
+    let base = base_url(&p);
+    let api = |method: &str, path: &str, body: Option<(&str, &str)>| {
+        call(method, &format!("{base}/api/v1{path}"), token, body)
+    };
+    let rows = |table: &str| -> u64 {
+        let (status, t) = api("GET", &format!("/tables/{table}"), None);
+        assert_eq!(status, 200, "{t}");
+        t["rows"].as_u64().unwrap_or(0)
+    };
+    let table_status = |name: &str| -> Value {
+        let (status, s) = api("GET", "/pipelines/orders/status", None);
+        assert_eq!(status, 200, "{s}");
+        s["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+
+    // Bad definitions: 400 with the file's own error text; nothing starts.
+    let (status, err) = api(
+        "POST",
+        "/pipelines?name=orders",
+        Some(("text/plain", "[[table]]\nname = \"x\"\n")),
+    );
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("orders.toml"),
+        "{err}"
+    );
+    let (status, err) = api("POST", "/pipelines", Some(("text/plain", "")));
+    assert_eq!((status, err["error_code"].as_u64()), (400, Some(400)));
+    // Wrong token: 401, and nothing is created.
+    let (status, _) = call(
+        "POST",
+        &format!("{base}/api/v1/pipelines?name=orders"),
+        "wrong",
+        Some(("text/plain", &orders_pipeline(&broker.bootstrap(), "fail"))),
+    );
+    assert_eq!(status, 401);
+    assert_eq!(api("GET", "/pipelines", None).1, serde_json::json!([]));
+
+    // Create from TOML; it reaches Running.
+    let (status, created) = api(
+        "POST",
+        "/pipelines?name=orders",
+        Some(("text/plain", &orders_pipeline(&broker.bootstrap(), "fail"))),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["tables"],
+        serde_json::json!(["opsOrders", "opsLatest"])
+    );
+    assert!(
+        state.path().join("orders.toml").exists(),
+        "stored in --state-dir"
+    );
+    let (status, again) = api(
+        "POST",
+        "/pipelines?name=orders",
+        Some(("text/plain", &orders_pipeline(&broker.bootstrap(), "fail"))),
+    );
+    assert_eq!(status, 409, "{again}");
+    wait_for("Running", Duration::from_secs(30), || {
+        (table_status("opsOrders")["state"] == "Running").then_some(())
+    });
+
+    // Rows produced with confluent-kafka arrive; the snapshot in all three formats.
+    topictable_e2e::produce_with_python(&broker, "ops.orders", &orders(0, 10));
+    wait_for("10 rows", Duration::from_secs(30), || {
+        (rows("opsOrders") == 10).then_some(())
+    });
+    let (status, json) = api("GET", "/tables/opsOrders/snapshot?format=json", None);
+    assert_eq!(status, 200);
+    assert_eq!(json.as_array().unwrap().len(), 10);
+    let (status, _, csv) = get(
+        &format!("{base}/api/v1/tables/opsLatest/snapshot?format=csv"),
+        Some(token),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 1 + 7);
+    let (status, _, arrow) = get(
+        &format!("{base}/api/v1/tables/opsOrders/snapshot?format=arrow"),
+        Some(token),
+    );
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("orders.arrows");
+    std::fs::write(&path, &arrow).unwrap();
+    let out = std::process::Command::new(topictable_e2e::python())
+        .args([
+            "-c",
+            "import sys, pyarrow.ipc as ipc; t = ipc.open_stream(open(sys.argv[1], 'rb')).read_all(); print(sum(t.column('Qty').to_pylist()))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "45", "{out:?}");
+
+    // Position, high watermark and lag per partition; lag falls to 0.
+    let partition = wait_for("lag 0", Duration::from_secs(30), || {
+        let t = table_status("opsOrders");
+        let p = t["partitions"][0].clone();
+        (p["lag"] == 0 && p["position"] == 10).then_some(p)
+    });
+    assert_eq!(partition["high_watermark"], 10, "{partition}");
+    assert_eq!(partition["topic"], "ops.orders");
+
+    // Pause: the position holds while producing goes on; resume: every row arrives.
+    let (status, _) = api("PUT", "/pipelines/orders/pause", None);
+    assert_eq!(status, 202);
+    wait_for("Paused", Duration::from_secs(30), || {
+        (table_status("opsOrders")["state"] == "Paused").then_some(())
+    });
+    let (_, pipelines) = api("GET", "/pipelines", None);
+    assert_eq!(pipelines[0]["state"], "Paused", "{pipelines}");
+    topictable_e2e::produce_with_python(&broker, "ops.orders", &orders(10, 20));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(rows("opsOrders"), 10, "paused: nothing taken");
+    assert_eq!(table_status("opsOrders")["partitions"][0]["position"], 10);
+    let (status, _) = api("PUT", "/pipelines/orders/resume", None);
+    assert_eq!(status, 202);
+    wait_for("20 rows", Duration::from_secs(30), || {
+        (rows("opsOrders") == 20).then_some(())
+    });
+    assert_eq!(table_status("opsOrders")["state"], "Running");
+
+    // A bad record fails the table, naming topic, partition and offset.
+    let mut bad = orders(20, 23);
+    bad.as_array_mut().unwrap()[1] =
+        serde_json::json!({"value": "not json at all", "value_type": "string", "partition": 0});
+    topictable_e2e::produce_with_python(&broker, "ops.orders", &bad);
+    let failed = wait_for("Failed", Duration::from_secs(30), || {
+        let t = table_status("opsOrders");
+        (t["state"] == "Failed").then_some(t)
+    });
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("ops.orders") && error.contains("21"),
+        "{error}"
+    );
+    // The rows before the bad record stay (visible from the next cycle).
+    wait_for("21 rows", Duration::from_secs(10), || {
+        (rows("opsOrders") == 21).then_some(())
+    });
+    assert_eq!(failed["partitions"][0]["position"], 21, "{failed}");
+    let (_, status_all) = api("GET", "/pipelines/orders/status", None);
+    assert_eq!(status_all["state"], "Failed");
+
+    // A correction that changes the columns is refused; the table stays failed.
+    let changed = orders_pipeline(&broker.bootstrap(), "skip").replace("\"Qty\"", "\"Quantity\"");
+    let (status, err) = api(
+        "POST",
+        "/pipelines/orders/restart",
+        Some(("text/plain", &changed)),
+    );
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("columns"),
+        "{err}"
+    );
+    // Restart with `on_error = "skip"`: from the failed record, into the same
+    // table; every good row once, the bad one skipped.
+    let skip = orders_pipeline(&broker.bootstrap(), "skip");
+    let (status, restarted) = api(
+        "POST",
+        "/pipelines/orders/restart",
+        Some(("text/plain", &skip)),
+    );
+    assert_eq!(status, 200, "{restarted}");
+    assert_eq!(restarted["restarted"], serde_json::json!(["opsOrders"]));
+    wait_for("22 rows", Duration::from_secs(30), || {
+        (rows("opsOrders") == 22).then_some(())
+    });
+    let t = table_status("opsOrders");
+    assert_eq!(t["state"], "Running", "{t}");
+    assert_eq!(t["errors"]["skipped"], 1, "{t}");
+    let (_, json) = api("GET", "/tables/opsOrders/snapshot", None);
+    let qty: Vec<i64> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Qty"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        qty,
+        (0..21).chain([22]).collect::<Vec<_>>(),
+        "each good row once, in order"
+    );
+    let (_, def) = api("GET", "/pipelines/orders", None);
+    assert!(
+        def["definition"].as_str().unwrap().contains("\"skip\""),
+        "{def}"
+    );
+
+    // Metrics parse with Prometheus' own Python parser; the lag is 0.
+    let (_, _, metrics) = get(&format!("{base}/metrics"), None);
+    let out = std::process::Command::new(topictable_e2e::python())
+        .arg(topictable_e2e::workspace_root().join("tests/python/parse_metrics.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&metrics)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sample = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        samples
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+            .unwrap_or_else(|| panic!("{name} {labels:?} in {samples}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    let t = [("pipeline", "orders"), ("table", "opsOrders")];
+    assert_eq!(sample("topictable_table_rows", &t), 22.0);
+    assert_eq!(sample("topictable_ingest_skipped_total", &t), 1.0);
+    assert_eq!(
+        sample(
+            "topictable_consumer_lag",
+            &[
+                ("table", "opsOrders"),
+                ("topic", "ops.orders"),
+                ("partition", "0")
+            ]
+        ),
+        0.0
+    );
+    assert!(
+        sample(
+            "topictable_cycle_duration_seconds_count",
+            &[("pipeline", "orders")]
+        ) > 0.0
+    );
+    assert_eq!(sample("topictable_plugin_info", &[("plugin", "json")]), 1.0);
+
+    // Plugins and config validation.
+    let (status, plugins) = api("GET", "/plugins", None);
+    assert_eq!(status, 200);
+    assert!(
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["formats"] == serde_json::json!(["json"])),
+        "{plugins}"
+    );
+    let (status, json_codec) = api("GET", "/plugins/json", None);
+    assert_eq!(status, 200);
+    assert!(
+        json_codec[0]["config"]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "columns"),
+        "{json_codec}"
+    );
+    let (status, checked) = api(
+        "PUT",
+        "/plugins/simple/config/validate",
+        Some(("application/json", r#"{"type": "int64", "nope": 1}"#)),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(checked["error_count"], 1, "{checked}");
+    assert!(
+        checked["errors"][0].as_str().unwrap().contains("nope"),
+        "{checked}"
+    );
+
+    // A restart of `serve` brings the stored pipeline back (with the corrected definition).
+    drop(p);
+    let p = serve(state.path());
+    let base2 = base_url(&p);
+    let (status, def) = call(
+        "GET",
+        &format!("{base2}/api/v1/pipelines/orders"),
+        token,
+        None,
+    );
+    assert_eq!(status, 200, "{def}");
+    assert!(
+        def["definition"].as_str().unwrap().contains("\"skip\""),
+        "{def}"
+    );
+    wait_for("rows again", Duration::from_secs(30), || {
+        let (_, t) = call(
+            "GET",
+            &format!("{base2}/api/v1/tables/opsOrders"),
+            token,
+            None,
+        );
+        (t["rows"] == 22).then_some(())
+    });
+
+    // Delete: stopped and forgotten, here and in --state-dir.
+    let (status, _) = call(
+        "DELETE",
+        &format!("{base2}/api/v1/pipelines/orders"),
+        token,
+        None,
+    );
+    assert_eq!(status, 204);
+    assert!(!state.path().join("orders.toml").exists());
+    let (status, err) = call(
+        "GET",
+        &format!("{base2}/api/v1/tables/opsOrders"),
+        token,
+        None,
+    );
+    assert_eq!((status, err["error_code"].as_u64()), (404, Some(404)));
+    let (status, _) = call(
+        "DELETE",
+        &format!("{base2}/api/v1/pipelines/orders"),
+        token,
+        None,
+    );
+    assert_eq!(status, 404);
+}

@@ -10,6 +10,9 @@ use crate::error::{EngineError, Result};
 use crate::ops::Input;
 use crate::update::Update;
 
+/// A function told of every cycle ([`Engine::observe_cycles`]).
+pub(crate) type CycleObserver = Arc<dyn Fn(&CycleReport) + Send + Sync>;
+
 /// What one cycle did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CycleReport {
@@ -17,6 +20,10 @@ pub struct CycleReport {
     pub cycle: u64,
     /// Names of the tables that changed.
     pub changed: Vec<String>,
+    /// How long the cycle took, from taking the graph to the last listener.
+    pub duration: Duration,
+    /// Rows added, modified or removed over every table this cycle.
+    pub rows_changed: u64,
 }
 
 impl Engine {
@@ -30,6 +37,7 @@ impl Engine {
     /// the other tables still complete the cycle, and the first new failure
     /// is returned.
     pub fn run_cycle(&self) -> Result<CycleReport> {
+        let started = Instant::now();
         let mut graph = self.graph();
         graph.cycle += 1;
         let cycle = graph.cycle;
@@ -37,6 +45,7 @@ impl Engine {
         let mut updates: Vec<Option<Arc<Update>>> = vec![None; n];
         let mut first_error: Option<EngineError> = None;
         let mut changed = Vec::new();
+        let mut rows_changed = 0u64;
         for i in 0..n {
             let (before, rest) = graph.nodes.split_at_mut(i);
             let node = &mut rest[0];
@@ -73,6 +82,7 @@ impl Engine {
             match node.op.process(cycle, &inputs) {
                 Ok(update) => {
                     if let Some(u) = update.filter(|u| !u.is_empty()) {
+                        rows_changed += u.num_changed() as u64;
                         node.published = Published::new(Ok(node.op.version()));
                         changed.push(node.name.to_string());
                         updates[i] = Some(Arc::new(u));
@@ -106,10 +116,36 @@ impl Engine {
         for (listener, update) in calls {
             listener(&update);
         }
+        let report = CycleReport {
+            cycle,
+            changed,
+            duration: started.elapsed(),
+            rows_changed,
+        };
+        let observers = self
+            .shared
+            .cycle_observers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for observe in observers {
+            observe(&report);
+        }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(CycleReport { cycle, changed }),
+            None => Ok(report),
         }
+    }
+
+    /// Calls `observer` with the report of every cycle from now on (also one
+    /// that fails a table), after the cycle's listeners. For metrics: it runs
+    /// on the cycling thread, so it must be quick.
+    pub fn observe_cycles(&self, observer: impl Fn(&CycleReport) + Send + Sync + 'static) {
+        self.shared
+            .cycle_observers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::new(observer));
     }
 
     /// Starts a background thread running a cycle every configured period.

@@ -61,6 +61,17 @@ impl Published {
     }
 }
 
+/// A table's rows and their row keys at one cycle ([`Engine::keyed_snapshot`]).
+#[derive(Debug, Clone)]
+pub struct KeyedSnapshot {
+    /// The completed cycle the rows are from.
+    pub cycle: u64,
+    /// Each row's key, parallel to `batch`.
+    pub keys: Vec<crate::update::RowKey>,
+    /// The rows, in key order.
+    pub batch: RecordBatch,
+}
+
 /// All tables as of one completed cycle; swapped in whole at the end of a cycle.
 pub(crate) struct View {
     pub cycle: u64,
@@ -103,6 +114,8 @@ pub(crate) struct Shared {
     pub view: RwLock<Arc<View>>,
     /// Writers with a full buffer ask the cycle thread for an early cycle here.
     pub wake: Arc<crate::cycle::CycleWake>,
+    /// Called with every cycle's report ([`Engine::observe_cycles`]).
+    pub cycle_observers: Mutex<Vec<crate::cycle::CycleObserver>>,
 }
 
 /// A live table engine: owns the tables, runs update cycles, serves snapshots.
@@ -157,6 +170,7 @@ impl Engine {
                     tables: Vec::new(),
                 })),
                 wake: Arc::default(),
+                cycle_observers: Mutex::default(),
             }),
         }
     }
@@ -276,6 +290,24 @@ impl Engine {
         Ok(Snapshot {
             cycle: view.cycle,
             batches,
+        })
+    }
+
+    /// One table's rows with their row keys, as of the last completed cycle:
+    /// what a follower of the table's updates starts from (an update of a
+    /// later cycle names rows by these keys).
+    pub fn keyed_snapshot(&self, table: &Table) -> Result<KeyedSnapshot> {
+        self.check_same(table, table)?;
+        let view = self.view();
+        let published = &view.tables[table.id];
+        let keys = match &published.version {
+            Ok(v) => v.keys(),
+            Err(e) => return Err(e.clone()),
+        };
+        Ok(KeyedSnapshot {
+            cycle: view.cycle,
+            keys,
+            batch: published.batch(&table.name)?,
         })
     }
 

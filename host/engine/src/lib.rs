@@ -75,7 +75,7 @@ mod version;
 mod writer;
 
 pub use cycle::{CycleReport, CycleThread};
-pub use engine::{Engine, EngineConfig, Snapshot};
+pub use engine::{Engine, EngineConfig, KeyedSnapshot, Snapshot};
 pub use error::{EngineError, Result};
 pub use ops::agg_by::{AggKind, Aggregation, avg, count, first, last, max, min, sum, wsum};
 pub use table::TableType;

@@ -47,6 +47,11 @@ impl Update {
         }
     }
 
+    /// Rows added, removed or modified.
+    pub fn num_changed(&self) -> usize {
+        self.added_keys.len() + self.removed_keys.len() + self.modified_keys.len()
+    }
+
     /// Whether nothing was added, removed or modified.
     pub fn is_empty(&self) -> bool {
         self.added_keys.is_empty() && self.removed_keys.is_empty() && self.modified_keys.is_empty()

@@ -87,7 +87,7 @@ fn generate(producer: BaseProducer, rate: u32, stop: Arc<AtomicBool>) {
 }
 
 /// Runs the demo.
-pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
+pub fn demo(args: DemoArgs, plugins: &Arc<PluginRegistry>) -> ExitCode {
     if plugins.codec("json").is_none() || plugins.codec("simple").is_none() {
         eprintln!(
             "error: the demo needs the `simple` and `json` plugins in the plugin directory (scripts/demo.sh puts them there)"
@@ -161,7 +161,7 @@ pub fn demo(args: DemoArgs, plugins: &PluginRegistry) -> ExitCode {
         bootstrap_servers: None,
         serve: args.serve,
     };
-    let code = run_pipeline(&p, plugins, &run_args);
+    let code = run_pipeline(p, DEMO_PIPELINE.to_string(), plugins, &run_args);
     stop.store(true, Ordering::Relaxed);
     let _ = generator.join();
     drop(registry);

@@ -5,6 +5,7 @@ mod output;
 mod plugins;
 mod registry;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,10 @@ enum Command {
     /// until Ctrl-C (or --exit-when / --exit-after).
     #[command(after_help = run::EXIT_CODES_HELP)]
     Run(run::RunArgs),
+    /// Run a long-lived host: pipelines given here or created over its REST
+    /// API (/api/v1, like Kafka Connect's), Prometheus metrics (/metrics)
+    /// and a live web view of every table (/), on 127.0.0.1:8083 by default.
+    Serve(serve::ServeCmdArgs),
     /// Check a pipeline file (syntax, codec configs, columns, operators) without connecting to Kafka.
     Validate {
         /// The pipeline file.
@@ -84,10 +89,12 @@ pub fn run() -> ExitCode {
     for e in &errors {
         eprintln!("warning: {e}");
     }
+    let registry = std::sync::Arc::new(registry);
     match cli_command {
         Command::Run(args) => run::run(args, &registry),
         Command::Validate { pipeline } => run::validate(&pipeline, &registry),
         Command::Demo(args) => demo::demo(args, &registry),
+        Command::Serve(args) => serve::serve(args, &registry),
         Command::Plugins(_) | Command::Registry(_) => unreachable!("handled above"),
     }
 }

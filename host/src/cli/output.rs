@@ -123,6 +123,7 @@ impl LiveView {
                 let c = source.error_counts();
                 let status = match source.status() {
                     IngestStatus::Running => "running".to_string(),
+                    IngestStatus::Paused => "paused".to_string(),
                     IngestStatus::Stopped => "stopped".to_string(),
                     IngestStatus::Failed(m) => format!("FAILED: {m}"),
                 };

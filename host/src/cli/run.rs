@@ -11,8 +11,8 @@ use topictable::PluginRegistry;
 use topictable::ingest::IngestStatus;
 use topictable::pipeline::{self, Pipeline, RunningPipeline};
 use topictable::publish::SinkStatus;
-use topictable::serve::{self, LiveTables};
-use topictable_engine::{Engine, EngineConfig};
+use topictable::serve::{self, ServeMetrics};
+use topictable::worker::{HostedPipeline, Worker};
 
 use super::output::{LiveView, SnapshotFormat, parse_snapshot_arg, write_snapshot};
 
@@ -138,32 +138,59 @@ pub fn validate(path: &Path, plugins: &PluginRegistry) -> ExitCode {
 }
 
 /// `topictable run PIPELINE`.
-pub fn run(args: RunArgs, plugins: &PluginRegistry) -> ExitCode {
+pub fn run(args: RunArgs, plugins: &Arc<PluginRegistry>) -> ExitCode {
     let p = match load(&args.pipeline, plugins, args.bootstrap_servers.as_deref()) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    run_pipeline(&p, plugins, &args)
+    let text = std::fs::read_to_string(&args.pipeline).unwrap_or_default();
+    run_pipeline(p, text, plugins, &args)
 }
 
-/// What `--http` shows of a running pipeline.
-fn live_tables(p: &Pipeline, running: &RunningPipeline) -> LiveTables {
-    LiveTables {
-        pipeline: p
-            .file
-            .file_stem()
-            .map_or_else(|| "pipeline".into(), |s| s.to_string_lossy().into_owned()),
-        tables: running.tables.clone(),
-        sources: running
-            .sources
-            .iter()
-            .map(|(name, source)| (name.clone(), source.probe()))
-            .collect(),
+/// A pipeline's name on the API and in metrics: its file stem.
+fn pipeline_name(p: &Pipeline) -> String {
+    p.file
+        .file_stem()
+        .map_or_else(|| "pipeline".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Starts the `--http` server for a worker; prints where it listens.
+pub fn start_server(
+    serve_args: &ServeArgs,
+    worker: &Arc<Worker>,
+    metrics: &Arc<ServeMetrics>,
+) -> Result<Option<serve::ServerHandle>, ExitCode> {
+    let Some(addr) = &serve_args.http else {
+        return Ok(None);
+    };
+    match serve::spawn(
+        addr,
+        worker.clone(),
+        metrics.clone(),
+        serve_args.token.clone(),
+    ) {
+        Ok(server) => {
+            let at = server.addr();
+            eprintln!(
+                "serving the API on http://{at}/api/v1 and metrics on http://{at}/metrics, and the web view on http://{at}/"
+            );
+            Ok(Some(server))
+        }
+        Err(e) => {
+            eprintln!("error: --http: {e}");
+            Err(ExitCode::from(EXIT_RUNTIME))
+        }
     }
 }
 
-/// Runs a loaded pipeline until Ctrl-C, `--exit-when` or `--exit-after`.
-pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> ExitCode {
+/// Runs a loaded pipeline (`text` is its file) until Ctrl-C, `--exit-when`
+/// or `--exit-after`.
+pub fn run_pipeline(
+    p: Pipeline,
+    text: String,
+    plugins: &Arc<PluginRegistry>,
+    args: &RunArgs,
+) -> ExitCode {
     let names = p.table_names();
     let exit_when: Vec<ExitWhen> = match args.exit_when.iter().map(|a| parse_exit_when(a)).collect()
     {
@@ -203,36 +230,31 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
         Err(e) => return config_error(format!("--exit-after: {e}")),
     };
 
-    let engine = Engine::with_config(EngineConfig {
-        period: p.cycle,
-        ..EngineConfig::default()
-    });
-    let mut running: RunningPipeline = match pipeline::start(p, plugins, &engine) {
-        Ok(r) => r,
+    let metrics = ServeMetrics::new();
+    let file = p.file.clone();
+    let hosted = match HostedPipeline::start(
+        &pipeline_name(&p),
+        text,
+        p,
+        plugins,
+        Some(metrics.cycle_hook()),
+    ) {
+        Ok(h) => h,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    let cycles = engine.start();
-    let _server = match &args.serve.http {
-        None => None,
-        Some(addr) => {
-            match serve::spawn(addr, live_tables(p, &running), args.serve.token.clone()) {
-                Ok(server) => {
-                    let at = server.addr();
-                    eprintln!(
-                        "serving the API on http://{at}/api/v1 and metrics on http://{at}/metrics"
-                    );
-                    Some(server)
-                }
-                Err(e) => {
-                    eprintln!("error: --http: {e}");
-                    running.stop();
-                    cycles.stop();
-                    return ExitCode::from(EXIT_RUNTIME);
-                }
-            }
+    let hosted_name = hosted.name().to_string();
+    let worker = Arc::new(Worker::single(plugins.clone(), hosted));
+    let hosted = worker
+        .get(&hosted_name)
+        .expect("the worker holds its one pipeline");
+    let _server = match start_server(&args.serve, &worker, &metrics) {
+        Ok(server) => server,
+        Err(code) => {
+            hosted.stop();
+            return code;
         }
     };
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -242,36 +264,36 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
     }
     tracing::info!(
         "running {} ({} tables); Ctrl-C to stop",
-        p.file.display(),
+        file.display(),
         names.len()
     );
 
     let mut view = LiveView::new(args.print.clone());
     let mut last_render = Instant::now() - Duration::from_secs(1);
     let mut reported_failures = std::collections::BTreeSet::new();
-    let met = |running: &RunningPipeline| {
+    let tables = hosted.tables();
+    let met = || {
         !exit_when.is_empty()
-            && exit_when.iter().all(|c| {
-                running.tables[&c.table]
-                    .num_rows()
-                    .is_ok_and(|n| n >= c.rows)
-            })
+            && exit_when
+                .iter()
+                .all(|c| tables[&c.table].num_rows().is_ok_and(|n| n >= c.rows))
     };
     // A condition on a source table that stopped can no longer become true.
-    let hopeless = |running: &RunningPipeline| {
+    // (A table restarted over the API runs again, so this is asked each time.)
+    let hopeless = || {
         exit_when.iter().find(|c| {
-            running.sources.iter().any(|(name, source)| {
-                name == &c.table && matches!(source.status(), IngestStatus::Failed(_))
-            }) && !running.tables[&c.table]
-                .num_rows()
-                .is_ok_and(|n| n >= c.rows)
+            hosted
+                .sources()
+                .get(&c.table)
+                .is_some_and(|probe| matches!(probe.status(), IngestStatus::Failed(_)))
+                && !tables[&c.table].num_rows().is_ok_and(|n| n >= c.rows)
         })
     };
     let outcome = loop {
         if interrupted.load(Ordering::SeqCst) {
             break ExitCode::SUCCESS;
         }
-        if met(&running) {
+        if met() {
             break ExitCode::SUCCESS;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -281,21 +303,29 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
                 ExitCode::from(EXIT_TIMED_OUT)
             };
         }
-        for (name, source) in &running.sources {
-            if let IngestStatus::Failed(m) = source.status()
-                && reported_failures.insert(name.clone())
-            {
-                eprintln!("error: table `{name}` stopped: {m}");
+        for (name, probe) in hosted.sources() {
+            match probe.status() {
+                IngestStatus::Failed(m) => {
+                    if reported_failures.insert(name.clone()) {
+                        eprintln!("error: table `{name}` stopped: {m}");
+                    }
+                }
+                // Restarted over the API: a new failure is reported again.
+                _ => {
+                    reported_failures.remove(name);
+                }
             }
         }
-        for sink in &running.sinks {
-            if let SinkStatus::Failed(m) = sink.status()
-                && reported_failures.insert(format!("sink {}", sink.name()))
-            {
-                eprintln!("error: sink `{}` stopped: {m}", sink.name());
+        hosted.with_running(|running| {
+            for sink in &running.sinks {
+                if let SinkStatus::Failed(m) = sink.status()
+                    && reported_failures.insert(format!("sink {}", sink.name()))
+                {
+                    eprintln!("error: sink `{}` stopped: {m}", sink.name());
+                }
             }
-        }
-        if let Some(c) = hopeless(&running) {
+        });
+        if let Some(c) = hopeless() {
             eprintln!(
                 "error: --exit-when {}:rows>={} can no longer hold: the table stopped; exiting now",
                 c.table, c.rows
@@ -303,27 +333,22 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
             break ExitCode::from(EXIT_TABLE_FAILED);
         }
         if !args.print.is_empty() && last_render.elapsed() >= Duration::from_millis(500) {
-            view.render(&running);
+            hosted.with_running(|running| view.render(running));
             last_render = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(20));
     };
 
     // Graceful shutdown: consumers wait until their rows are visible and
-    // commit; one last cycle; then the snapshots.
-    running.stop();
-    cycles.stop();
-    if let Err(e) = engine.run_cycle() {
-        tracing::warn!("final cycle: {e}");
-    }
-    running.stop_sinks();
+    // commit; one last cycle; sinks write what is queued; then the snapshots.
+    hosted.stop();
     if !args.print.is_empty() {
-        view.render(&running);
+        hosted.with_running(|running| view.render(running));
     }
     // Every snapshot is attempted: one that fails does not cost the others.
     let mut snapshot_failed = false;
     for (table, path, format) in &snapshots {
-        match running.tables[table]
+        match tables[table]
             .snapshot()
             .map_err(|e| e.to_string())
             .and_then(|b| write_snapshot(path, *format, &b))
@@ -337,6 +362,18 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
     }
     // A failed table or sink outranks "done" and "timed out": a script must
     // not take a partial table for a complete one.
+    let failed = hosted.with_running(report_end);
+    if failed {
+        ExitCode::from(EXIT_TABLE_FAILED)
+    } else if snapshot_failed {
+        ExitCode::from(EXIT_RUNTIME)
+    } else {
+        outcome
+    }
+}
+
+/// Prints each table's and sink's end state; true when one had failed.
+fn report_end(running: &mut RunningPipeline) -> bool {
     let mut failed = false;
     for (name, source) in &running.sources {
         let c = source.error_counts();
@@ -362,11 +399,5 @@ pub fn run_pipeline(p: &Pipeline, plugins: &PluginRegistry, args: &RunArgs) -> E
             status => eprintln!("sink {}: {status:?}", sink.name()),
         }
     }
-    if failed {
-        ExitCode::from(EXIT_TABLE_FAILED)
-    } else if snapshot_failed {
-        ExitCode::from(EXIT_RUNTIME)
-    } else {
-        outcome
-    }
+    failed
 }

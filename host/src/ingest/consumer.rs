@@ -19,7 +19,8 @@ use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side};
 
 use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
-use super::fetch_queue::FetchQueue;
+use super::fetch_queue::{FetchQueue, cached_high_watermark};
+use super::progress::Progress;
 use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog, RecordError};
 use super::spec::{
     ConsumeSpec, ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
@@ -70,6 +71,8 @@ pub enum IngestError {
 pub enum IngestStatus {
     /// Consuming.
     Running,
+    /// Not fetching, on request ([`ConsumedTable::pause`]); the position is kept.
+    Paused,
     /// Stopped by a bad record (`on_error = fail`) or a fatal error; rows
     /// already visible stay.
     Failed(String),
@@ -80,10 +83,15 @@ pub enum IngestStatus {
 struct Shared {
     name: String,
     stop: AtomicBool,
+    /// Asked to pause; the ingest thread pauses its partitions when it sees it.
+    pause: AtomicBool,
+    progress: Mutex<Progress>,
     status: Mutex<IngestStatus>,
     counts: ErrorCounts,
     messages: AtomicU64,
     rows: AtomicU64,
+    /// Nanoseconds spent in the key and value decoders.
+    decode_nanos: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -129,6 +137,60 @@ impl ConsumedTable {
             let _ = thread.join();
         }
     }
+
+    /// Stops fetching (librdkafka pauses the partitions) and keeps the
+    /// position; rows already fetched are still handled. The status turns
+    /// `Paused` once the ingest thread has done it.
+    pub fn pause(&self) {
+        self.shared.pause.store(true, Relaxed);
+    }
+
+    /// Fetches again from the kept position.
+    pub fn resume(&self) {
+        self.shared.pause.store(false, Relaxed);
+    }
+
+    /// Starts consuming again after the consumer stopped (a bad record under
+    /// `on_error = "fail"`, or a fatal error), into the same table, from the
+    /// first message it had not handled: the failed record itself. `spec`
+    /// is the table's (maybe corrected) definition; its decoders must give
+    /// the table's schema. Does nothing to a consumer that is running.
+    pub fn restart(
+        &mut self,
+        plugins: &PluginRegistry,
+        spec: ConsumeSpec,
+    ) -> Result<(), IngestError> {
+        if matches!(self.status(), IngestStatus::Running | IngestStatus::Paused) {
+            return Ok(());
+        }
+        self.stop();
+        let name = self.shared.name.clone();
+        let plan = plan_source(&name, plugins, &spec)?;
+        if plan.schema != self.table.schema() {
+            return Err(IngestError::Config {
+                table: name,
+                message: "the new definition gives the table other columns; replace the pipeline instead of restarting the table".into(),
+            });
+        }
+        // Where each partition goes on: one past the last handled message.
+        let resume: BTreeMap<(String, i32), i64> = lock(&self.shared.progress)
+            .partitions
+            .iter()
+            .filter_map(|(tp, p)| Some((tp.clone(), p.position?)))
+            .collect();
+        self.shared.stop.store(false, Relaxed);
+        *lock(&self.shared.status) = IngestStatus::Running;
+        self.thread = Some(start_loop(
+            self.table.engine(),
+            &self.table,
+            plan,
+            spec,
+            self.shared.clone(),
+            &resume,
+        )?);
+        tracing::info!(table = %name, "restarted from the first message it had not handled");
+        Ok(())
+    }
 }
 
 /// Read-only view of a consumer's status and counts ([`ConsumedTable::probe`]).
@@ -152,6 +214,18 @@ impl IngestProbe {
             self.shared.messages.load(Relaxed),
             self.shared.rows.load(Relaxed),
         )
+    }
+    /// Time spent in the key and value decoders so far.
+    pub fn decode_time(&self) -> Duration {
+        Duration::from_nanos(self.shared.decode_nanos.load(Relaxed))
+    }
+    /// Per-partition positions, watermarks and lag, and rows per second.
+    pub fn positions(&self) -> Progress {
+        lock(&self.shared.progress).clone()
+    }
+    /// The table's name.
+    pub fn table_name(&self) -> &str {
+        &self.shared.name
     }
 }
 
@@ -237,22 +311,52 @@ pub fn consume_to_table(
     plugins: &PluginRegistry,
     spec: ConsumeSpec,
 ) -> Result<ConsumedTable, IngestError> {
-    let SourcePlan {
-        key_decoder,
-        value_decoder,
-        schema,
-    } = plan_source(name, plugins, &spec)?;
+    let plan = plan_source(name, plugins, &spec)?;
     let table = engine
-        .source_table(name, schema.clone(), spec.table_type)
+        .source_table(name, plan.schema.clone(), spec.table_type)
         .map_err(|source| IngestError::Engine {
             table: name.to_string(),
             source: Box::new(source),
         })?;
+    let shared = Arc::new(Shared {
+        name: name.to_string(),
+        stop: AtomicBool::new(false),
+        pause: AtomicBool::new(false),
+        progress: Mutex::new(Progress::default()),
+        status: Mutex::new(IngestStatus::Running),
+        counts: ErrorCounts::default(),
+        messages: AtomicU64::new(0),
+        rows: AtomicU64::new(0),
+        decode_nanos: AtomicU64::new(0),
+    });
+    let thread = start_loop(engine, &table, plan, spec, shared.clone(), &BTreeMap::new())?;
+    Ok(ConsumedTable {
+        table,
+        shared,
+        thread: Some(thread),
+    })
+}
+
+/// Creates the consumer of `table`, assigns or subscribes it, and starts
+/// its ingest thread. Assigned partitions in `resume` start at that offset.
+fn start_loop(
+    engine: &Engine,
+    table: &Table,
+    plan: SourcePlan,
+    spec: ConsumeSpec,
+    shared: Arc<Shared>,
+    resume: &BTreeMap<(String, i32), i64>,
+) -> Result<JoinHandle<()>, IngestError> {
+    let name = table.name();
+    let SourcePlan {
+        key_decoder,
+        value_decoder,
+        schema,
+    } = plan;
     let writer = table.writer().map_err(|source| IngestError::Engine {
         table: name.to_string(),
         source: Box::new(source),
     })?;
-
     let kafka = |source| IngestError::Kafka {
         table: name.to_string(),
         source,
@@ -274,7 +378,7 @@ pub fn consume_to_table(
             BTreeSet::new()
         }
         ConsumerMode::Assign => {
-            assign_initial(&consumer, &spec, has_group, fetch.as_ref()).map_err(kafka)?
+            assign_initial(&consumer, &spec, has_group, fetch.as_ref(), resume).map_err(kafka)?
         }
     };
     let dead_letter = match &spec.on_error {
@@ -283,20 +387,11 @@ pub fn consume_to_table(
         }
         _ => None,
     };
-
-    let shared = Arc::new(Shared {
-        name: name.to_string(),
-        stop: AtomicBool::new(false),
-        status: Mutex::new(IngestStatus::Running),
-        counts: ErrorCounts::default(),
-        messages: AtomicU64::new(0),
-        rows: AtomicU64::new(0),
-    });
     let wants_headers = spec.columns.headers != HeaderColumns::None || dead_letter.is_some();
     let mut ingest = IngestLoop {
         fetch,
         wants_headers,
-        shared: shared.clone(),
+        shared,
         consumer,
         spec,
         schema,
@@ -309,16 +404,16 @@ pub fn consume_to_table(
         assigned,
         skip_log: RateLimitedLog::new(Duration::from_secs(1)),
         last_partition_check: Instant::now(),
+        last_progress_check: Instant::now() - PROGRESS_EVERY,
+        paused: false,
     };
-    let thread = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("ingest-{name}"))
         .spawn(move || ingest.run())
-        .expect("spawn an ingest thread");
-    Ok(ConsumedTable {
-        table,
-        shared,
-        thread: Some(thread),
-    })
+        .map_err(|e| IngestError::Config {
+            table: name.to_string(),
+            message: format!("cannot start the ingest thread: {e}"),
+        })
 }
 
 /// A source table's decoders and schema, made before anything connects.
@@ -591,6 +686,7 @@ fn assign_initial<C: ConsumerContext>(
     spec: &ConsumeSpec,
     has_group: bool,
     fetch: Option<&FetchQueue>,
+    resume: &BTreeMap<(String, i32), i64>,
 ) -> Result<BTreeSet<(String, i32)>, rdkafka::error::KafkaError> {
     let mut tpl = TopicPartitionList::new();
     let mut by_time = TopicPartitionList::new();
@@ -607,6 +703,10 @@ fn assign_initial<C: ConsumerContext>(
         }
         for p in partitions {
             assigned.insert((topic.clone(), p));
+            if let Some(&next) = resume.get(&(topic.clone(), p)) {
+                tpl.add_partition_offset(topic, p, Offset::Offset(next))?;
+                continue;
+            }
             let offset = match spec.offsets.for_partition(p) {
                 StartAt::Committed if has_group => Offset::Stored,
                 // Nothing is committed in the private group: the reset decides.
@@ -718,7 +818,13 @@ struct IngestLoop {
     wants_headers: bool,
     skip_log: RateLimitedLog,
     last_partition_check: Instant,
+    last_progress_check: Instant,
+    /// Whether the partitions are paused now.
+    paused: bool,
 }
+
+/// How often the watermarks and rows per second are refreshed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// What decoding one batch came to.
 struct BatchOutcome {
@@ -734,17 +840,23 @@ impl IngestLoop {
     fn run(&mut self) {
         let mut builder = MessageBatchBuilder::with_capacity(self.spec.max_batch.min(65_536), 64);
         while !self.shared.stop.load(Relaxed) {
+            self.apply_pause();
             builder.clear();
             self.poll_batch(&mut builder);
             if !builder.is_empty() {
                 let outcome = self.process(&builder.batch().view());
-                match push_and_track(
+                let handled = outcome.next_offsets.clone();
+                let pushed = push_and_track(
                     &self.writer,
                     &self.engine,
                     &self.tracker,
                     outcome.rows,
                     outcome.next_offsets,
-                ) {
+                );
+                if pushed.is_ok() {
+                    lock(&self.shared.progress).handled(&handled);
+                }
+                match pushed {
                     Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
                     Err(e) => {
                         self.fail(format!("cannot push rows into the table: {e}"));
@@ -759,6 +871,43 @@ impl IngestLoop {
             self.maintain();
         }
         self.shutdown();
+    }
+
+    /// Pauses or resumes the partitions when asked. While paused, the pause
+    /// is applied again each round, so partitions a rebalance hands over are
+    /// paused too.
+    fn apply_pause(&mut self) {
+        let want = self.shared.pause.load(Relaxed);
+        if want == self.paused && !want {
+            return;
+        }
+        let assignment = match self.consumer.assignment() {
+            Ok(tpl) => tpl,
+            Err(e) => return tracing::warn!(table = %self.shared.name, "pause: {e}"),
+        };
+        let done = match want {
+            true => self.consumer.pause(&assignment),
+            false => self.consumer.resume(&assignment),
+        };
+        if let Err(e) = done {
+            return tracing::warn!(table = %self.shared.name, "pause/resume: {e}");
+        }
+        if want != self.paused {
+            tracing::info!(table = %self.shared.name, "{}", if want { "paused" } else { "resumed" });
+            self.paused = want;
+            let mut status = lock(&self.shared.status);
+            if matches!(*status, IngestStatus::Running | IngestStatus::Paused) {
+                *status = if want {
+                    IngestStatus::Paused
+                } else {
+                    IngestStatus::Running
+                };
+            }
+        }
+        if want {
+            // Nothing to fetch: wait here rather than spin.
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn fail(&self, message: String) {
@@ -878,8 +1027,12 @@ impl IngestLoop {
     fn process(&mut self, batch: &MessageBatch<'_>) -> BatchOutcome {
         let n = batch.len();
         let received = chrono::Utc::now().timestamp_millis();
+        let started = Instant::now();
         let key = Self::decode(&mut self.key_decoder, batch);
         let value = Self::decode(&mut self.value_decoder, batch);
+        self.shared
+            .decode_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
 
         // Every bad row, first reason wins (key before value).
         let mut bad: BTreeMap<usize, RecordError> = BTreeMap::new();
@@ -1007,9 +1160,31 @@ impl IngestLoop {
         }
     }
 
-    /// Periodic work between batches: commits, and new partitions.
+    /// Refreshes the watermarks (librdkafka's cached ones: no broker round
+    /// trip), the positions of partitions not read from yet, and the rate.
+    fn refresh_progress(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_progress_check) < PROGRESS_EVERY {
+            return;
+        }
+        self.last_progress_check = now;
+        let positions = self.consumer.position().ok();
+        let mut progress = lock(&self.shared.progress);
+        for e in positions.iter().flat_map(|tpl| tpl.elements()) {
+            if let Some(high) = cached_high_watermark(&self.consumer, e.topic(), e.partition()) {
+                progress.high_watermark(e.topic(), e.partition(), high);
+            }
+            if let Offset::Offset(o) = e.offset() {
+                progress.position_if_unknown(e.topic(), e.partition(), o);
+            }
+        }
+        progress.sample(self.shared.rows.load(Relaxed), now);
+    }
+
+    /// Periodic work between batches: commits, progress, and new partitions.
     fn maintain(&mut self) {
         self.skip_log.flush(&self.shared.name, false);
+        self.refresh_progress();
         if self.spec.mode == ConsumerMode::Group {
             let offsets = lock(&self.tracker).take_visible(self.engine.cycle());
             if let Err(e) = commit(&self.consumer, &offsets) {

@@ -207,6 +207,30 @@ impl FetchedMessage<'_> {
     }
 }
 
+/// The high watermark of `topic`/`partition` as librdkafka last saw it in a
+/// fetch response: a local read that never waits for the broker. `None`
+/// before the first fetch of the partition.
+pub(crate) fn cached_high_watermark<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
+    let name = CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client handle is live, `name` is NUL-terminated and
+    // outlives the call, and both out pointers are valid.
+    let err = unsafe {
+        rd::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            name.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
+
 impl Drop for FetchQueue {
     fn drop(&mut self) {
         self.release();

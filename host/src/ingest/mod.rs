@@ -16,6 +16,7 @@ mod commits;
 mod consumer;
 mod dead_letter;
 mod fetch_queue;
+mod progress;
 mod record_error;
 mod spec;
 
@@ -24,6 +25,7 @@ pub use consumer::{
     StartMismatch, check_start, consume_to_table, plan_source,
 };
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
+pub use progress::{LAGGING_AFTER, PartitionPosition, Progress};
 pub use record_error::{ErrorCountsSnapshot, RecordError};
 pub use spec::{
     ConsumeSpec, ConsumerMode, HeaderColumns, HeaderType, InitialOffsets, OnError, Partitions,

@@ -7,7 +7,7 @@
 //! bounded and nothing is dropped. While that happens the sink's status is
 //! `Lagging`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -86,6 +86,23 @@ pub enum SinkStatus {
 struct Shared {
     status: Mutex<SinkStatus>,
     stop: AtomicBool,
+    /// Rows (added, modified and removed) written and flushed.
+    rows_delivered: AtomicU64,
+    /// Writes or flushes that failed (each retry counts).
+    failures: AtomicU64,
+    /// Updates waiting in the queue.
+    queued: AtomicUsize,
+}
+
+/// What a sink has done so far ([`RunningSink::counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkCounts {
+    /// Rows (added, modified and removed) written and flushed.
+    pub rows_delivered: u64,
+    /// Writes or flushes that failed (each retry counts).
+    pub failures: u64,
+    /// Cycles' updates waiting for the sink now.
+    pub queue_depth: usize,
 }
 
 impl Shared {
@@ -117,6 +134,14 @@ impl RunningSink {
     pub fn status(&self) -> SinkStatus {
         self.shared.get()
     }
+    /// Rows delivered, failures and queue depth so far.
+    pub fn counts(&self) -> SinkCounts {
+        SinkCounts {
+            rows_delivered: self.shared.rows_delivered.load(Ordering::Relaxed),
+            failures: self.shared.failures.load(Ordering::Relaxed),
+            queue_depth: self.shared.queued.load(Ordering::Relaxed),
+        }
+    }
     /// Writes what is queued, closes the sink and waits for it.
     pub fn stop(&mut self) {
         self.subscription.take();
@@ -144,6 +169,9 @@ pub fn start_sink(
     let shared = Arc::new(Shared {
         status: Mutex::new(SinkStatus::Running),
         stop: AtomicBool::new(false),
+        rows_delivered: AtomicU64::new(0),
+        failures: AtomicU64::new(0),
+        queued: AtomicUsize::new(0),
     });
     let (tx, rx): (SyncSender<Arc<Update>>, Receiver<Arc<Update>>) =
         sync_channel(options.queue_capacity.max(1));
@@ -152,13 +180,16 @@ pub fn start_sink(
         if u.is_empty() {
             return;
         }
+        listener_shared.queued.fetch_add(1, Ordering::Relaxed);
         match tx.try_send(u.clone()) {
             Ok(()) => {}
             Err(TrySendError::Full(u)) => {
                 listener_shared.set(SinkStatus::Lagging);
                 let _ = tx.send(u);
             }
-            Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Disconnected(_)) => {
+                listener_shared.queued.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     });
     // The rows already there, as of one cycle; later updates of that cycle or
@@ -195,7 +226,11 @@ pub fn start_sink(
                 return;
             }
             loop {
-                match rx.recv_timeout(Duration::from_millis(50)) {
+                let received = rx.recv_timeout(Duration::from_millis(50));
+                if received.is_ok() {
+                    thread_shared.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                match received {
                     Ok(u) if u.cycle <= after_cycle => {}
                     Ok(u) => {
                         if !deliver(
@@ -244,6 +279,14 @@ fn deliver(
     let mut attempt = 0u32;
     loop {
         let result = sink.write(u).and_then(|()| sink.flush());
+        if result.is_ok() {
+            let rows = u.added.num_rows() + u.modified.num_rows() + u.removed.num_rows();
+            shared
+                .rows_delivered
+                .fetch_add(rows as u64, Ordering::Relaxed);
+        } else {
+            shared.failures.fetch_add(1, Ordering::Relaxed);
+        }
         let Err(error) = result else {
             if attempt > 0 {
                 tracing::info!(sink = name, "recovered after {attempt} failed attempts");

@@ -1,38 +1,32 @@
-//! The HTTP server of `topictable run --http` and `demo --http`: the live
-//! tables over REST (modelled on Kafka Connect's API, under `/api/v1`),
-//! Prometheus metrics at `/metrics`, and a live web view at `/`.
+//! The HTTP server of `topictable serve`, and of `run --http` and
+//! `demo --http`: pipelines and live tables over REST (modelled on Kafka
+//! Connect's API, under `/api/v1`), Prometheus metrics at `/metrics`, and a
+//! live web view at `/`.
 //!
-//! It reads the engine's published versions only, so a request never holds
-//! up a cycle for longer than taking one snapshot.
+//! It reads the engines' published versions only, so a request never holds
+//! up a cycle for longer than taking one snapshot, and a follower of a
+//! table's updates that falls behind is skipped ahead, never waited for.
 
 mod auth;
 mod error;
 mod metrics;
 mod openapi;
+mod pipelines;
+mod plugins;
 mod tables;
+mod updates;
 mod web;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
-use topictable_engine::Table;
+use axum::routing::{get, post, put};
 
-use crate::ingest::IngestProbe;
+use crate::worker::Worker;
 
 pub use error::ApiError;
-
-/// What the server shows: one pipeline's tables and its Kafka sources.
-pub struct LiveTables {
-    /// The pipeline's name (its file stem), a label on every metric.
-    pub pipeline: String,
-    /// Every table by name (sources and derived tables).
-    pub tables: BTreeMap<String, Table>,
-    /// The Kafka sources' consumers, by table name.
-    pub sources: BTreeMap<String, IngestProbe>,
-}
+pub use metrics::ServeMetrics;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +46,8 @@ pub enum ServeError {
 
 /// Shared by every request.
 struct AppState {
-    live: LiveTables,
+    worker: Arc<Worker>,
+    metrics: Arc<ServeMetrics>,
     token: Option<String>,
 }
 
@@ -86,6 +81,27 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tables", get(tables::list))
         .route("/api/v1/tables/{name}", get(tables::describe))
         .route("/api/v1/tables/{name}/snapshot", get(tables::snapshot))
+        .route("/api/v1/tables/{name}/updates", get(updates::follow))
+        .route("/api/v1/plugins", get(plugins::list))
+        .route("/api/v1/plugins/{format}", get(plugins::describe))
+        .route(
+            "/api/v1/plugins/{format}/config/validate",
+            put(plugins::validate),
+        )
+        .route(
+            "/api/v1/pipelines",
+            get(pipelines::list).post(pipelines::create),
+        )
+        .route(
+            "/api/v1/pipelines/{name}",
+            get(pipelines::definition_of)
+                .put(pipelines::replace)
+                .delete(pipelines::delete),
+        )
+        .route("/api/v1/pipelines/{name}/status", get(pipelines::status))
+        .route("/api/v1/pipelines/{name}/pause", put(pipelines::pause))
+        .route("/api/v1/pipelines/{name}/resume", put(pipelines::resume))
+        .route("/api/v1/pipelines/{name}/restart", post(pipelines::restart))
         .route("/metrics", get(metrics::scrape))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/", get(web::index))
@@ -99,11 +115,14 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves `live` on `addr` from a thread of its own. With `token`, every
-/// request but `GET /metrics` needs `Authorization: Bearer TOKEN`.
+/// Serves `worker`'s pipelines on `addr` from a thread of its own. With
+/// `token`, every request but `GET /metrics` and the page's assets needs
+/// `Authorization: Bearer TOKEN`. `metrics` must be the one whose
+/// [`ServeMetrics::cycle_hook`] the worker's pipelines report cycles to.
 pub fn spawn(
     addr: &str,
-    live: LiveTables,
+    worker: Arc<Worker>,
+    metrics: Arc<ServeMetrics>,
     token: Option<String>,
 ) -> Result<ServerHandle, ServeError> {
     let bind = |source| ServeError::Bind {
@@ -114,12 +133,16 @@ pub fn spawn(
     listener.set_nonblocking(true).map_err(bind)?;
     let local = listener.local_addr().map_err(bind)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .thread_name("http")
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    let app = router(Arc::new(AppState { live, token }));
+    let app = router(Arc::new(AppState {
+        worker,
+        metrics,
+        token,
+    }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("http".into())

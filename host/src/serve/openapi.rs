@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, metrics, tables};
+use super::{error, metrics, pipelines, plugins, tables, updates};
 
 /// The `--token` bearer scheme.
 struct BearerToken;
@@ -25,10 +25,29 @@ impl Modify for BearerToken {
 #[openapi(
     info(
         title = "topictable",
-        description = "Live tables from Kafka topics: list them, read snapshots, scrape metrics. With --token, send `Authorization: Bearer TOKEN` (not needed for /metrics)."
+        description = "Live tables from Kafka topics: create, pause, resume, restart and delete pipelines, list tables, read snapshots, follow updates, scrape metrics. With --token, send `Authorization: Bearer TOKEN` (not needed for /metrics)."
     ),
-    paths(tables::list, tables::describe, tables::snapshot, metrics::scrape, document),
-    components(schemas(error::ErrorBody, tables::Format)),
+    paths(
+        pipelines::list,
+        pipelines::create,
+        pipelines::definition_of,
+        pipelines::replace,
+        pipelines::delete,
+        pipelines::status,
+        pipelines::pause,
+        pipelines::resume,
+        pipelines::restart,
+        tables::list,
+        tables::describe,
+        tables::snapshot,
+        updates::follow,
+        plugins::list,
+        plugins::describe,
+        plugins::validate,
+        metrics::scrape,
+        document
+    ),
+    components(schemas(error::ErrorBody, tables::Format, updates::UpdatesFormat)),
     modifiers(&BearerToken),
     security(("token" = []))
 )]
@@ -59,6 +78,16 @@ mod tests {
             "/api/v1/tables",
             "/api/v1/tables/{name}",
             "/api/v1/tables/{name}/snapshot",
+            "/api/v1/tables/{name}/updates",
+            "/api/v1/pipelines",
+            "/api/v1/pipelines/{name}",
+            "/api/v1/pipelines/{name}/status",
+            "/api/v1/pipelines/{name}/pause",
+            "/api/v1/pipelines/{name}/resume",
+            "/api/v1/pipelines/{name}/restart",
+            "/api/v1/plugins",
+            "/api/v1/plugins/{format}",
+            "/api/v1/plugins/{format}/config/validate",
             "/metrics",
             "/api/v1/openapi.json",
         ] {

@@ -15,6 +15,7 @@ use topictable_engine::Table;
 use super::AppState;
 use super::error::ApiError;
 use crate::ingest::IngestStatus;
+use crate::worker::HostedPipeline;
 
 /// One column of a table's schema.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -37,7 +38,7 @@ pub(super) struct TableInfo {
     blink: bool,
     /// Rows as of the last completed cycle; absent when the table failed.
     rows: Option<usize>,
-    /// The consumer's state for Kafka tables: `running`, `failed` or `stopped`.
+    /// The consumer's state for Kafka tables: `running`, `paused`, `failed` or `stopped`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "running")]
     state: Option<&'static str>,
@@ -47,12 +48,12 @@ pub(super) struct TableInfo {
     schema: Vec<ColumnInfo>,
 }
 
-fn info(state: &AppState, name: &str, table: &Table) -> TableInfo {
-    let live = &state.live;
-    let probe = live.sources.get(name);
+fn info(pipeline: &HostedPipeline, name: &str, table: &Table) -> TableInfo {
+    let probe = pipeline.sources().get(name);
     let (consumer_state, consumer_error) = match probe.map(|p| p.status()) {
         None => (None, None),
         Some(IngestStatus::Running) => (Some("running"), None),
+        Some(IngestStatus::Paused) => (Some("paused"), None),
         Some(IngestStatus::Stopped) => (Some("stopped"), None),
         Some(IngestStatus::Failed(e)) => (Some("failed"), Some(e)),
     };
@@ -62,7 +63,7 @@ fn info(state: &AppState, name: &str, table: &Table) -> TableInfo {
     };
     TableInfo {
         name: name.to_string(),
-        pipeline: live.pipeline.clone(),
+        pipeline: pipeline.name().to_string(),
         kind: if probe.is_some() { "kafka" } else { "derived" },
         blink: table.is_blink(),
         rows,
@@ -81,11 +82,17 @@ fn info(state: &AppState, name: &str, table: &Table) -> TableInfo {
     }
 }
 
-fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a Table, ApiError> {
-    state.live.tables.get(name).ok_or_else(|| {
-        let names: Vec<&str> = state.live.tables.keys().map(String::as_str).collect();
-        ApiError::not_found(format!("no table `{name}` (tables: {})", names.join(", ")))
-    })
+/// The table `name` and its pipeline, or a 404 listing the tables there are.
+pub(super) fn find(state: &AppState, name: &str) -> Result<(Arc<HostedPipeline>, Table), ApiError> {
+    let tables = state.worker.tables();
+    if let Some((p, _, t)) = tables.iter().find(|(_, n, _)| n == name) {
+        return Ok((p.clone(), t.clone()));
+    }
+    let names: Vec<&str> = tables.iter().map(|(_, n, _)| n.as_str()).collect();
+    Err(ApiError::not_found(format!(
+        "no table `{name}` (tables: {})",
+        names.join(", ")
+    )))
 }
 
 /// Every live table with its pipeline, kind, schema and row count.
@@ -100,10 +107,10 @@ fn find<'a>(state: &'a AppState, name: &str) -> Result<&'a Table, ApiError> {
 )]
 pub(super) async fn list(State(state): State<Arc<AppState>>) -> Json<Vec<TableInfo>> {
     let tables = state
-        .live
-        .tables
+        .worker
+        .tables()
         .iter()
-        .map(|(name, t)| info(&state, name, t))
+        .map(|(p, name, t)| info(p, name, t))
         .collect();
     Json(tables)
 }
@@ -124,8 +131,8 @@ pub(super) async fn describe(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Json<TableInfo>, ApiError> {
-    let table = find(&state, &name)?;
-    Ok(Json(info(&state, &name, table)))
+    let (pipeline, table) = find(&state, &name)?;
+    Ok(Json(info(&pipeline, &name, &table)))
 }
 
 /// Query of the snapshot endpoint.
@@ -169,14 +176,7 @@ impl Format {
     fn write(self, batch: &RecordBatch) -> Result<Vec<u8>, arrow_schema::ArrowError> {
         let mut out = Vec::new();
         match self {
-            Format::Json => {
-                let mut w = arrow_json::ArrayWriter::new(&mut out);
-                w.write(batch)?;
-                w.finish()?;
-                if out.is_empty() {
-                    out.extend_from_slice(b"[]");
-                }
-            }
+            Format::Json => out = json_rows(batch)?,
             Format::Csv => {
                 let mut w = arrow_csv::Writer::new(&mut out);
                 w.write(batch)?;
@@ -189,6 +189,18 @@ impl Format {
         }
         Ok(out)
     }
+}
+
+/// `batch` as a JSON array of row objects (`[]` when empty).
+pub(super) fn json_rows(batch: &RecordBatch) -> Result<Vec<u8>, arrow_schema::ArrowError> {
+    let mut out = Vec::new();
+    let mut w = arrow_json::ArrayWriter::new(&mut out);
+    w.write(batch)?;
+    w.finish()?;
+    if out.is_empty() {
+        out.extend_from_slice(b"[]");
+    }
+    Ok(out)
 }
 
 /// The table's rows at the last completed cycle, at most `limit` of them.
@@ -216,7 +228,7 @@ pub(super) async fn snapshot(
     // A query that does not parse is a 400 in the API's own error shape.
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let format = query.format.unwrap_or_default();
-    let table = find(&state, &name)?.clone();
+    let (_, table) = find(&state, &name)?;
     let (limit, tail) = (
         query.limit.map(|n| n as usize),
         query.tail.map(|n| n as usize),

@@ -1,0 +1,302 @@
+//! `GET /api/v1/tables/{name}/updates`: a table's changes, one message per
+//! cycle, as Server-Sent Events of JSON (the default) or as one Arrow IPC
+//! stream (`?format=arrow`).
+//!
+//! A follower first gets the table's rows with their row keys (`snapshot`),
+//! then every later cycle's `update` naming rows by those keys. Updates
+//! reach it through a bounded queue that the cycle thread only ever
+//! `try_send`s to: a follower that falls behind loses its queued updates
+//! and gets a fresh `snapshot` instead, so it never holds back the engine.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use topictable_engine::{KeyedSnapshot, RowKey, Subscription, Table, Update};
+
+use super::AppState;
+use super::error::ApiError;
+use super::tables::{find, json_rows};
+
+/// Cycles' updates a follower may have waiting before it is skipped ahead.
+const QUEUE_CYCLES: usize = 64;
+
+/// Query of the updates endpoint.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct UpdatesQuery {
+    /// `json` (the default: Server-Sent Events) or `arrow` (an Arrow IPC stream).
+    format: Option<UpdatesFormat>,
+    /// Only the last this many rows in each snapshot (the newest of an append table).
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 4294967295_u64)]
+    tail: Option<u32>,
+}
+
+/// How updates are sent.
+#[derive(Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum UpdatesFormat {
+    /// Server-Sent Events: `snapshot` and `update` events with JSON data.
+    #[default]
+    Json,
+    /// An Arrow IPC stream: the table's columns after `__cycle`, `__op` and `__key`.
+    Arrow,
+}
+
+/// What a follower receives next.
+enum Event {
+    /// Every row (or the last `tail`) with its key: start, or start over.
+    Snapshot(KeyedSnapshot),
+    /// One cycle's changes.
+    Update(Arc<Update>),
+}
+
+/// A table's update stream for one client.
+struct Follower {
+    table: Table,
+    /// Unsubscribes when the client goes away and this is dropped.
+    _subscription: Subscription,
+    updates: mpsc::Receiver<Arc<Update>>,
+    /// Set by the cycle thread when an update did not fit in the queue.
+    lagged: Arc<AtomicBool>,
+    /// The last cycle sent.
+    after: Option<u64>,
+    tail: Option<usize>,
+}
+
+impl Follower {
+    fn new(table: Table, tail: Option<usize>) -> Follower {
+        let (tx, updates) = mpsc::channel(QUEUE_CYCLES);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let flag = lagged.clone();
+        let subscription = table.subscribe(move |u: &Arc<Update>| {
+            if tx.try_send(u.clone()).is_err() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+        Follower {
+            table,
+            _subscription: subscription,
+            updates,
+            lagged,
+            after: None,
+            tail,
+        }
+    }
+
+    /// The next event: a snapshot first and after falling behind, else the
+    /// next cycle's update. `None` when the table has failed.
+    async fn next(&mut self) -> Option<Event> {
+        if self.after.is_none() || self.lagged.swap(false, Ordering::Relaxed) {
+            while self.updates.try_recv().is_ok() {}
+            let table = self.table.clone();
+            let snapshot =
+                tokio::task::spawn_blocking(move || table.engine().keyed_snapshot(&table))
+                    .await
+                    .ok()?
+                    .ok()?;
+            self.after = Some(snapshot.cycle);
+            return Some(Event::Snapshot(tail(snapshot, self.tail)));
+        }
+        loop {
+            let update = self.updates.recv().await?;
+            if Some(update.cycle) > self.after {
+                self.after = Some(update.cycle);
+                return Some(Event::Update(update));
+            }
+        }
+    }
+}
+
+fn tail(mut s: KeyedSnapshot, tail: Option<usize>) -> KeyedSnapshot {
+    let rows = s.batch.num_rows();
+    if let Some(n) = tail.filter(|&n| n < rows) {
+        s.batch = s.batch.slice(rows - n, n);
+        s.keys.drain(..rows - n);
+    }
+    s
+}
+
+/// A live stream of the table's changes, one message per cycle.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tables/{name}/updates",
+    tag = "tables",
+    params(("name" = String, Path, description = "The table's name"), UpdatesQuery),
+    responses(
+        (status = 200, description = "Server-Sent Events: first `snapshot` ({cycle, keys, rows}), then one `update` per cycle ({cycle, added: {keys, rows}, modified: {keys, rows}, removed: {keys, rows}}); a client that falls behind gets a new `snapshot`. With format=arrow, an Arrow IPC stream whose batches carry `__cycle`, `__op` (snapshot, added, modified, removed) and `__key` before the table's columns.", content(
+            (String = "text/event-stream"),
+            (Vec<u8> = "application/vnd.apache.arrow.stream")
+        )),
+        (status = 400, description = "A wrong format or number", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong token (with --token)", body = super::error::ErrorBody),
+        (status = 404, description = "No such table", body = super::error::ErrorBody)
+    )
+)]
+pub(super) async fn follow(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    query: Result<Query<UpdatesQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (_, table) = find(&state, &name)?;
+    let follower = Follower::new(table, query.tail.map(|n| n as usize));
+    Ok(match query.format.unwrap_or_default() {
+        UpdatesFormat::Json => sse(follower).into_response(),
+        UpdatesFormat::Arrow => arrow_stream(follower),
+    })
+}
+
+fn sse(
+    follower: Follower,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
+    let events = futures_util::stream::unfold(follower, |mut f| async move {
+        let event = f.next().await?;
+        let message = match json_event(&event) {
+            Ok((kind, data)) => SseEvent::default().event(kind).data(data),
+            Err(e) => SseEvent::default().event("error").data(format!(
+                "{{\"message\":{}}}",
+                serde_json::json!(e.to_string())
+            )),
+        };
+        Some((Ok(message), f))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+fn keys_json(keys: &[RowKey]) -> String {
+    serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
+}
+
+fn rows_json(batch: &RecordBatch) -> Result<String, arrow_schema::ArrowError> {
+    Ok(String::from_utf8_lossy(&json_rows(batch)?).into_owned())
+}
+
+/// The SSE event name and JSON data of an event.
+fn json_event(event: &Event) -> Result<(&'static str, String), arrow_schema::ArrowError> {
+    Ok(match event {
+        Event::Snapshot(s) => (
+            "snapshot",
+            format!(
+                "{{\"cycle\":{},\"keys\":{},\"rows\":{}}}",
+                s.cycle,
+                keys_json(&s.keys),
+                rows_json(&s.batch)?
+            ),
+        ),
+        Event::Update(u) => {
+            let part =
+                |keys: &[RowKey], rows: &RecordBatch| -> Result<String, arrow_schema::ArrowError> {
+                    Ok(format!(
+                        "{{\"keys\":{},\"rows\":{}}}",
+                        keys_json(keys),
+                        rows_json(rows)?
+                    ))
+                };
+            (
+                "update",
+                format!(
+                    "{{\"cycle\":{},\"added\":{},\"modified\":{},\"removed\":{}}}",
+                    u.cycle,
+                    part(&u.added_keys, &u.added)?,
+                    part(&u.modified_keys, &u.modified)?,
+                    part(&u.removed_keys, &u.removed)?
+                ),
+            )
+        }
+    })
+}
+
+/// The schema of the Arrow updates stream: `__cycle`, `__op`, `__key`, then the table's columns.
+fn arrow_schema(table: &SchemaRef) -> SchemaRef {
+    let mut fields = vec![
+        Arc::new(Field::new("__cycle", DataType::UInt64, false)),
+        Arc::new(Field::new("__op", DataType::Utf8, false)),
+        Arc::new(Field::new("__key", DataType::UInt64, false)),
+    ];
+    fields.extend(table.fields().iter().cloned());
+    Arc::new(Schema::new(fields))
+}
+
+/// `rows` with the three leading columns.
+fn tagged(
+    schema: &SchemaRef,
+    cycle: u64,
+    op: &str,
+    keys: &[RowKey],
+    rows: &RecordBatch,
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let n = rows.num_rows();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(vec![cycle; n])),
+        Arc::new(StringArray::from(vec![op; n])),
+        Arc::new(UInt64Array::from(keys.to_vec())),
+    ];
+    columns.extend(rows.columns().iter().cloned());
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// The IPC messages (batches) of one event.
+fn arrow_event(
+    writer: &mut arrow_ipc::writer::StreamWriter<Vec<u8>>,
+    schema: &SchemaRef,
+    event: &Event,
+) -> Result<(), arrow_schema::ArrowError> {
+    match event {
+        Event::Snapshot(s) => {
+            writer.write(&tagged(schema, s.cycle, "snapshot", &s.keys, &s.batch)?)
+        }
+        Event::Update(u) => {
+            for (op, keys, rows) in [
+                ("added", &u.added_keys, &u.added),
+                ("modified", &u.modified_keys, &u.modified),
+                ("removed", &u.removed_keys, &u.removed),
+            ] {
+                if !keys.is_empty() {
+                    writer.write(&tagged(schema, u.cycle, op, keys, rows)?)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn arrow_stream(follower: Follower) -> Response {
+    let schema = arrow_schema(&follower.table.schema());
+    let writer = match arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &schema) {
+        Ok(w) => w,
+        Err(e) => return ApiError::internal(format!("arrow stream: {e}")).into_response(),
+    };
+    // The schema message goes out at once, then each event's batches.
+    let chunks = futures_util::stream::unfold(
+        (follower, writer, schema, true),
+        |(mut f, mut writer, schema, first)| async move {
+            if !first {
+                let event = f.next().await?;
+                if let Err(e) = arrow_event(&mut writer, &schema, &event) {
+                    tracing::warn!("arrow updates stream: {e}");
+                    return None;
+                }
+            }
+            let bytes = Bytes::from(std::mem::take(writer.get_mut()));
+            Some((Ok::<_, std::io::Error>(bytes), (f, writer, schema, false)))
+        },
+    );
+    (
+        [
+            (CONTENT_TYPE, "application/vnd.apache.arrow.stream"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
