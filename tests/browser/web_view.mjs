@@ -4,8 +4,9 @@
 //   node web_view.mjs BASE_URL TABLE TEXT SCREENSHOT.png
 //
 // Prints READY once the grid shows rows (the caller then produces the
-// record holding TEXT), and FOUND when TEXT is in the grid; exits non-zero
-// if it does not appear within 30 s.
+// record holding TEXT), FOUND when TEXT is in the grid (as the newest row),
+// then PAUSED and RESUMED after pressing the pipeline's buttons; exits
+// non-zero if a step does not happen within 30 s.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,7 +37,17 @@ try {
   console.log("READY");
   await page.locator("#grid tbody td", { hasText: text }).first().waitFor({ timeout: 30000 });
   console.log("FOUND");
+  // The grid follows the updates stream: the newest row comes first.
+  const first = await page.locator("#grid tbody tr").first().textContent();
+  if (!first.includes(text)) throw new Error(`the newest row is not first: ${first}`);
   await page.screenshot({ path: screenshot });
+  // Pause and resume from the pipelines list.
+  await page.locator("#pipelines button", { hasText: "pause" }).click();
+  await page.locator("#pipelines td", { hasText: "Paused" }).waitFor({ timeout: 30000 });
+  console.log("PAUSED");
+  await page.locator("#pipelines button", { hasText: "resume" }).click();
+  await page.locator("#pipelines td", { hasText: "Running" }).waitFor({ timeout: 30000 });
+  console.log("RESUMED");
 } catch (e) {
   console.error(String(e));
   code = 1;

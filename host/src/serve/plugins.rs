@@ -195,6 +195,11 @@ pub(super) async fn validate(
     body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Result<Json<ValidationResult>, ApiError> {
     let Json(config) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "expected a JSON object of config keys, found {config}"
+        )));
+    }
     let plugins = state.worker.plugins();
     let spec = match (plugins.codec(&format), plugins.sink(&format)) {
         (Some(c), _) => &c.description.config,

@@ -52,6 +52,17 @@ pub(super) enum UpdatesFormat {
     Arrow,
 }
 
+/// One Server-Sent Event as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only its schema is used.
+pub(super) struct UpdateEvent {
+    /// `snapshot` or `update`.
+    event: String,
+    /// The event's JSON: `{cycle, keys, rows}` for a snapshot;
+    /// `{cycle, added, modified, removed}`, each `{keys, rows}`, for an update.
+    data: String,
+}
+
 /// What a follower receives next.
 enum Event {
     /// Every row (or the last `tail`) with its key: start, or start over.
@@ -134,7 +145,7 @@ fn tail(mut s: KeyedSnapshot, tail: Option<usize>) -> KeyedSnapshot {
     params(("name" = String, Path, description = "The table's name"), UpdatesQuery),
     responses(
         (status = 200, description = "Server-Sent Events: first `snapshot` ({cycle, keys, rows}), then one `update` per cycle ({cycle, added: {keys, rows}, modified: {keys, rows}, removed: {keys, rows}}); a client that falls behind gets a new `snapshot`. With format=arrow, an Arrow IPC stream whose batches carry `__cycle`, `__op` (snapshot, added, modified, removed) and `__key` before the table's columns.", content(
-            (String = "text/event-stream"),
+            (UpdateEvent = "text/event-stream"),
             (Vec<u8> = "application/vnd.apache.arrow.stream")
         )),
         (status = 400, description = "A wrong format or number", body = super::error::ErrorBody),
@@ -299,4 +310,73 @@ fn arrow_stream(follower: Follower) -> Response {
         Body::from_stream(chunks),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Int64Array;
+    use topictable_engine::Engine;
+
+    fn rows(values: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("X", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_follower_gets_a_snapshot_then_each_cycle_in_order() {
+        let engine = Engine::new();
+        let table = engine.append_table("t", rows(&[]).schema()).unwrap();
+        let writer = table.writer().unwrap();
+        writer.push(rows(&[1, 2])).unwrap();
+        engine.run_cycle().unwrap();
+        let mut follower = Follower::new(table.clone(), Some(1));
+        writer.push(rows(&[3])).unwrap();
+        engine.run_cycle().unwrap();
+        let Some(Event::Snapshot(s)) = follower.next().await else {
+            panic!("a snapshot first")
+        };
+        // The snapshot may already hold cycle 2; then its update is not sent again.
+        assert_eq!(s.batch.num_rows(), 1, "tail = 1");
+        assert_eq!(s.keys.len(), 1);
+        writer.push(rows(&[4])).unwrap();
+        engine.run_cycle().unwrap();
+        let mut seen = Vec::new();
+        while seen.last() != Some(&3) {
+            let Some(Event::Update(u)) = follower.next().await else {
+                panic!("updates after the snapshot")
+            };
+            assert!(u.cycle > s.cycle);
+            seen.push(u.cycle);
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_falls_behind_is_skipped_ahead_to_a_fresh_snapshot() {
+        let engine = Engine::new();
+        let table = engine.append_table("t", rows(&[]).schema()).unwrap();
+        let writer = table.writer().unwrap();
+        let mut follower = Follower::new(table.clone(), None);
+        let Some(Event::Snapshot(_)) = follower.next().await else {
+            panic!("a snapshot first")
+        };
+        // More cycles than the queue holds, none read: the engine never waits.
+        let cycles = QUEUE_CYCLES as i64 * 2;
+        for i in 0..cycles {
+            writer.push(rows(&[i])).unwrap();
+            engine.run_cycle().unwrap();
+        }
+        let Some(Event::Snapshot(s)) = follower.next().await else {
+            panic!("a fresh snapshot after falling behind")
+        };
+        assert_eq!(s.batch.num_rows(), cycles as usize, "every row, at once");
+        assert_eq!(s.cycle, engine.cycle());
+        writer.push(rows(&[-1])).unwrap();
+        engine.run_cycle().unwrap();
+        let Some(Event::Update(u)) = follower.next().await else {
+            panic!("then updates again")
+        };
+        assert_eq!(u.cycle, s.cycle + 1);
+    }
 }

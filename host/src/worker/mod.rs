@@ -166,7 +166,16 @@ impl Worker {
         if !valid_name(name) {
             return Err(WorkerError::BadName(name.to_string()));
         }
-        let mut p = pipeline::parse(&self.file_of(name), text)?;
+        let file = self.file_of(name);
+        let mut p = pipeline::parse(&file, text)?;
+        if p.table_names().is_empty() {
+            return Err(WorkerError::Invalid(PipelineError {
+                file,
+                table: None,
+                key: None,
+                message: "declares no table: give at least one [[table]] or [[time_table]]".into(),
+            }));
+        }
         if let Some(b) = &self.bootstrap {
             p.set_bootstrap_servers(b);
         }
