@@ -49,6 +49,7 @@ struct AppState {
     worker: Arc<Worker>,
     metrics: Arc<ServeMetrics>,
     token: Option<String>,
+    encoded_updates: updates::EncodedUpdates,
 }
 
 /// A running server; dropping it stops it.
@@ -142,6 +143,7 @@ pub fn spawn(
         worker,
         metrics,
         token,
+        encoded_updates: updates::EncodedUpdates::default(),
     }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()

@@ -234,20 +234,28 @@ pub(super) async fn snapshot(
         query.tail.map(|n| n as usize),
     );
     // Taking and writing a snapshot is CPU work: keep it off the server's reactor.
-    let body = tokio::task::spawn_blocking(move || {
+    let snapshot_name = name.clone();
+    let batch = tokio::task::spawn_blocking(move || {
         let batch = table
             .snapshot()
-            .map_err(|e| ApiError::internal(format!("table `{name}`: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("table `{snapshot_name}`: {e}")))?;
         // `tail` first, then `limit`: with both, the first `limit` of the last `tail`.
         let rows = batch.num_rows();
         let batch = match tail {
             Some(n) if n < rows => batch.slice(rows - n, n),
             _ => batch,
         };
-        let batch = match limit {
+        Ok::<_, ApiError>(match limit {
             Some(n) if n < batch.num_rows() => batch.slice(0, n),
             _ => batch,
-        };
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the snapshot task failed: {e}")))??;
+    if let Format::Arrow = format {
+        return Ok(arrow_stream(name, batch));
+    }
+    let body = tokio::task::spawn_blocking(move || {
         format
             .write(&batch)
             .map_err(|e| ApiError::internal(format!("table `{name}`: writing the rows: {e}")))
@@ -255,4 +263,47 @@ pub(super) async fn snapshot(
     .await
     .map_err(|e| ApiError::internal(format!("the snapshot task failed: {e}")))??;
     Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
+}
+
+/// Rows per IPC message of an Arrow snapshot: small enough that writing
+/// the next message overlaps sending the last, large enough that the
+/// per-message overhead does not show.
+const ARROW_CHUNK_ROWS: usize = 16_384;
+
+/// `batch` as an Arrow IPC stream, sent while it is written: a blocking
+/// task encodes one message of [`ARROW_CHUNK_ROWS`] rows at a time into a
+/// small queue that the response body drains, so the client receives the
+/// first rows before the last are encoded. A client that goes away stops
+/// the encoding.
+fn arrow_stream(name: String, batch: RecordBatch) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let send = |bytes: Vec<u8>| tx.blocking_send(Ok(axum::body::Bytes::from(bytes))).is_ok();
+        let written = (|| -> Result<(), arrow_schema::ArrowError> {
+            let mut w = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &batch.schema())?;
+            let rows = batch.num_rows();
+            let mut at = 0;
+            while at < rows || at == 0 {
+                let n = ARROW_CHUNK_ROWS.min(rows - at);
+                w.write(&batch.slice(at, n))?;
+                if !send(std::mem::take(w.get_mut())) {
+                    return Ok(());
+                }
+                at += n.max(1);
+            }
+            w.finish()?;
+            send(std::mem::take(w.get_mut()));
+            Ok(())
+        })();
+        if let Err(e) = written {
+            tracing::warn!(table = %name, "writing an Arrow snapshot: {e}");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let chunks = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    (
+        [(CONTENT_TYPE, Format::Arrow.content_type())],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response()
 }

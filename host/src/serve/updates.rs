@@ -30,6 +30,38 @@ use super::tables::{find, json_rows};
 /// Cycles' updates a follower may have waiting before it is skipped ahead.
 const QUEUE_CYCLES: usize = 64;
 
+/// Encoded updates kept for other followers of the same table.
+const ENCODED_KEPT: usize = 32;
+
+/// The JSON of recent updates, shared by all followers: each cycle's
+/// update of a table is encoded once, however many clients follow it.
+#[derive(Default)]
+pub(super) struct EncodedUpdates {
+    recent: std::sync::Mutex<std::collections::VecDeque<(Arc<Update>, Arc<str>)>>,
+}
+
+impl EncodedUpdates {
+    /// The JSON of `update`, encoded now or by an earlier follower.
+    fn get_or_encode(&self, update: &Arc<Update>) -> Result<Arc<str>, arrow_schema::ArrowError> {
+        let lock = || {
+            self.recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        // Holding the Arc keeps the pointer from being reused by another update.
+        if let Some((_, json)) = lock().iter().find(|(u, _)| Arc::ptr_eq(u, update)) {
+            return Ok(json.clone());
+        }
+        let json: Arc<str> = update_json(update)?.into();
+        let mut recent = lock();
+        if recent.len() == ENCODED_KEPT {
+            recent.pop_front();
+        }
+        recent.push_back((update.clone(), json.clone()));
+        Ok(json)
+    }
+}
+
 /// Query of the updates endpoint.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -162,24 +194,32 @@ pub(super) async fn follow(
     let (_, table) = find(&state, &name)?;
     let follower = Follower::new(table, query.tail.map(|n| n as usize));
     Ok(match query.format.unwrap_or_default() {
-        UpdatesFormat::Json => sse(follower).into_response(),
+        UpdatesFormat::Json => sse(follower, state.clone()).into_response(),
         UpdatesFormat::Arrow => arrow_stream(follower),
     })
 }
 
 fn sse(
     follower: Follower,
+    state: Arc<AppState>,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>> {
-    let events = futures_util::stream::unfold(follower, |mut f| async move {
+    let events = futures_util::stream::unfold((follower, state), |(mut f, state)| async move {
         let event = f.next().await?;
-        let message = match json_event(&event) {
+        let encoded = match &event {
+            Event::Snapshot(s) => snapshot_json(s).map(|json| ("snapshot", json)),
+            Event::Update(u) => state
+                .encoded_updates
+                .get_or_encode(u)
+                .map(|json| ("update", json.to_string())),
+        };
+        let message = match encoded {
             Ok((kind, data)) => SseEvent::default().event(kind).data(data),
             Err(e) => SseEvent::default().event("error").data(format!(
                 "{{\"message\":{}}}",
                 serde_json::json!(e.to_string())
             )),
         };
-        Some((Ok(message), f))
+        Some((Ok(message), (f, state)))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
@@ -192,39 +232,32 @@ fn rows_json(batch: &RecordBatch) -> Result<String, arrow_schema::ArrowError> {
     Ok(String::from_utf8_lossy(&json_rows(batch)?).into_owned())
 }
 
-/// The SSE event name and JSON data of an event.
-fn json_event(event: &Event) -> Result<(&'static str, String), arrow_schema::ArrowError> {
-    Ok(match event {
-        Event::Snapshot(s) => (
-            "snapshot",
-            format!(
-                "{{\"cycle\":{},\"keys\":{},\"rows\":{}}}",
-                s.cycle,
-                keys_json(&s.keys),
-                rows_json(&s.batch)?
-            ),
-        ),
-        Event::Update(u) => {
-            let part =
-                |keys: &[RowKey], rows: &RecordBatch| -> Result<String, arrow_schema::ArrowError> {
-                    Ok(format!(
-                        "{{\"keys\":{},\"rows\":{}}}",
-                        keys_json(keys),
-                        rows_json(rows)?
-                    ))
-                };
-            (
-                "update",
-                format!(
-                    "{{\"cycle\":{},\"added\":{},\"modified\":{},\"removed\":{}}}",
-                    u.cycle,
-                    part(&u.added_keys, &u.added)?,
-                    part(&u.modified_keys, &u.modified)?,
-                    part(&u.removed_keys, &u.removed)?
-                ),
-            )
-        }
-    })
+/// A snapshot event's JSON: `{cycle, keys, rows}`.
+fn snapshot_json(s: &KeyedSnapshot) -> Result<String, arrow_schema::ArrowError> {
+    Ok(format!(
+        "{{\"cycle\":{},\"keys\":{},\"rows\":{}}}",
+        s.cycle,
+        keys_json(&s.keys),
+        rows_json(&s.batch)?
+    ))
+}
+
+/// An update event's JSON: `{cycle, added, modified, removed}`, each `{keys, rows}`.
+fn update_json(u: &Update) -> Result<String, arrow_schema::ArrowError> {
+    let part = |keys: &[RowKey], rows: &RecordBatch| -> Result<String, arrow_schema::ArrowError> {
+        Ok(format!(
+            "{{\"keys\":{},\"rows\":{}}}",
+            keys_json(keys),
+            rows_json(rows)?
+        ))
+    };
+    Ok(format!(
+        "{{\"cycle\":{},\"added\":{},\"modified\":{},\"removed\":{}}}",
+        u.cycle,
+        part(&u.added_keys, &u.added)?,
+        part(&u.modified_keys, &u.modified)?,
+        part(&u.removed_keys, &u.removed)?
+    ))
 }
 
 /// The schema of the Arrow updates stream: `__cycle`, `__op`, `__key`, then the table's columns.
@@ -321,6 +354,27 @@ mod tests {
     fn rows(values: &[i64]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("X", DataType::Int64, false)]));
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))]).unwrap()
+    }
+
+    #[test]
+    fn each_update_is_encoded_once_for_every_follower() {
+        let engine = Engine::new();
+        let table = engine.append_table("t", rows(&[]).schema()).unwrap();
+        let (_sub, updates) = table.subscribe_channel();
+        table.writer().unwrap().push(rows(&[7])).unwrap();
+        engine.run_cycle().unwrap();
+        let update = updates.recv().unwrap();
+        let cache = EncodedUpdates::default();
+        let a = cache.get_or_encode(&update).unwrap();
+        let b = cache.get_or_encode(&update).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second follower reuses the first one's JSON"
+        );
+        assert_eq!(
+            &*a,
+            r#"{"cycle":1,"added":{"keys":[0],"rows":[{"X":7}]},"modified":{"keys":[],"rows":[]},"removed":{"keys":[],"rows":[]}}"#
+        );
     }
 
     #[tokio::test]
