@@ -210,6 +210,7 @@ fn main() {
     let table = worker.get("snapshot").unwrap().tables()["orders"].clone();
     let rounds: usize = env_or("SERVE_BENCH_ROUNDS", 5);
     let (mut writer_s, mut http_s, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor_s, mut floor_ratios) = (Vec::new(), Vec::new());
     let mut size = 0;
     for _ in 0..rounds {
         let batch = table.snapshot().expect("snapshot");
@@ -220,7 +221,25 @@ fn main() {
         w.finish().unwrap();
         let written = start.elapsed().as_secs_f64();
         size = out.len();
-        drop(out);
+        // The socket floor: the same bytes written whole to a plain loopback
+        // TCP connection and read to the end, no HTTP and no encoding.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let sender = std::thread::spawn(move || {
+            use std::io::Write;
+            let (mut socket, _) = listener.accept().unwrap();
+            socket.write_all(&out).unwrap();
+        });
+        let start = Instant::now();
+        let mut received = Vec::with_capacity(size);
+        std::net::TcpStream::connect(at)
+            .unwrap()
+            .read_to_end(&mut received)
+            .unwrap();
+        let floor = start.elapsed().as_secs_f64();
+        sender.join().unwrap();
+        assert_eq!(received.len(), size);
+        drop(received);
         let start = Instant::now();
         let mut body = Vec::with_capacity(size);
         agent()
@@ -256,9 +275,12 @@ fn main() {
         writer_s.push(written);
         http_s.push(served);
         ratios.push(served / written);
+        floor_s.push(floor);
+        floor_ratios.push(served / floor);
     }
     worker.delete("snapshot").unwrap();
     let snapshot_ratio = median(ratios.clone());
+    let floor_ratio = median(floor_ratios.clone());
 
     // 2. Ingest with and without 5 followers and a scraper.
     let rounds: usize = env_or("SERVE_BENCH_ROUNDS", 3);
@@ -347,6 +369,11 @@ fn main() {
         }
     );
     println!(
+        "| the same snapshot vs its bytes over a plain loopback socket (no HTTP, no encoding), ms | {} | {} | {floor_ratio:.2}× | (context) | |",
+        ms(&floor_s),
+        ms(&http_s),
+    );
+    println!(
         "| ingest of {n} rows, s: no clients vs 5 `/updates` followers + `/metrics` each second (rows/s ratio) | {} | {} | {ingest_ratio:.2}× | ≥ 0.95× | {} |",
         secs(&alone_s),
         secs(&followed_s),
@@ -357,7 +384,7 @@ fn main() {
         }
     );
     println!(
-        "\nper-round ratios: snapshot {ratios:.2?}; ingest {ingest_ratios:.2?}; the followers read {followed_bytes} bytes in the last round"
+        "\nper-round ratios: snapshot {ratios:.2?}; vs the socket {floor_ratios:.2?}; ingest {ingest_ratios:.2?}; the followers read {followed_bytes} bytes in the last round"
     );
     drop(server);
     worker.stop_all();
