@@ -176,7 +176,7 @@ fn tail(mut s: KeyedSnapshot, tail: Option<usize>) -> KeyedSnapshot {
     tag = "tables",
     params(("name" = String, Path, description = "The table's name"), UpdatesQuery),
     responses(
-        (status = 200, description = "Server-Sent Events: first `snapshot` ({cycle, keys, rows}), then one `update` per cycle ({cycle, added: {keys, rows}, modified: {keys, rows}, removed: {keys, rows}}); a client that falls behind gets a new `snapshot`. With format=arrow, an Arrow IPC stream whose batches carry `__cycle`, `__op` (snapshot, added, modified, removed) and `__key` before the table's columns.", content(
+        (status = 200, description = "Server-Sent Events: first `snapshot` ({cycle, keys, rows}), then one `update` per cycle ({cycle, added: {keys, rows}, modified: {keys, rows}, removed: {keys, rows}}); a client that falls behind gets a new `snapshot`. With format=arrow, an Arrow IPC stream whose batches carry `__cycle`, `__op` (snapshot, added, modified, removed) and `__key` before the table's columns; a batch with no rows is the snapshot of an empty table.", content(
             (UpdateEvent = "text/event-stream"),
             (Vec<u8> = "application/vnd.apache.arrow.stream")
         )),
