@@ -763,6 +763,7 @@ fn serve_runs_pauses_resumes_restarts_and_deletes_pipelines_over_rest() {
     let t = table_status("opsOrders");
     assert_eq!(t["state"], "Running", "{t}");
     assert_eq!(t["errors"]["skipped"], 1, "{t}");
+    assert_eq!(t["errors"]["by_reason"]["value"], 2, "{t}");
     let (_, json) = api("GET", "/tables/opsOrders/snapshot", None);
     let qty: Vec<i64> = json
         .as_array()
@@ -813,6 +814,22 @@ fn serve_runs_pauses_resumes_restarts_and_deletes_pipelines_over_rest() {
     let t = [("pipeline", "orders"), ("table", "opsOrders")];
     assert_eq!(sample("topictable_table_rows", &t), 22.0);
     assert_eq!(sample("topictable_ingest_skipped_total", &t), 1.0);
+    // The bad record was a decode error twice: once failing the table, once skipped.
+    let reason = |r| {
+        [
+            ("pipeline", "orders"),
+            ("table", "opsOrders"),
+            ("reason", r),
+        ]
+    };
+    assert_eq!(
+        sample("topictable_ingest_record_errors_total", &reason("value")),
+        2.0
+    );
+    assert_eq!(
+        sample("topictable_ingest_record_errors_total", &reason("key")),
+        0.0
+    );
     assert_eq!(
         sample(
             "topictable_consumer_lag",

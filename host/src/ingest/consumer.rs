@@ -21,7 +21,9 @@ use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
 use super::fetch_queue::{FetchQueue, cached_high_watermark};
 use super::progress::Progress;
-use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog, RecordError};
+use super::record_error::{
+    ErrorCounts, ErrorCountsSnapshot, ErrorReason, RateLimitedLog, RecordError,
+};
 use super::spec::{
     ConsumeSpec, ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
 };
@@ -1055,7 +1057,9 @@ impl IngestLoop {
                 None => {}
             }
         }
-        self.shared.counts.add_decode_errors(bad.len() as u64);
+        for error in bad.values() {
+            self.shared.counts.add_decode_error(ErrorReason::of(error));
+        }
 
         // How many rows (in order) this batch handles, and whether to stop.
         let mut handled = n;

@@ -26,7 +26,7 @@ pub use consumer::{
 };
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use progress::{LAGGING_AFTER, PartitionPosition, Progress};
-pub use record_error::{ErrorCountsSnapshot, RecordError};
+pub use record_error::{ErrorCountsSnapshot, ErrorReason, RecordError};
 pub use spec::{
     ConsumeSpec, ConsumerMode, HeaderColumns, HeaderType, InitialOffsets, OnError, Partitions,
     StandardColumns, StartAt, ValueSpec,

@@ -78,6 +78,42 @@ pub struct ErrorCounts {
     decode_errors: AtomicU64,
     skipped: AtomicU64,
     dead_lettered: AtomicU64,
+    /// Decode errors by [`ErrorReason`], in its order.
+    by_reason: [AtomicU64; 3],
+}
+
+/// Why a record could not be decoded, as the metrics label it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReason {
+    /// The key decoder refused this record.
+    Key,
+    /// The value decoder refused this record.
+    Value,
+    /// A decoder failed (or panicked on) the whole batch the record was in.
+    Batch,
+}
+
+impl ErrorReason {
+    /// Every reason, in the order of [`ErrorCountsSnapshot::by_reason`].
+    pub const ALL: [ErrorReason; 3] = [ErrorReason::Key, ErrorReason::Value, ErrorReason::Batch];
+
+    /// The label value: `key`, `value` or `batch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::Key => "key",
+            ErrorReason::Value => "value",
+            ErrorReason::Batch => "batch",
+        }
+    }
+
+    /// The reason of `error`.
+    pub fn of(error: &RecordError) -> ErrorReason {
+        match (error.batch_failure, error.side) {
+            (true, _) => ErrorReason::Batch,
+            (false, Side::Key) => ErrorReason::Key,
+            (false, Side::Value) => ErrorReason::Value,
+        }
+    }
 }
 
 /// A copy of [`ErrorCounts`] at one moment.
@@ -89,11 +125,14 @@ pub struct ErrorCountsSnapshot {
     pub skipped: u64,
     /// Records written to the dead-letter topic.
     pub dead_lettered: u64,
+    /// `decode_errors` by reason, in the order of [`ErrorReason::ALL`].
+    pub by_reason: [u64; 3],
 }
 
 impl ErrorCounts {
-    pub(crate) fn add_decode_errors(&self, n: u64) {
-        self.decode_errors.fetch_add(n, Relaxed);
+    pub(crate) fn add_decode_error(&self, reason: ErrorReason) {
+        self.decode_errors.fetch_add(1, Relaxed);
+        self.by_reason[reason as usize].fetch_add(1, Relaxed);
     }
     pub(crate) fn add_skipped(&self, n: u64) {
         self.skipped.fetch_add(n, Relaxed);
@@ -107,6 +146,7 @@ impl ErrorCounts {
             decode_errors: self.decode_errors.load(Relaxed),
             skipped: self.skipped.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
+            by_reason: self.by_reason.each_ref().map(|c| c.load(Relaxed)),
         }
     }
 }

@@ -20,7 +20,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use super::AppState;
-use crate::ingest::IngestStatus;
+use crate::ingest::{ErrorReason, IngestStatus};
 use crate::publish::SinkStatus;
 use crate::worker::CycleHook;
 
@@ -38,6 +38,14 @@ struct PartitionLabels {
     table: String,
     topic: String,
     partition: String,
+}
+
+/// A table's record errors for one reason.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    pipeline: String,
+    table: String,
+    reason: String,
 }
 
 /// A pipeline.
@@ -128,6 +136,7 @@ struct Scrape {
     messages: Family<TableLabels, Counter>,
     ingested: Family<TableLabels, Counter>,
     decode_errors: Family<TableLabels, Counter>,
+    record_errors: Family<ReasonLabels, Counter>,
     skipped: Family<TableLabels, Counter>,
     dead_lettered: Family<TableLabels, Counter>,
     decode_seconds: Family<TableLabels, Counter<f64>>,
@@ -175,6 +184,15 @@ fn gather(state: &AppState) -> Registry {
         s.decode_errors
             .get_or_create(&l)
             .inc_by(counts.decode_errors);
+        for (reason, n) in ErrorReason::ALL.iter().zip(counts.by_reason) {
+            s.record_errors
+                .get_or_create(&ReasonLabels {
+                    pipeline: l.pipeline.clone(),
+                    table: name.clone(),
+                    reason: reason.as_str().to_string(),
+                })
+                .inc_by(n);
+        }
         s.skipped.get_or_create(&l).inc_by(counts.skipped);
         s.dead_lettered
             .get_or_create(&l)
@@ -272,6 +290,11 @@ fn register(s: Scrape, observed: &ServeMetrics) -> Registry {
         "ingest_decode_errors",
         "Records that could not be decoded, whatever the policy did with them",
         s.decode_errors,
+    );
+    r.register(
+        "ingest_record_errors",
+        "Records that could not be decoded, by reason: key, value, or batch (the codec failed the whole batch)",
+        s.record_errors,
     );
     r.register(
         "ingest_skipped",

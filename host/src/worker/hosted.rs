@@ -373,6 +373,11 @@ fn kafka_table_status(
             decode_errors: c.decode_errors,
             skipped: c.skipped,
             dead_lettered: c.dead_lettered,
+            by_reason: crate::ingest::ErrorReason::ALL
+                .iter()
+                .zip(c.by_reason)
+                .map(|(r, n)| (r.as_str().to_string(), n))
+                .collect(),
         }),
         partitions: progress
             .partitions

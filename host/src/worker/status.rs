@@ -38,7 +38,7 @@ pub struct PartitionStatus {
 }
 
 /// Bad records so far, by what the `on_error` policy did with them.
-#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ErrorCounts {
     /// Records that failed to decode.
     pub decode_errors: u64,
@@ -46,6 +46,9 @@ pub struct ErrorCounts {
     pub skipped: u64,
     /// Of those, sent to the dead-letter topic.
     pub dead_lettered: u64,
+    /// `decode_errors` by reason: `key`, `value`, or `batch` (the codec
+    /// failed the whole batch the record was in).
+    pub by_reason: std::collections::BTreeMap<String, u64>,
 }
 
 /// One table of a pipeline.
