@@ -46,19 +46,19 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use arrow_array::Array;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use support::{
-    AVRO, Broker, JSON, PROTOBUF, SIMPLE, cpu_self, env_or, rss_bytes, rusage_secs, thread_cpu,
+    AVRO, Broker, Deliveries, JSON, PROTOBUF, SIMPLE, cpu_self, env_or, rss_bytes, rusage_secs,
+    thread_cpu,
 };
 use topictable::PluginRegistry;
 use topictable::ingest::{
@@ -265,23 +265,6 @@ fn extra_props() -> Vec<(String, String)> {
 
 // ---------------------------------------------------------------- producing
 
-struct Deliveries {
-    ok: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => self.ok.fetch_add(1, Relaxed),
-            Err(_) => self.failed.fetch_add(1, Relaxed),
-        };
-    }
-}
-
 /// Produces `n` messages of `format` round-robin over `partitions`; returns
 /// (seconds, bytes of key + value).
 fn produce(bootstrap: &str, format: Format, schema_id: u32, n: u64, partitions: u32) -> (f64, u64) {
@@ -292,10 +275,7 @@ fn produce(bootstrap: &str, format: Format, schema_id: u32, n: u64, partitions: 
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
-        .create_with_context(Deliveries {
-            ok: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-        })
+        .create_with_context(Deliveries::default())
         .expect("producer");
     let topic = format.topic();
     let start = Instant::now();

@@ -25,35 +25,16 @@ mod support;
 
 use std::io::{BufRead, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
-use support::{Broker, JSON, env_or};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use support::{Broker, Deliveries, JSON, env_or};
 use topictable::PluginRegistry;
 use topictable::serve::{self, ServeMetrics};
 use topictable::worker::Worker;
-
-struct Deliveries {
-    ok: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => self.ok.fetch_add(1, Relaxed),
-            Err(_) => self.failed.fetch_add(1, Relaxed),
-        };
-    }
-}
 
 /// Produces `n` JSON orders (about 80 bytes each) round-robin over the partitions.
 fn produce(bootstrap: &str, topic: &str, n: u64, partitions: u32) {
@@ -63,10 +44,7 @@ fn produce(bootstrap: &str, topic: &str, n: u64, partitions: u32) {
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
-        .create_with_context(Deliveries {
-            ok: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-        })
+        .create_with_context(Deliveries::default())
         .expect("producer");
     const SYMBOLS: [&str; 4] = ["AAPL", "TSLA", "MSFT", "NVDA"];
     for i in 0..n {

@@ -205,3 +205,25 @@ pub fn rss_bytes() -> u64 {
 pub const AVRO: (&str, &str) = ("topictable-plugin-avro", "topictable_plugin_avro");
 /// The `protobuf` plugin crate.
 pub const PROTOBUF: (&str, &str) = ("topictable-plugin-protobuf", "topictable_plugin_protobuf");
+
+/// A producer context counting delivered and failed messages.
+#[derive(Default)]
+pub struct Deliveries {
+    /// Messages the broker acknowledged.
+    pub ok: std::sync::atomic::AtomicU64,
+    /// Messages that failed.
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
+impl rdkafka::ClientContext for Deliveries {}
+
+impl rdkafka::producer::ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &rdkafka::message::DeliveryResult<'_>, _: ()) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match result {
+            Ok(_) => self.ok.fetch_add(1, Relaxed),
+            Err(_) => self.failed.fetch_add(1, Relaxed),
+        };
+    }
+}
