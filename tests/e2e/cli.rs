@@ -304,6 +304,38 @@ fn validate_reports_mistakes_without_connecting() {
         stderr.contains("group.toml: table `t`, key `partitions`: in group mode the group assigns the partitions"),
         "{stderr}"
     );
+    // Formulas are type-checked against the input schema: an unknown
+    // column is named with the table, the formula and its position.
+    let formula = dir.path().join("formula.toml");
+    std::fs::write(
+        &formula,
+        "[[table]]\nname = \"t\"\ntopic = \"x\"\nvalue = { format = \"simple\", type = \"int64\" }\n\
+         [[derived]]\nname = \"d\"\nfrom = \"t\"\nupdate = [\"X = i\", \"N = KafkaValue * Prise\"]\n",
+    )
+    .unwrap();
+    let out = topictable(&["validate", formula.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("formula.toml: table `d`")
+            && stderr.contains("N = KafkaValue * Prise")
+            && stderr.contains("Prise")
+            && stderr.contains("at column 18"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &formula,
+        "[[table]]\nname = \"t\"\ntopic = \"x\"\nvalue = { format = \"simple\", type = \"int64\" }\n\
+         [[derived]]\nname = \"d\"\nfrom = \"t\"\nupdate = [\"X = i\", \"N = KafkaValue * 2.5\"]\n",
+    )
+    .unwrap();
+    let out = topictable(&["validate", formula.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = topictable(&["run", good.to_str().unwrap(), "--print", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no table `nope`"));

@@ -622,7 +622,7 @@ fn seed_write_examples_run_from_examples() {
     broker.create_topic("time-topic", 1);
     broker.create_topic("time-topic_group", 1);
     for (file, topic, key_type, value_type) in [
-        ("time_topic.toml", "time-topic", "long", "raw"),
+        ("time_topic.toml", "time-topic", "int", "raw"),
         ("time_topic_group.toml", "time-topic_group", "json", "json"),
     ] {
         let mut p = pipeline::load(&workspace_root().join("examples").join(file)).unwrap();
@@ -640,7 +640,8 @@ fn seed_write_examples_run_from_examples() {
         cycles.stop();
         let got = read_back(&broker, topic, 5, key_type, value_type);
         assert_eq!(got.len(), 5, "{file}: {got:?}");
-        if key_type == "long" {
+        if key_type == "int" {
+            // `X = i`: the row number, as a 4-byte int key.
             let keys: Vec<i64> = got.iter().map(|r| r["key"].as_i64().unwrap()).collect();
             assert_eq!(keys, [0, 1, 2, 3, 4], "{file}: X = i");
             assert!(
@@ -648,9 +649,18 @@ fn seed_write_examples_run_from_examples() {
                 "{file}: the value is ignored"
             );
         } else {
+            // `X = randomInt(1, 5)`, `Y = i`, last_by X: every X in 1..=4, and
+            // each record's Y is a row number newer than any earlier record's
+            // of the same X.
+            let mut last_y: std::collections::BTreeMap<i64, i64> = Default::default();
             for r in &got {
                 assert_eq!(r["key"]["X"], r["value"]["X"], "{file}: {r}");
-                assert!(r["value"]["Y"].is_i64(), "{file}: {r}");
+                let x = r["value"]["X"].as_i64().unwrap();
+                let y = r["value"]["Y"].as_i64().unwrap();
+                assert!((1..5).contains(&x), "{file}: randomInt(1, 5) gave {x}");
+                if let Some(prev) = last_y.insert(x, y) {
+                    assert!(y > prev, "{file}: {r} after Y = {prev}");
+                }
             }
         }
     }

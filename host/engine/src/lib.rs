@@ -65,6 +65,7 @@
 mod cycle;
 mod engine;
 mod error;
+mod expr;
 mod keys;
 mod ops;
 mod rowlog;

@@ -101,7 +101,14 @@ impl StandardColumns {
         match &self.headers {
             HeaderColumns::None => {}
             HeaderColumns::All(_) => {
-                let mut map = MapBuilder::new(None, StringBuilder::new(), BinaryBuilder::new());
+                // Arrow's canonical entry names (arrow 59's builder default is keys/values).
+                let names = arrow_array::builder::MapFieldNames {
+                    entry: "entries".into(),
+                    key: "key".into(),
+                    value: "value".into(),
+                };
+                let mut map =
+                    MapBuilder::new(Some(names), StringBuilder::new(), BinaryBuilder::new());
                 for i in 0..n {
                     for (name, value) in batch.headers(i) {
                         map.keys().append_value(String::from_utf8_lossy(name));

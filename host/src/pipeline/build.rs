@@ -131,6 +131,8 @@ fn derive(
         Operation::AggBy { keys, aggs } => from.agg_by(aggs.iter().map(aggregation), keys),
         Operation::Where(filters) => from.where_(filters),
         Operation::View(columns) => from.view(columns),
+        Operation::Update(formulas) => from.update(formulas),
+        Operation::Select(formulas) => from.select(formulas),
     };
     made.map_err(|e| engine_error(p, &d.name, e))
 }

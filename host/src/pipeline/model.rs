@@ -29,8 +29,12 @@ pub enum Operation {
         /// Aggregations.
         aggs: Vec<Aggregation>,
     },
-    /// `where = ["Qty > 5"]`.
+    /// `where = "Price > 100 AND Symbol IN ('AAPL', 'TSLA')"` (or a list, all must hold).
     Where(Vec<String>),
+    /// `update = ["X = i", "Notional = Qty * Price"]`: adds or replaces columns.
+    Update(Vec<String>),
+    /// `select = ["Symbol", "Notional = Qty * Price"]`: only these columns.
+    Select(Vec<String>),
     /// `view = ["Symbol", "P = Price"]`.
     View(Vec<String>),
 }

@@ -594,6 +594,8 @@ fn derived(file: &Path, t: &TomlTable) -> Result<DerivedTable, PipelineError> {
         "agg_by",
         "where",
         "view",
+        "update",
+        "select",
     ];
     let mut allowed = vec!["name", "from"];
     allowed.extend(ops);
@@ -625,6 +627,8 @@ fn derived(file: &Path, t: &TomlTable) -> Result<DerivedTable, PipelineError> {
         "first_by" => Operation::FirstBy(strings(&at, op, v)?),
         "where" => Operation::Where(strings(&at, op, v)?),
         "view" => Operation::View(strings(&at, op, v)?),
+        "update" => Operation::Update(strings(&at, op, v)?),
+        "select" => Operation::Select(strings(&at, op, v)?),
         "natural_join" => {
             let j = table(&at, op, v)?;
             at.only(op, j, &["right", "on", "columns"])?;

@@ -265,6 +265,16 @@ pub(super) async fn snapshot(
     Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
+/// An Arrow buffer handed to `Bytes` without a copy (arrow 59's `Buffer`
+/// derefs to bytes but does not implement `AsRef<[u8]>`).
+struct OwnedBuffer(arrow_buffer::Buffer);
+
+impl AsRef<[u8]> for OwnedBuffer {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 /// Rows per IPC message of an Arrow snapshot: small enough that encoding
 /// the next message overlaps sending the last, large enough that the
 /// per-message overhead does not show.
@@ -283,7 +293,7 @@ fn arrow_stream(name: String, batch: RecordBatch) -> Response {
     tokio::task::spawn_blocking(move || {
         let send = |buffers: Vec<arrow_buffer::Buffer>| {
             buffers.into_iter().all(|b| {
-                tx.blocking_send(Ok(axum::body::Bytes::from_owner(b)))
+                tx.blocking_send(Ok(axum::body::Bytes::from_owner(OwnedBuffer(b))))
                     .is_ok()
             })
         };

@@ -2,6 +2,7 @@
 
 pub(crate) mod agg_by;
 pub(crate) mod aggregators;
+pub(crate) mod formula;
 pub(crate) mod last_by;
 pub(crate) mod natural_join;
 pub(crate) mod spec;

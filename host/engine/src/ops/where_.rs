@@ -7,10 +7,13 @@ use arrow_cast::CastOptions;
 use arrow_schema::{ArrowError, DataType, SchemaRef};
 use arrow_select::filter::filter_record_batch;
 
+use arrow_array::cast::AsArray;
+
 use super::spec::strings;
 use super::{Input, Operator};
 use crate::engine::NodeSpec;
 use crate::error::{EngineError, Result};
+use crate::expr::{self, CompiledExpr};
 use crate::keys::column_index;
 use crate::table::handle::Table;
 use crate::update::{RowKey, Update};
@@ -34,34 +37,48 @@ struct Condition {
     literal: ArrayRef,
 }
 
-/// Conditions that must all hold; nulls never match.
+/// One filter: the literal comparison form, or any boolean SQL expression.
+enum Filter {
+    /// `Column <op> literal`, compared with arrow's kernels.
+    Literal(Condition),
+    /// A DataFusion expression such as `Price > 100 AND Symbol IN ('A', 'B')`.
+    Expr(CompiledExpr),
+}
+
+/// Filters that must all hold; nulls never match.
 pub(crate) struct Predicate {
-    conditions: Vec<Condition>,
+    filters: Vec<Filter>,
 }
 
 impl Predicate {
-    /// Parses filters such as `"Qty > 5"` or ``"Symbol == `AAPL`"`` against `schema`.
+    /// Parses filters such as `"Qty > 5"`, ``"Symbol == `AAPL`"`` or
+    /// `"Price * Qty > 1e6 OR Symbol LIKE 'A%'"` against `schema`. The
+    /// literal form is tried first (it also accepts double-quoted text);
+    /// anything else is a SQL expression, whose error is reported.
     fn parse(table: &str, schema: &SchemaRef, filters: &[String]) -> Result<Self> {
-        let conditions = filters
+        let filters = filters
             .iter()
-            .map(|f| parse_condition(table, schema, f))
+            .map(|f| match parse_condition(table, schema, f) {
+                Ok(c) => Ok(Filter::Literal(c)),
+                // An unknown column reads better in the literal form's words.
+                Err(literal @ EngineError::ColumnNotFound { .. }) if is_identifier(&literal) => {
+                    compile_filter(f, schema)
+                        .map(Filter::Expr)
+                        .map_err(|_| literal)
+                }
+                Err(_) => compile_filter(f, schema).map(Filter::Expr),
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Predicate { conditions })
+        Ok(Predicate { filters })
     }
 
     /// Which rows of `batch` match.
     pub fn eval(&self, batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
         let mut mask: Option<BooleanArray> = None;
-        for c in &self.conditions {
-            let lhs = batch.column(c.column);
-            let rhs = Scalar::new(c.literal.clone());
-            let m = match c.op {
-                CmpOp::Eq => arrow_ord::cmp::eq(lhs, &rhs)?,
-                CmpOp::Ne => arrow_ord::cmp::neq(lhs, &rhs)?,
-                CmpOp::Lt => arrow_ord::cmp::lt(lhs, &rhs)?,
-                CmpOp::Le => arrow_ord::cmp::lt_eq(lhs, &rhs)?,
-                CmpOp::Gt => arrow_ord::cmp::gt(lhs, &rhs)?,
-                CmpOp::Ge => arrow_ord::cmp::gt_eq(lhs, &rhs)?,
+        for f in &self.filters {
+            let m = match f {
+                Filter::Literal(c) => c.eval(batch)?,
+                Filter::Expr(e) => e.evaluate(batch)?.as_boolean().clone(),
             };
             mask = Some(match mask {
                 Some(prev) => arrow_arith::boolean::and(&prev, &m)?,
@@ -79,6 +96,54 @@ impl Predicate {
     fn filter(&self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         filter_record_batch(batch, &self.eval(batch)?)
     }
+}
+
+/// Whether the unknown column of a literal filter is a plain name (not
+/// some expression that the literal form cut at its operator).
+fn is_identifier(e: &EngineError) -> bool {
+    matches!(e, EngineError::ColumnNotFound { column, .. }
+        if column.chars().all(|c| c.is_alphanumeric() || c == '_'))
+}
+
+impl Condition {
+    fn eval(&self, batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
+        let lhs = batch.column(self.column);
+        let rhs = Scalar::new(self.literal.clone());
+        match self.op {
+            CmpOp::Eq => arrow_ord::cmp::eq(lhs, &rhs),
+            CmpOp::Ne => arrow_ord::cmp::neq(lhs, &rhs),
+            CmpOp::Lt => arrow_ord::cmp::lt(lhs, &rhs),
+            CmpOp::Le => arrow_ord::cmp::lt_eq(lhs, &rhs),
+            CmpOp::Gt => arrow_ord::cmp::gt(lhs, &rhs),
+            CmpOp::Ge => arrow_ord::cmp::gt_eq(lhs, &rhs),
+        }
+    }
+}
+
+/// Compiles a filter as a SQL expression; it must be boolean and stable
+/// (a filter is evaluated again when rows change, so it cannot draw random
+/// numbers: compute those with `update` first).
+fn compile_filter(spec: &str, schema: &SchemaRef) -> Result<CompiledExpr> {
+    let e = expr::compile("filter", spec, spec, schema)?;
+    let bad = |reason: String| EngineError::InvalidSpec {
+        what: "filter".to_string(),
+        spec: spec.to_string(),
+        reason,
+    };
+    if e.data_type != DataType::Boolean {
+        return Err(bad(format!(
+            "a filter must be true or false, this one is {}",
+            e.data_type
+        )));
+    }
+    if e.volatile {
+        return Err(bad(
+            "a filter is evaluated again when rows change, so it cannot call a volatile \
+             function; compute the value with `update` first"
+                .to_string(),
+        ));
+    }
+    Ok(e)
 }
 
 fn parse_condition(table: &str, schema: &SchemaRef, spec: &str) -> Result<Condition> {
@@ -161,11 +226,12 @@ fn parse_condition(table: &str, schema: &SchemaRef, spec: &str) -> Result<Condit
 }
 
 impl Table {
-    /// Keeps rows matching every filter, e.g. `["Qty > 5", "Symbol == `AAPL`"]`.
+    /// Keeps rows matching every filter, e.g. `["Qty > 5", "Symbol == `AAPL`"]`
+    /// or `["Price > 100 AND Symbol IN ('AAPL', 'TSLA')"]`.
     ///
-    /// A filter is `Column <op> literal`, op one of `== != < <= > >=`; text
-    /// literals are quoted with `"`, `'` or backticks. A comparison with a
-    /// null value never matches. Stateless: the result keeps its input's row
+    /// A filter is `Column <op> literal` (op one of `== != < <= > >=`, text
+    /// quoted with `"`, `'` or backticks) or any boolean DataFusion SQL
+    /// expression. A row whose filter is null never matches. Stateless: the result keeps its input's row
     /// keys and, for a blink input, is itself blink.
     pub fn where_<I, S>(&self, filters: I) -> Result<Table>
     where
