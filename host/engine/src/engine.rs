@@ -59,6 +59,73 @@ impl Published {
             })
             .clone()
     }
+
+    /// The rows in key order: the table's own chunks where it keeps them
+    /// (source tables), else one batch built once per cycle and shared with
+    /// [`Engine::snapshot`].
+    fn batches(&self, table: &str) -> Result<Vec<RecordBatch>> {
+        let version = self.version.as_ref().map_err(Clone::clone)?;
+        if let Some(Ok(batch)) = self.cache.get() {
+            return Ok(vec![batch.clone()]);
+        }
+        match version.chunks() {
+            Some(chunks) => Ok(chunks),
+            None => Ok(vec![self.batch(table)?]),
+        }
+    }
+}
+
+/// Several tables as of one completed cycle ([`Engine::pin`]), held without
+/// copying: later cycles do not change what they hold.
+#[derive(Clone)]
+pub struct PinnedTables {
+    /// The completed cycle the tables are from (0 before the first).
+    pub cycle: u64,
+    /// One per requested table, in request order.
+    pub tables: Vec<PinnedTable>,
+}
+
+/// One table's contents at the cycle of its [`PinnedTables`].
+#[derive(Clone)]
+pub struct PinnedTable {
+    name: Arc<str>,
+    schema: SchemaRef,
+    published: Arc<Published>,
+}
+
+impl std::fmt::Debug for PinnedTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinnedTable")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl PinnedTable {
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows at the pinned cycle, or the table's failure.
+    pub fn num_rows(&self) -> Result<usize> {
+        match &self.published.version {
+            Ok(v) => Ok(v.num_rows()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The rows in key order as Arrow batches: a source table's own chunks
+    /// (shared, not copied), or for a derived table one batch, built once
+    /// per cycle however many readers ask.
+    pub fn batches(&self) -> Result<Vec<RecordBatch>> {
+        self.published.batches(&self.name)
+    }
 }
 
 /// A table's rows and their row keys at one cycle ([`Engine::keyed_snapshot`]).
@@ -293,6 +360,27 @@ impl Engine {
         })
     }
 
+    /// Pins several tables as of the same completed cycle. This only clones
+    /// pointers under a read lock, so it never holds up a cycle; reading the
+    /// rows ([`PinnedTable::batches`]) happens later, on immutable versions.
+    pub fn pin(&self, tables: &[&Table]) -> Result<PinnedTables> {
+        for t in tables {
+            self.check_same(t, t)?;
+        }
+        let view = self.view();
+        Ok(PinnedTables {
+            cycle: view.cycle,
+            tables: tables
+                .iter()
+                .map(|t| PinnedTable {
+                    name: t.name.clone(),
+                    schema: t.schema.clone(),
+                    published: view.tables[t.id].clone(),
+                })
+                .collect(),
+        })
+    }
+
     /// One table's rows with their row keys, as of the last completed cycle:
     /// what a follower of the table's updates starts from (an update of a
     /// later cycle names rows by these keys).
@@ -339,6 +427,11 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Whether `other` is a handle to this same engine.
+    pub fn is(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     /// Errors unless `b` belongs to this engine.

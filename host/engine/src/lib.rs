@@ -69,6 +69,7 @@ mod expr;
 mod keys;
 mod ops;
 mod rowlog;
+pub mod sql;
 mod table;
 mod time_table;
 mod update;
@@ -76,7 +77,7 @@ mod version;
 mod writer;
 
 pub use cycle::{CycleReport, CycleThread};
-pub use engine::{Engine, EngineConfig, KeyedSnapshot, Snapshot};
+pub use engine::{Engine, EngineConfig, KeyedSnapshot, PinnedTable, PinnedTables, Snapshot};
 pub use error::{EngineError, Result};
 pub use ops::agg_by::{AggKind, Aggregation, avg, count, first, last, max, min, sum, wsum};
 pub use table::TableType;

@@ -24,6 +24,12 @@ pub(crate) trait Version: Send + Sync {
     fn rows(&self, keys: &[RowKey]) -> Result<RecordBatch, ArrowError>;
     /// All rows in key order; equals `rows(&keys())`.
     fn materialize(&self) -> Result<RecordBatch, ArrowError>;
+    /// All rows in key order as the batches the table already keeps them
+    /// in, shared rather than copied; `None` where rows are not kept as
+    /// whole batches (derived tables computed from their inputs).
+    fn chunks(&self) -> Option<Vec<RecordBatch>> {
+        None
+    }
     /// Bytes of memory the version's own row storage holds (buffer
     /// capacities), where the table keeps its rows as Arrow chunks.
     fn memory_bytes(&self) -> Option<usize> {

@@ -14,33 +14,7 @@ use common::*;
 use proptest::prelude::*;
 use topictable_engine::{Engine, EngineError, Table, TableType};
 
-fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("K", DataType::Utf8, true),
-        Field::new("V", DataType::Int64, true),
-        Field::new("F", DataType::Float64, false),
-    ]))
-}
-
-type Row = (Option<String>, Option<i64>, f64);
-
-fn batch(rows: &[Row]) -> RecordBatch {
-    RecordBatch::try_new(
-        schema(),
-        vec![
-            Arc::new(StringArray::from(
-                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-            )) as ArrayRef,
-            Arc::new(Int64Array::from(
-                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            )),
-        ],
-    )
-    .unwrap()
-}
+type Row = KvfRow;
 
 fn row(k: &str, v: i64, f: f64) -> Row {
     (Some(k.to_string()), Some(v), f)
@@ -55,14 +29,14 @@ fn i32s(b: &RecordBatch, name: &str) -> Vec<i32> {
 }
 
 fn push(t: &Table, rows: &[Row]) {
-    t.writer().unwrap().push(batch(rows)).unwrap();
+    t.writer().unwrap().push(kvf_batch(rows)).unwrap();
     t.engine().run_cycle().unwrap();
 }
 
 #[test]
 fn update_adds_and_replaces_columns_and_later_formulas_see_earlier_ones() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let t = src
         .update([
             "X = i",
@@ -97,7 +71,7 @@ fn update_adds_and_replaces_columns_and_later_formulas_see_earlier_ones() {
 #[test]
 fn rows_already_in_the_input_are_computed_when_the_table_is_built() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     push(&src, &[row("a", 1, 1.0), row("b", 2, 2.0)]);
     let t = src.update(["II = ii", "W = V + 10"]).unwrap();
     push(&src, &[row("c", 3, 3.0)]);
@@ -109,7 +83,7 @@ fn rows_already_in_the_input_are_computed_when_the_table_is_built() {
 #[test]
 fn select_keeps_only_the_listed_columns_in_their_order() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let t = src.select(["W = V * 3", "K", "Key = K"]).unwrap();
     let names: Vec<_> = t
         .schema()
@@ -131,7 +105,7 @@ fn select_keeps_only_the_listed_columns_in_their_order() {
 #[test]
 fn i_counts_per_cycle_in_a_blink_table_and_k_is_the_row_key() {
     let engine = Engine::new();
-    let src = engine.blink_table("src", schema()).unwrap();
+    let src = engine.blink_table("src", kvf_schema()).unwrap();
     let t = src.update(["X = i", "Key = k"]).unwrap();
     push(&src, &[row("a", 1, 1.0), row("b", 2, 2.0)]);
     assert_eq!(i32s(&t.snapshot().unwrap(), "X"), [0, 1]);
@@ -144,7 +118,7 @@ fn i_counts_per_cycle_in_a_blink_table_and_k_is_the_row_key() {
 #[test]
 fn volatile_values_are_drawn_once_and_kept_when_the_row_changes() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let last = src.last_by(["K"]).unwrap();
     let t = last
         .update([
@@ -181,7 +155,7 @@ fn volatile_values_are_drawn_once_and_kept_when_the_row_changes() {
 #[test]
 fn now_is_the_time_the_row_was_added() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let t = src.update(["Added = now()"]).unwrap();
     push(&src, &[row("a", 1, 1.0)]);
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -199,7 +173,7 @@ fn reason(e: EngineError) -> String {
 #[test]
 fn an_unknown_column_or_type_error_fails_when_the_table_is_built() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let e = reason(src.update(["N = V * Prise"]).unwrap_err());
     assert!(e.contains("Prise") && e.contains("at column 9"), "{e}");
     assert!(e.contains("N = V * Prise"), "{e}");
@@ -211,6 +185,9 @@ fn an_unknown_column_or_type_error_fails_when_the_table_is_built() {
     assert!(e.contains("true or false"), "{e}");
     let e = reason(src.where_(["randomDouble(0, 1) < 0.5"]).unwrap_err());
     assert!(e.contains("volatile"), "{e}");
+    // Text compared with an unquoted word: the hint, not SQL's unknown column.
+    let e = reason(src.where_(["K == AAPL"]).unwrap_err());
+    assert!(e.contains("quote the literal"), "{e}");
     let keyed = src.last_by(["K"]).unwrap();
     let e = reason(keyed.update(["X = i"]).unwrap_err());
     assert!(e.contains("position") && e.contains("`k`"), "{e}");
@@ -219,7 +196,7 @@ fn an_unknown_column_or_type_error_fails_when_the_table_is_built() {
 #[test]
 fn where_takes_any_boolean_expression() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let t = src
         .where_(["V > 1 AND K IN ('a', 'c')", "F * 2 < 100"])
         .unwrap();
@@ -241,7 +218,7 @@ fn where_takes_any_boolean_expression() {
 #[test]
 fn the_function_families_in_the_docs_work() {
     let engine = Engine::new();
-    let src = engine.append_table("src", schema()).unwrap();
+    let src = engine.append_table("src", kvf_schema()).unwrap();
     let t = src
         .select([
             "Abs = abs(V)",
@@ -381,7 +358,7 @@ proptest! {
         cycles in prop::collection::vec(prop::collection::vec(row_strategy(), 0..6), 1..8),
     ) {
         let engine = Engine::new();
-        let src = engine.source_table("src", schema(), kind).unwrap();
+        let src = engine.source_table("src", kvf_schema(), kind).unwrap();
         let input = if keyed { src.last_by(["K"]).unwrap() } else { src.clone() };
         let updated = input
             .update(["W = V * 2 + 1", "Side = CASE WHEN V > 0 THEN 'pos' ELSE 'neg' END", "F = F * 2"])
@@ -389,7 +366,7 @@ proptest! {
         let selected = input.select(["K", "Z = coalesce(V, 0) + F"]).unwrap();
         let kept = input.where_(["V > 1 AND K IN ('a', 'b')"]).unwrap();
         for rows in &cycles {
-            src.writer().unwrap().push(batch(rows)).unwrap();
+            src.writer().unwrap().push(kvf_batch(rows)).unwrap();
             engine.run_cycle().unwrap();
             let snap = engine.snapshot(&[&input, &updated, &selected, &kept]).unwrap();
             let [i, u, s, k] = &snap.batches[..] else { unreachable!() };

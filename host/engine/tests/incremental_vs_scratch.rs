@@ -5,18 +5,21 @@
 //! keys, empty cycles, rings smaller than one cycle's input, and right-side
 //! updates of a join.
 
+mod common;
+
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use common::{KvfRow, kvf_batch, kvf_schema};
 use proptest::prelude::*;
 use topictable_engine::{Engine, TableType, avg, count, first, last, max, min, sum, wsum};
 
 type Key = Option<String>;
 /// A source row: key, nullable int value, float value.
-type Row = (Key, Option<i64>, f64);
+type Row = KvfRow;
 /// A right-table row: key, nullable int value.
 type RRow = (Key, Option<i64>);
 
@@ -64,37 +67,11 @@ fn of(v: Option<f64>) -> Val {
     v.map_or(Val::Null, Val::F)
 }
 
-fn src_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("K", DataType::Utf8, true),
-        Field::new("V", DataType::Int64, true),
-        Field::new("F", DataType::Float64, false),
-    ]))
-}
-
 fn right_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("K", DataType::Utf8, true),
         Field::new("V", DataType::Int64, true),
     ]))
-}
-
-fn src_batch(rows: &[Row]) -> RecordBatch {
-    RecordBatch::try_new(
-        src_schema(),
-        vec![
-            Arc::new(StringArray::from(
-                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-            )) as ArrayRef,
-            Arc::new(Int64Array::from(
-                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            )),
-        ],
-    )
-    .unwrap()
 }
 
 fn right_batch(rows: &[RRow]) -> RecordBatch {
@@ -237,7 +214,7 @@ fn right_kind_strategy() -> impl Strategy<Value = TableType> {
 
 fn check(kind: TableType, right_kind: TableType, cycles: Vec<CycleInput>, build_after: usize) {
     let engine = Engine::new();
-    let src = engine.source_table("src", src_schema(), kind).unwrap();
+    let src = engine.source_table("src", kvf_schema(), kind).unwrap();
     let right = engine
         .source_table("right", right_schema(), right_kind)
         .unwrap();
@@ -288,7 +265,7 @@ fn check(kind: TableType, right_kind: TableType, cycles: Vec<CycleInput>, build_
         }
         let mut this_cycle = Vec::new();
         for b in batches {
-            w.push(src_batch(b)).unwrap();
+            w.push(kvf_batch(b)).unwrap();
             this_cycle.extend(b.iter().cloned());
         }
         if !rrows.is_empty() {

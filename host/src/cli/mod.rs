@@ -3,6 +3,7 @@
 mod demo;
 mod output;
 mod plugins;
+mod query;
 mod registry;
 mod run;
 mod serve;
@@ -49,6 +50,9 @@ enum Command {
     /// Serve an embedded, Confluent-compatible schema registry (for Avro and
     /// Protobuf topics), in memory or persisted to a file.
     Registry(registry::RegistryArgs),
+    /// Run SQL over the live tables of a running host (serve, or run/demo
+    /// with --http) and print the answer.
+    Query(query::QueryArgs),
     /// List, inspect and check the codec and sink plugins.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -83,6 +87,7 @@ pub fn run() -> ExitCode {
     let cli_command = match cli_command {
         Command::Plugins(cmd) => return plugins::run(cmd, &plugin_dir),
         Command::Registry(args) => return registry::registry(args),
+        Command::Query(args) => return query::query(args),
         other => other,
     };
     let (registry, errors) = topictable::PluginRegistry::load_dir(&plugin_dir);
@@ -95,6 +100,8 @@ pub fn run() -> ExitCode {
         Command::Validate { pipeline } => run::validate(&pipeline, &registry),
         Command::Demo(args) => demo::demo(args, &registry),
         Command::Serve(args) => serve::serve(args, &registry),
-        Command::Plugins(_) | Command::Registry(_) => unreachable!("handled above"),
+        Command::Plugins(_) | Command::Registry(_) | Command::Query(_) => {
+            unreachable!("handled above")
+        }
     }
 }

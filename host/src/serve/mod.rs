@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod pipelines;
 mod plugins;
+mod query;
 mod tables;
 mod updates;
 mod web;
@@ -27,6 +28,7 @@ use crate::worker::Worker;
 
 pub use error::ApiError;
 pub use metrics::ServeMetrics;
+pub use query::CYCLES_HEADER;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tables/{name}", get(tables::describe))
         .route("/api/v1/tables/{name}/snapshot", get(tables::snapshot))
         .route("/api/v1/tables/{name}/updates", get(updates::follow))
+        .route("/api/v1/query", post(query::run))
         .route("/api/v1/plugins", get(plugins::list))
         .route("/api/v1/plugins/{format}", get(plugins::describe))
         .route(

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, metrics, pipelines, plugins, tables, updates};
+use super::{error, metrics, pipelines, plugins, query, tables, updates};
 
 /// The `--token` bearer scheme.
 struct BearerToken;
@@ -25,7 +25,7 @@ impl Modify for BearerToken {
 #[openapi(
     info(
         title = "topictable",
-        description = "Live tables from Kafka topics: create, pause, resume, restart and delete pipelines, list tables, read snapshots, follow updates, scrape metrics. With --token, send `Authorization: Bearer TOKEN` (not needed for /metrics)."
+        description = "Live tables from Kafka topics: create, pause, resume, restart and delete pipelines, list tables, read snapshots, follow updates, query the tables with SQL, scrape metrics. With --token, send `Authorization: Bearer TOKEN` (not needed for /metrics)."
     ),
     paths(
         pipelines::list,
@@ -41,6 +41,7 @@ impl Modify for BearerToken {
         tables::describe,
         tables::snapshot,
         updates::follow,
+        query::run,
         plugins::list,
         plugins::describe,
         plugins::validate,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -163,7 +164,7 @@ pub(super) enum Format {
 }
 
 impl Format {
-    fn content_type(self) -> &'static str {
+    pub(super) fn content_type(self) -> &'static str {
         match self {
             Format::Json => "application/json",
             Format::Csv => "text/csv; charset=utf-8",
@@ -171,19 +172,31 @@ impl Format {
         }
     }
 
-    /// `batch` in this format: a JSON array of row objects, CSV with a
-    /// header line, or an Arrow IPC stream.
-    fn write(self, batch: &RecordBatch) -> Result<Vec<u8>, arrow_schema::ArrowError> {
+    /// `batches` (of `schema`) in this format: a JSON array of row objects,
+    /// CSV with a header line, or an Arrow IPC stream.
+    pub(super) fn write(
+        self,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<Vec<u8>, arrow_schema::ArrowError> {
         let mut out = Vec::new();
         match self {
-            Format::Json => out = json_rows(batch)?,
+            Format::Json => out = json_rows(batches)?,
             Format::Csv => {
                 let mut w = arrow_csv::Writer::new(&mut out);
-                w.write(batch)?;
+                if batches.is_empty() {
+                    // The header line, also for no rows.
+                    w.write(&RecordBatch::new_empty(schema.clone()))?;
+                }
+                for batch in batches {
+                    w.write(batch)?;
+                }
             }
             Format::Arrow => {
-                let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema())?;
-                w.write(batch)?;
+                let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, schema)?;
+                for batch in batches {
+                    w.write(batch)?;
+                }
                 w.finish()?;
             }
         }
@@ -191,11 +204,13 @@ impl Format {
     }
 }
 
-/// `batch` as a JSON array of row objects (`[]` when empty).
-pub(super) fn json_rows(batch: &RecordBatch) -> Result<Vec<u8>, arrow_schema::ArrowError> {
+/// `batches` as one JSON array of row objects (`[]` when empty).
+pub(super) fn json_rows(batches: &[RecordBatch]) -> Result<Vec<u8>, arrow_schema::ArrowError> {
     let mut out = Vec::new();
     let mut w = arrow_json::ArrayWriter::new(&mut out);
-    w.write(batch)?;
+    for batch in batches {
+        w.write(batch)?;
+    }
     w.finish()?;
     if out.is_empty() {
         out.extend_from_slice(b"[]");
@@ -253,11 +268,11 @@ pub(super) async fn snapshot(
     .await
     .map_err(|e| ApiError::internal(format!("the snapshot task failed: {e}")))??;
     if let Format::Arrow = format {
-        return Ok(arrow_stream(name, batch));
+        return Ok(arrow_stream(name, batch.schema(), vec![batch]));
     }
     let body = tokio::task::spawn_blocking(move || {
         format
-            .write(&batch)
+            .write(&batch.schema(), &[batch])
             .map_err(|e| ApiError::internal(format!("table `{name}`: writing the rows: {e}")))
     })
     .await
@@ -280,14 +295,14 @@ impl AsRef<[u8]> for OwnedBuffer {
 /// per-message overhead does not show.
 const ARROW_CHUNK_ROWS: usize = 65_536;
 
-/// `batch` as an Arrow IPC stream, sent while it is encoded. arrow-ipc's
+/// `batches` as an Arrow IPC stream, sent while it is encoded. arrow-ipc's
 /// `StreamEncoder` gives each message as buffers that share the table's own
 /// Arrow buffers (only headers, string offsets of a slice and unaligned
 /// validity bits are new), and each goes into the response as `Bytes` that
 /// own them: the rows are never copied before the socket. A blocking task
 /// encodes one message of [`ARROW_CHUNK_ROWS`] rows at a time into a small
 /// queue that the body drains; a client that goes away stops it.
-fn arrow_stream(name: String, batch: RecordBatch) -> Response {
+pub(super) fn arrow_stream(name: String, schema: SchemaRef, batches: Vec<RecordBatch>) -> Response {
     type Chunk = Result<axum::body::Bytes, std::io::Error>;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(256);
     tokio::task::spawn_blocking(move || {
@@ -298,15 +313,17 @@ fn arrow_stream(name: String, batch: RecordBatch) -> Response {
             })
         };
         let encoded = (|| -> Result<(), arrow_schema::ArrowError> {
-            let mut encoder = arrow_ipc::writer::StreamEncoder::try_new(&batch.schema())?;
-            let rows = batch.num_rows();
-            let mut at = 0;
-            while at < rows {
-                let n = ARROW_CHUNK_ROWS.min(rows - at);
-                if !send(encoder.encode(&batch.slice(at, n))?) {
-                    return Ok(());
+            let mut encoder = arrow_ipc::writer::StreamEncoder::try_new(&schema)?;
+            for batch in &batches {
+                let rows = batch.num_rows();
+                let mut at = 0;
+                while at < rows {
+                    let n = ARROW_CHUNK_ROWS.min(rows - at);
+                    if !send(encoder.encode(&batch.slice(at, n))?) {
+                        return Ok(());
+                    }
+                    at += n;
                 }
-                at += n;
             }
             send(encoder.finish()?);
             Ok(())
@@ -345,7 +362,7 @@ mod tests {
         .unwrap();
         // A slice, as `tail` makes: unaligned validity bits and string offsets not from 0.
         for batch in [batch.clone(), batch.slice(3, n - 10), batch.slice(0, 0)] {
-            let response = arrow_stream("t".into(), batch.clone());
+            let response = arrow_stream("t".into(), batch.schema(), vec![batch.clone()]);
             let body = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .unwrap();

@@ -229,7 +229,7 @@ fn keys_json(keys: &[RowKey]) -> String {
 }
 
 fn rows_json(batch: &RecordBatch) -> Result<String, arrow_schema::ArrowError> {
-    Ok(String::from_utf8_lossy(&json_rows(batch)?).into_owned())
+    Ok(String::from_utf8_lossy(&json_rows(std::slice::from_ref(batch))?).into_owned())
 }
 
 /// A snapshot event's JSON: `{cycle, keys, rows}`.

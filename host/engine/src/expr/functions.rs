@@ -17,7 +17,7 @@ use rand::Rng;
 
 /// Adds the functions to `ctx` (`now` replaces DataFusion's, which is fixed
 /// at the start of a query rather than read when a row is added).
-pub(super) fn register(ctx: &SessionContext) {
+pub(crate) fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(RandomInt::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(RandomDouble::new()));
     ctx.register_udf(ScalarUDF::new_from_impl(Now::new()));

@@ -28,6 +28,7 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::{EngineError, Result};
 
+pub(crate) use functions::register as register_functions;
 pub(crate) use row_vars::RowVars;
 
 /// The session formulas are planned in: identifiers keep their case, and
@@ -194,7 +195,7 @@ fn aggregate_call(expr: &Expr) -> Option<String> {
 use datafusion::common::tree_node::TreeNode;
 
 /// DataFusion's message without its error-kind prefixes.
-fn plain(e: &DataFusionError) -> String {
+pub(crate) fn plain(e: &DataFusionError) -> String {
     let e = e.find_root();
     let text = match e {
         DataFusionError::SQL(inner, _) => inner.to_string(),

@@ -60,13 +60,11 @@ impl Predicate {
             .iter()
             .map(|f| match parse_condition(table, schema, f) {
                 Ok(c) => Ok(Filter::Literal(c)),
-                // An unknown column reads better in the literal form's words.
-                Err(literal @ EngineError::ColumnNotFound { .. }) if is_identifier(&literal) => {
-                    compile_filter(f, schema)
-                        .map(Filter::Expr)
-                        .map_err(|_| literal)
-                }
-                Err(_) => compile_filter(f, schema).map(Filter::Expr),
+                // When neither form accepts it, an unknown column and an
+                // unquoted text literal read better in the literal form's words.
+                Err(literal) => compile_filter(f, schema)
+                    .map(Filter::Expr)
+                    .map_err(|sql| if reads_better(&literal) { literal } else { sql }),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Predicate { filters })
@@ -98,12 +96,21 @@ impl Predicate {
     }
 }
 
-/// Whether the unknown column of a literal filter is a plain name (not
-/// some expression that the literal form cut at its operator).
-fn is_identifier(e: &EngineError) -> bool {
-    matches!(e, EngineError::ColumnNotFound { column, .. }
-        if column.chars().all(|c| c.is_alphanumeric() || c == '_'))
+/// Whether the literal form's error says more than SQL's: an unknown
+/// column that is a plain name (not some expression the literal form cut at
+/// its operator), or text compared with an unquoted word (`Symbol == AAPL`).
+fn reads_better(e: &EngineError) -> bool {
+    match e {
+        EngineError::ColumnNotFound { column, .. } => {
+            column.chars().all(|c| c.is_alphanumeric() || c == '_')
+        }
+        EngineError::InvalidSpec { reason, .. } => reason.contains(UNQUOTED_TEXT),
+        _ => false,
+    }
 }
+
+/// What the literal form says of text compared with an unquoted word.
+const UNQUOTED_TEXT: &str = "is text: quote the literal";
 
 impl Condition {
     fn eval(&self, batch: &RecordBatch) -> Result<BooleanArray, ArrowError> {
@@ -187,7 +194,7 @@ fn parse_condition(table: &str, schema: &SchemaRef, spec: &str) -> Result<Condit
         (true, Some(s)) => s,
         (true, None) => {
             return Err(bad(format!(
-                "column `{name}` is text: quote the literal, e.g. `{name} == `{lit}``"
+                "column `{name}` {UNQUOTED_TEXT}, e.g. `{name} == `{lit}``"
             )));
         }
         (false, Some(_))

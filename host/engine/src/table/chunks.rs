@@ -226,6 +226,10 @@ impl Version for ChunkedVersion {
         concat(&self.schema, &batches)
     }
 
+    fn chunks(&self) -> Option<Vec<RecordBatch>> {
+        Some(self.chunks.iter().map(|c| c.batch.clone()).collect())
+    }
+
     fn memory_bytes(&self) -> Option<usize> {
         Some(
             self.chunks

@@ -95,3 +95,35 @@ pub fn i64s(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
 pub fn int64(values: Vec<Option<i64>>) -> ArrayRef {
     Arc::new(Int64Array::from(values))
 }
+
+/// A `(K, V, F)` row of the property tests: nullable text key, nullable
+/// integer, float.
+pub type KvfRow = (Option<String>, Option<i64>, f64);
+
+/// Schema of [`KvfRow`]s: `K` Utf8 (nullable), `V` Int64 (nullable), `F` Float64.
+pub fn kvf_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("K", DataType::Utf8, true),
+        Field::new("V", DataType::Int64, true),
+        Field::new("F", DataType::Float64, false),
+    ]))
+}
+
+/// A batch of [`KvfRow`]s.
+pub fn kvf_batch(rows: &[KvfRow]) -> RecordBatch {
+    RecordBatch::try_new(
+        kvf_schema(),
+        vec![
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            )) as ArrayRef,
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap()
+}
