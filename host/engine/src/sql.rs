@@ -73,7 +73,7 @@ pub enum QueryError {
         /// The failed table.
         table: String,
         /// Its failure.
-        error: EngineError,
+        error: Box<EngineError>,
     },
     /// The query failed while running (a division by zero, a cast that
     /// does not fit, ...).
@@ -88,7 +88,11 @@ pub async fn query(tables: &[(&str, &Table)], sql: &str) -> Result<QueryOutput, 
     let (pinned, cycles) = pin_by_engine(tables)?;
     let ctx = session();
     for (name, table) in pinned {
-        ctx.register_table(TableReference::bare(name), Arc::new(LiveTable(table)))
+        let live = LiveTable {
+            name: name.to_string(),
+            pinned: table,
+        };
+        ctx.register_table(TableReference::bare(name), Arc::new(live))
             .map_err(|e| QueryError::Invalid {
                 message: format!("table `{name}`: {}", crate::expr::plain(&e)),
                 position: None,
@@ -101,7 +105,7 @@ pub async fn query(tables: &[(&str, &Table)], sql: &str) -> Result<QueryOutput, 
     let frame = ctx
         .sql_with_options(sql, options)
         .await
-        .map_err(|e| invalid(&e, tables))?;
+        .map_err(|e| invalid(&e, tables, sql))?;
     let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await.map_err(|e| failed(&e))?;
     Ok(QueryOutput {
@@ -142,11 +146,12 @@ fn session() -> SessionContext {
     ctx
 }
 
+/// Tables pinned for one query, with their names, and each one's cycle.
+type Pinned<'a> = (Vec<(&'a str, PinnedTable)>, Vec<u64>);
+
 /// Pins the tables, one pin per engine so each engine's tables share a
-/// cycle; returns them with their names, and each table's cycle.
-fn pin_by_engine<'a>(
-    tables: &[(&'a str, &Table)],
-) -> Result<(Vec<(&'a str, PinnedTable)>, Vec<u64>), QueryError> {
+/// cycle.
+fn pin_by_engine<'a>(tables: &[(&'a str, &Table)]) -> Result<Pinned<'a>, QueryError> {
     let mut pinned: Vec<Option<PinnedTable>> = vec![None; tables.len()];
     let mut cycles = vec![0; tables.len()];
     let mut done = vec![false; tables.len()];
@@ -161,7 +166,7 @@ fn pin_by_engine<'a>(
         let members: Vec<&Table> = group.iter().map(|&j| tables[j].1).collect();
         let pin = engine.pin(&members).map_err(|e| QueryError::TableFailed {
             table: tables[i].0.to_string(),
-            error: e,
+            error: Box::new(e),
         })?;
         for (&j, table) in group.iter().zip(pin.tables) {
             pinned[j] = Some(table);
@@ -177,14 +182,17 @@ fn pin_by_engine<'a>(
     Ok((pinned, cycles))
 }
 
-/// A pinned live table as DataFusion reads it.
+/// A pinned live table as DataFusion reads it, under its SQL name.
 #[derive(Debug)]
-struct LiveTable(PinnedTable);
+struct LiveTable {
+    name: String,
+    pinned: PinnedTable,
+}
 
 #[async_trait::async_trait]
 impl TableProvider for LiveTable {
     fn schema(&self) -> SchemaRef {
-        self.0.schema()
+        self.pinned.schema()
     }
 
     fn table_type(&self) -> TableType {
@@ -198,15 +206,15 @@ impl TableProvider for LiveTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let batches = self.0.batches().map_err(|error| {
+        let batches = self.pinned.batches().map_err(|error| {
             DataFusionError::External(Box::new(QueryError::TableFailed {
-                table: self.0.name().to_string(),
-                error,
+                table: self.name.clone(),
+                error: Box::new(error),
             }))
         })?;
         let parts = state.config_options().execution.target_partitions;
         let partitions = partition(batches, parts);
-        MemTable::try_new(self.0.schema(), partitions)?
+        MemTable::try_new(self.pinned.schema(), partitions)?
             .scan(state, projection, filters, limit)
             .await
     }
@@ -238,7 +246,7 @@ fn partition(batches: Vec<RecordBatch>, parts: usize) -> Vec<Vec<RecordBatch>> {
 
 /// A planning error as [`QueryError::Invalid`], with its position and,
 /// for an unknown table, the tables there are.
-fn invalid(e: &DataFusionError, tables: &[(&str, &Table)]) -> QueryError {
+fn invalid(e: &DataFusionError, tables: &[(&str, &Table)], sql: &str) -> QueryError {
     let diagnostic = e.diagnostic();
     let mut message = match diagnostic {
         Some(d) => d.message.clone(),
@@ -251,7 +259,8 @@ fn invalid(e: &DataFusionError, tables: &[(&str, &Table)]) -> QueryError {
             line: s.start.line,
             column: s.start.column,
         })
-        .or_else(|| parser_position(&message));
+        .or_else(|| parser_position(&message))
+        .or_else(|| message.ends_with("found: EOF").then(|| end_of(sql)));
     if let Some(d) = diagnostic {
         for help in &d.helps {
             message = format!("{message}; {}", help.message);
@@ -267,6 +276,18 @@ fn invalid(e: &DataFusionError, tables: &[(&str, &Table)]) -> QueryError {
         message = format!("{message} at line {}, column {}", p.line, p.column);
     }
     QueryError::Invalid { message, position }
+}
+
+/// The position just past the end of `sql` (where a query that stops
+/// too early is missing something).
+fn end_of(sql: &str) -> Position {
+    let trimmed = sql.trim_end();
+    let line = trimmed.lines().count().max(1) as u64;
+    let last = trimmed.rsplit('\n').next().unwrap_or("");
+    Position {
+        line,
+        column: last.chars().count() as u64 + 1,
+    }
 }
 
 /// sqlparser's own "at Line: L, Column: C".
@@ -337,11 +358,26 @@ mod tests {
                 .map(|p| p.iter().map(RecordBatch::num_rows).sum())
                 .collect();
             let (min, max) = (rows.iter().min().unwrap(), rows.iter().max().unwrap());
-            assert!(
-                max - min <= start.div_ceil(parts as i64) as usize,
-                "{rows:?}"
-            );
+            assert!(max - min <= (start as usize).div_ceil(parts), "{rows:?}");
         }
+    }
+
+    #[test]
+    fn the_end_of_a_query_is_a_position() {
+        assert_eq!(
+            end_of("SELECT * FROM t WHERE"),
+            Position {
+                line: 1,
+                column: 22
+            }
+        );
+        assert_eq!(
+            end_of("SELECT *\n  FROM t WHERE \n"),
+            Position {
+                line: 2,
+                column: 15
+            }
+        );
     }
 
     #[test]

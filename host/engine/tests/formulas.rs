@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
 use common::*;
 use proptest::prelude::*;
 use topictable_engine::{Engine, EngineError, Table, TableType};

@@ -71,7 +71,8 @@ fn join_group_by_window_and_order_by_give_what_the_rows_say() {
     // A window function over the append table, and LIMIT.
     let out = query_blocking(
         &tables,
-        "SELECT Symbol, Price, row_number() OVER (PARTITION BY Symbol ORDER BY Price DESC) AS R \
+        "SELECT Symbol, Price, \
+         CAST(row_number() OVER (PARTITION BY Symbol ORDER BY Price DESC) AS BIGINT) AS R \
          FROM quotes ORDER BY Symbol, R LIMIT 2",
     )
     .unwrap();
@@ -238,8 +239,25 @@ fn errors_name_their_position() {
     assert!(message.contains("line 2, column 3"), "{message}");
 
     let (message, position) = invalid(&tables, "SELECT * FROM quotes WHERE");
-    assert!(position.is_some(), "{message}");
-    assert!(message.contains("Column"), "{message}");
+    assert_eq!(
+        position,
+        Some(Position {
+            line: 1,
+            column: 27
+        }),
+        "{message}"
+    );
+    assert!(message.contains("line 1, column 27"), "{message}");
+    let (message, position) = invalid(&tables, "SELECT Symbol,, Price FROM quotes");
+    assert_eq!(
+        position,
+        Some(Position {
+            line: 1,
+            column: 15
+        }),
+        "{message}"
+    );
+    assert!(message.contains("Column: 15"), "{message}");
 
     // Identifiers keep their case.
     let (message, _) = invalid(&tables, "SELECT symbol FROM quotes");
