@@ -366,14 +366,14 @@ fn run_b_points_sinks_at_the_broker_too() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let read = run_python(
         "consume.py",
-        &[&broker.bootstrap(), "time-topic", "5", "long", "raw"],
+        &[&broker.bootstrap(), "time-topic", "5", "int", "raw"],
     );
     let keys: Vec<i64> = read
         .lines()
         .map(|l| {
             serde_json::from_str::<Value>(l).expect("a JSON line")["key"]
                 .as_i64()
-                .expect("an int64 key")
+                .expect("an int key")
         })
         .collect();
     assert_eq!(keys, [0, 1, 2, 3, 4], "X = i, published through -b");
