@@ -545,7 +545,11 @@ fn bench_sql(rows: usize, rounds: usize) {
         assert_eq!(out.num_rows(), KEYS as usize);
         let t = Instant::now();
         let n = runtime.block_on(async {
-            let ctx = SessionContext::new();
+            // Identifiers keep their case, as in sql::query.
+            let ctx = SessionContext::new_with_config(
+                datafusion::prelude::SessionConfig::new()
+                    .set_bool("datafusion.sql_parser.enable_ident_normalization", false),
+            );
             let table = MemTable::try_new(orders_schema(), vec![batches.clone()]).expect("table");
             ctx.register_table("orders", Arc::new(table))
                 .expect("register");

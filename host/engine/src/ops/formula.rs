@@ -441,15 +441,19 @@ impl OrderedStore {
         stored: RecordBatch,
     ) -> std::result::Result<(), ArrowError> {
         let first = self.next_arrival;
-        for (i, &k) in keys.iter().enumerate() {
-            let arrival = first + i as u64;
+        // Whole runs of consecutive keys at a time (an append source gives
+        // one per cycle): the persistent vector is touched once per run.
+        let mut i = 0;
+        while i < keys.len() {
+            let start = i;
+            i += 1;
+            while i < keys.len() && keys[i] == keys[i - 1] + 1 {
+                i += 1;
+            }
+            let (key, arrival, len) = (keys[start], first + start as u64, (i - start) as u64);
             match self.runs.back_mut() {
-                Some(r) if r.key + r.len == k && r.arrival + r.len == arrival => r.len += 1,
-                _ => self.runs.push_back(Run {
-                    key: k,
-                    arrival,
-                    len: 1,
-                }),
+                Some(r) if r.key + r.len == key && r.arrival + r.len == arrival => r.len += len,
+                _ => self.runs.push_back(Run { key, arrival, len }),
             }
         }
         self.next_arrival += keys.len() as u64;
