@@ -5,17 +5,53 @@ use serde_json::Value;
 
 use crate::schema::{Kind, NodeId, SchemaSet};
 
+/// Array and map items any datum may hold, however small.
+pub const ITEMS_BASE: usize = 65_536;
+/// Further array and map items a datum may hold per byte of its size. An
+/// item of most types takes at least a byte; `null`s and empty records take
+/// none, so without this bound a few bytes could claim 2^62 of them.
+pub const ITEMS_PER_BYTE: usize = 8;
+
 /// A read position in one datum.
 pub struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// Array and map items this datum may still hold.
+    items_left: usize,
 }
 
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `buf`.
     #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self {
+            buf,
+            pos: 0,
+            items_left: Self::item_limit(buf.len()),
+        }
+    }
+
+    /// Array and map items a datum of `len` bytes may hold.
+    pub fn item_limit(len: usize) -> usize {
+        ITEMS_BASE.saturating_add(len.saturating_mul(ITEMS_PER_BYTE))
+    }
+
+    /// Counts `n` more array or map items (a block's count, read at byte
+    /// `at`) against the datum's limit, so items that take no bytes cannot
+    /// make a few bytes loop or allocate without bound.
+    #[inline]
+    pub fn charge_items(&mut self, n: usize, at: usize) -> Result<(), String> {
+        match self.items_left.checked_sub(n) {
+            Some(left) => {
+                self.items_left = left;
+                Ok(())
+            }
+            None => Err(format!(
+                "invalid datum: a block of {n} items at byte {at} passes the limit of {} array and map items for a datum of {} bytes",
+                Self::item_limit(self.buf.len()),
+                self.buf.len()
+            )),
+        }
     }
 
     /// Bytes not read yet.
@@ -119,19 +155,22 @@ impl<'a> Cursor<'a> {
     }
 
     /// The item count of the next array or map block (the byte size of a
-    /// negative-count block is read and dropped).
+    /// negative-count block is read and dropped), charged against the
+    /// datum's item limit ([`Self::charge_items`]).
     #[inline]
     pub fn block_count(&mut self) -> Result<usize, String> {
         let at = self.pos;
         let n = self.long()?;
-        if n >= 0 {
-            // Each item takes at least one byte, except nulls; this bounds garbage counts.
-            return Ok(n as usize);
-        }
-        self.long()?;
-        n.checked_neg()
-            .map(|n| n as usize)
-            .ok_or_else(|| format!("invalid datum: block count {n} at byte {at}"))
+        let n = if n >= 0 {
+            n as usize
+        } else {
+            self.long()?;
+            n.checked_neg()
+                .map(|n| n as usize)
+                .ok_or_else(|| format!("invalid datum: block count {n} at byte {at}"))?
+        };
+        self.charge_items(n, at)?;
+        Ok(n)
     }
 }
 

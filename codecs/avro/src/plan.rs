@@ -10,6 +10,7 @@ use topictable_sdk::arrow_schema::{
 };
 
 use crate::columns::{ColId, Columns, Data};
+use crate::program::MAX_PLAN_NODES;
 use crate::schema::{Kind, Logical, NodeId, SchemaSet};
 
 /// Where the values of one reader node go.
@@ -150,6 +151,8 @@ struct Planner<'a> {
     columns: Columns,
     fields: Vec<Field>,
     top: Vec<ColId>,
+    /// Plan steps so far, capped at [`MAX_PLAN_NODES`].
+    nodes: usize,
 }
 
 impl ReaderPlan {
@@ -161,6 +164,7 @@ impl ReaderPlan {
             columns: Columns::default(),
             fields: Vec::new(),
             top: Vec::new(),
+            nodes: 0,
         };
         let inner = set.nullable_inner(root).unwrap_or(root);
         let target = match &set.node(inner).kind {
@@ -214,6 +218,18 @@ impl ReaderPlan {
 const PATH_KEY: &str = "topictable.avro.path";
 
 impl Planner<'_> {
+    /// Counts one more plan step; a schema that expands past
+    /// [`MAX_PLAN_NODES`] columns and steps is refused at once.
+    fn count(&mut self, path: &str) -> Result<(), String> {
+        self.nodes += 1;
+        if self.nodes > MAX_PLAN_NODES {
+            return Err(format!(
+                "field `{path}`: the schema expands to more than {MAX_PLAN_NODES} columns (a named type used in many places, nested?)"
+            ));
+        }
+        Ok(())
+    }
+
     /// A top-level field, or a field of a flattened record.
     fn top_field(&mut self, node: NodeId, path: &str, depth: usize) -> Result<Target, String> {
         if depth > MAX_DEPTH {
@@ -221,6 +237,7 @@ impl Planner<'_> {
                 "field `{path}`: records nest more than {MAX_DEPTH} levels deep (a recursive type cannot be flattened)"
             ));
         }
+        self.count(path)?;
         let inner = self.set.nullable_inner(node).unwrap_or(node);
         if self.opts.nested == Nested::Flatten
             && let Kind::Record { fields, .. } = &self.set.node(inner).kind
@@ -268,6 +285,7 @@ impl Planner<'_> {
                 "field `{path}`: types nest more than {MAX_DEPTH} levels deep (a recursive type?)"
             ));
         }
+        self.count(path)?;
         let set = self.set;
         let (node, nullable) = match set.nullable_inner(node) {
             Some(inner) => (inner, true),

@@ -179,6 +179,10 @@ pub enum Op {
 
 const MAX_DEPTH: usize = 64;
 
+/// Most steps a program (or a reader plan) may have: far more than any real
+/// schema needs, far less than a hostile one expands to.
+pub(crate) const MAX_PLAN_NODES: usize = 100_000;
+
 /// Builds the program reading `writer`'s `wroot` into the reader plan's targets.
 pub fn resolve(
     writer: &SchemaSet,
@@ -187,20 +191,47 @@ pub fn resolve(
     rroot: NodeId,
     target: &Target,
 ) -> Result<Op, String> {
-    Resolver { writer, reader }
-        .resolve(wroot, rroot, target, "", 0)
-        .map_err(|e| e.to_string())
+    Resolver {
+        writer,
+        reader,
+        nodes: std::cell::Cell::new(0),
+    }
+    .resolve(wroot, rroot, target, "", 0)
+    .map_err(|e| e.to_string())
 }
 
 struct Resolver<'a> {
     writer: &'a SchemaSet,
     reader: &'a SchemaSet,
+    /// Program steps built so far, capped at [`MAX_PLAN_NODES`].
+    nodes: std::cell::Cell<usize>,
 }
 
-fn skip(set: &SchemaSet, node: NodeId, depth: usize) -> Result<Skip, String> {
+/// Counts one more program step; a schema that expands past
+/// [`MAX_PLAN_NODES`] (a named type used in many places, nested) is refused
+/// at once rather than expanded.
+fn count_node(nodes: &std::cell::Cell<usize>, path: &str) -> Result<(), String> {
+    let n = nodes.get() + 1;
+    nodes.set(n);
+    if n > MAX_PLAN_NODES {
+        return Err(format!(
+            "field `{path}`: the writer schema expands to more than {MAX_PLAN_NODES} steps to read (a named type used in many places, nested?)"
+        ));
+    }
+    Ok(())
+}
+
+fn skip(
+    set: &SchemaSet,
+    node: NodeId,
+    depth: usize,
+    nodes: &std::cell::Cell<usize>,
+) -> Result<Skip, String> {
     if depth > MAX_DEPTH {
         return Err("a recursive type nests too deep to skip".into());
     }
+    count_node(nodes, "(skipped)")?;
+    let skip = |n: NodeId| skip(set, n, depth + 1, nodes);
     Ok(match &set.node(node).kind {
         Kind::Null => Skip::Nothing,
         Kind::Boolean => Skip::Bytes(1),
@@ -209,19 +240,15 @@ fn skip(set: &SchemaSet, node: NodeId, depth: usize) -> Result<Skip, String> {
         Kind::Double => Skip::Bytes(8),
         Kind::Fixed { size, .. } => Skip::Bytes(*size),
         Kind::Bytes | Kind::String => Skip::Prefixed,
-        Kind::Array(i) => Skip::Array(Box::new(skip(set, *i, depth + 1)?)),
-        Kind::Map(v) => Skip::Map(Box::new(skip(set, *v, depth + 1)?)),
+        Kind::Array(i) => Skip::Array(Box::new(skip(*i)?)),
+        Kind::Map(v) => Skip::Map(Box::new(skip(*v)?)),
         Kind::Record { fields, .. } => Skip::Record(
             fields
                 .iter()
-                .map(|f| skip(set, f.ty, depth + 1))
+                .map(|f| skip(f.ty))
                 .collect::<Result<_, _>>()?,
         ),
-        Kind::Union(b) => Skip::Union(
-            b.iter()
-                .map(|b| skip(set, *b, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
+        Kind::Union(b) => Skip::Union(b.iter().map(|b| skip(*b)).collect::<Result<_, _>>()?),
     })
 }
 
@@ -314,8 +341,9 @@ impl Resolver<'_> {
                 "field `{path}`: types nest more than {MAX_DEPTH} levels deep"
             ));
         }
+        count_node(&self.nodes, path)?;
         if let Target::Drop = target {
-            return skip(self.writer, w, depth).map(Op::Skip);
+            return skip(self.writer, w, depth, &self.nodes).map(Op::Skip);
         }
         let wn = self.writer.node(w);
         if let Kind::Union(branches) = &wn.kind {
@@ -495,7 +523,7 @@ impl Resolver<'_> {
                                 depth + 1,
                             )?
                         }
-                        None => Op::Skip(skip(self.writer, f.ty, depth + 1)?),
+                        None => Op::Skip(skip(self.writer, f.ty, depth + 1, &self.nodes)?),
                     };
                     fields.push((f.name.clone(), op));
                 }
@@ -779,11 +807,14 @@ impl Skip {
                 cur.bytes()?;
             }
             Skip::Array(item) | Skip::Map(item) => loop {
+                let at = cur.position();
                 let n = cur.long()?;
                 if n == 0 {
                     break;
                 }
-                if n < 0 {
+                if n > 0 {
+                    cur.charge_items(n as usize, at)?;
+                } else {
                     // A negative count comes with the block's byte size: jump over it.
                     let size = cur.long()?;
                     cur.take(

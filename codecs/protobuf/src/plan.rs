@@ -347,7 +347,14 @@ pub struct Builder<'a> {
     columns: &'a mut Columns,
     groups: usize,
     stack: Vec<String>,
+    /// Fields planned so far, capped at [`MAX_PLAN_FIELDS`].
+    planned: usize,
 }
+
+/// Most fields a plan may hold (nested messages flattened): far more than
+/// any real schema needs, far less than a hostile one expands to (60
+/// messages each with two fields of the next give 2^60).
+pub const MAX_PLAN_FIELDS: usize = 100_000;
 
 /// Where a context's columns are being created.
 struct Ctx {
@@ -369,6 +376,7 @@ impl<'a> Builder<'a> {
             // Flag 0 is the always-present root.
             groups: 1,
             stack: Vec::new(),
+            planned: 0,
         };
         let (root, fields) = b.context(message, "")?;
         if fields.is_empty() {
@@ -457,6 +465,12 @@ impl<'a> Builder<'a> {
         group: usize,
         ctx: &mut Ctx,
     ) -> Result<Action, String> {
+        self.planned += 1;
+        if self.planned > MAX_PLAN_FIELDS {
+            return Err(format!(
+                "field {path}: the message expands to more than {MAX_PLAN_FIELDS} fields (a message type used in many places, nested?)"
+            ));
+        }
         if f.is_map() {
             if !self.keep(path) {
                 return Ok(Action::Skip);

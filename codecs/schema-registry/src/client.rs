@@ -343,6 +343,11 @@ impl RegistryClient {
             .unwrap_or_else(|| Err(RegistryError::Config("client runtime stopped".into())))
     }
 
+    /// Unknown schema ids remembered now (at most [`MAX_NOT_FOUND_IDS`]).
+    pub fn not_found_ids(&self) -> usize {
+        self.inner.not_found.lock().unwrap().len()
+    }
+
     /// The schema with global id `id` (`GET /schemas/ids/{id}`), references resolved; cached.
     pub fn schema_by_id(&self, id: u32) -> Result<Arc<ResolvedSchema>, RegistryError> {
         if let Some(s) = self.inner.by_id.lock().unwrap().get(&id) {
@@ -458,10 +463,21 @@ impl Inner {
                 Ok(s) => s,
                 Err(e) => {
                     if e.is_not_found() {
-                        self.not_found
-                            .lock()
-                            .unwrap()
-                            .insert(id, (Instant::now(), e.clone()));
+                        let mut misses = self.not_found.lock().unwrap();
+                        if misses.len() >= MAX_NOT_FOUND_IDS {
+                            // Forget the expired ones, or else the oldest.
+                            let ttl = self.config.not_found_ttl;
+                            misses.retain(|_, (at, _)| at.elapsed() < ttl);
+                            if misses.len() >= MAX_NOT_FOUND_IDS
+                                && let Some(oldest) = misses
+                                    .iter()
+                                    .min_by_key(|(_, (at, _))| *at)
+                                    .map(|(k, _)| *k)
+                            {
+                                misses.remove(&oldest);
+                            }
+                        }
+                        misses.insert(id, (Instant::now(), e.clone()));
                     }
                     return Err(e);
                 }
@@ -594,13 +610,12 @@ impl Inner {
                 self.calls.fetch_add(1, Ordering::Relaxed);
                 match req.send().await {
                     Ok(resp) if resp.status().is_success() => {
-                        let bytes =
-                            resp.bytes()
-                                .await
-                                .map_err(|e| RegistryError::InvalidResponse {
-                                    request: request.clone(),
-                                    reason: error_chain(&e),
-                                })?;
+                        let bytes = read_capped(resp).await.map_err(|reason| {
+                            RegistryError::InvalidResponse {
+                                request: request.clone(),
+                                reason,
+                            }
+                        })?;
                         return serde_json::from_slice(&bytes).map_err(|e| {
                             RegistryError::InvalidResponse {
                                 request: request.clone(),
@@ -610,7 +625,10 @@ impl Inner {
                     }
                     Ok(resp) => {
                         let status = resp.status();
-                        let text = resp.text().await.unwrap_or_default();
+                        let text = read_capped(resp)
+                            .await
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                            .unwrap_or_else(|reason| reason);
                         let (error_code, message) = match serde_json::from_str::<ErrorBody>(&text) {
                             Ok(b) => (b.error_code, b.message),
                             Err(_) => (u32::from(status.as_u16()), text),
@@ -644,6 +662,36 @@ impl Inner {
             delay = (delay * 2).min(self.config.max_backoff);
         }
     }
+}
+
+/// Most bytes of a registry response that are read: a schema, even with
+/// many references, is far smaller; a larger body (a registry gone wrong,
+/// or something posing as one) is refused rather than buffered.
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Unknown schema ids remembered at most ([`ClientConfig::not_found_ttl`]):
+/// messages naming random ids cannot grow the client's memory without bound.
+pub const MAX_NOT_FOUND_IDS: usize = 4096;
+
+/// The body of `resp`, or why it was not read (too large, or cut off).
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
+    if let Some(len) = resp.content_length()
+        && len > MAX_RESPONSE_BYTES as u64
+    {
+        return Err(format!(
+            "the response is {len} bytes, more than the {MAX_RESPONSE_BYTES} a schema may take"
+        ));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
+        if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(format!(
+                "the response passes {MAX_RESPONSE_BYTES} bytes, more than a schema may take"
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 /// An error and its sources, e.g. `error sending request: client error (Connect): Connection refused`.

@@ -29,7 +29,8 @@ mod settings;
 
 #[cfg(feature = "client")]
 pub use client::{
-    ClientConfig, RegistryClient, RegistryError, ResolvedReference, ResolvedSchema, Version,
+    ClientConfig, MAX_NOT_FOUND_IDS, MAX_RESPONSE_BYTES, RegistryClient, RegistryError,
+    ResolvedReference, ResolvedSchema, Version,
 };
 pub use framing::FramingError;
 pub use model::{Schema, SchemaReference, SchemaType, SubjectNameStrategy, SubjectVersion};

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use topictable_schema_registry::model::error_codes;
 use topictable_schema_registry::{
-    ClientConfig, RegistryClient, RegistryError, RegistryServer, Schema, SchemaReference,
-    SchemaType, Version, server,
+    ClientConfig, MAX_NOT_FOUND_IDS, MAX_RESPONSE_BYTES, RegistryClient, RegistryError,
+    RegistryServer, Schema, SchemaReference, SchemaType, Version, server,
 };
 
 fn python() -> Option<String> {
@@ -313,4 +313,47 @@ fn subject_strategies_name_subjects_like_confluent() {
         "orders-com.acme.Order"
     );
     assert!(S::RecordName.subject("orders", false, None).is_err());
+}
+
+#[test]
+fn a_response_body_past_the_cap_is_refused_not_buffered() {
+    // A "registry" that answers with an endless JSON string, without a length.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{{\"schema\": \""
+        );
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..(MAX_RESPONSE_BYTES >> 20) + 4 {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let mut config = ClientConfig::new(&format!("http://{addr}"));
+    config.max_retries = 0;
+    let client = RegistryClient::new(config).unwrap();
+    let err = client.schema_by_id(1).unwrap_err().to_string();
+    assert!(err.contains("more than a schema may take"), "{err}");
+}
+
+#[test]
+fn unknown_ids_are_remembered_up_to_a_bound() {
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    for id in 0..(MAX_NOT_FOUND_IDS as u32 + 500) {
+        let err = client.schema_by_id(1_000_000 + id).unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+        assert!(client.not_found_ids() <= MAX_NOT_FOUND_IDS);
+    }
+    assert_eq!(client.not_found_ids(), MAX_NOT_FOUND_IDS);
+    // The newest unknown id is still remembered: asking again makes no call.
+    let calls = client.http_calls();
+    let _ = client.schema_by_id(1_000_000 + MAX_NOT_FOUND_IDS as u32 + 499);
+    assert_eq!(client.http_calls(), calls);
 }

@@ -1,0 +1,175 @@
+//! Hostile datums: a few bytes that claim 2^62 items of a type that takes
+//! no bytes (`null`, empty records) are a row error, found at once, in
+//! decoded and in skipped fields alike; the rows around them decode.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use topictable_codec_avro::AvroCodec;
+use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
+
+fn raw(schema: Value, extra: Value) -> Box<dyn Decoder> {
+    let mut config = json!({"protocol": "raw", "schema": schema.to_string()});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let config = AvroCodec.description().config.validate(&config).unwrap();
+    AvroCodec.new_decoder(&config, Side::Value).unwrap()
+}
+
+/// Zigzag varint of `v`.
+fn long(v: i64) -> Vec<u8> {
+    let mut n = ((v << 1) ^ (v >> 63)) as u64;
+    let mut out = Vec::new();
+    loop {
+        if n < 0x80 {
+            out.push(n as u8);
+            return out;
+        }
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+}
+
+/// Decodes `messages` on another thread; fails the test if that takes
+/// more than 20 s (without the item limit these loop for 2^62 items).
+fn decode_in_time(mut d: Box<dyn Decoder>, messages: Vec<Vec<u8>>) -> Decoded {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut b = MessageBatchBuilder::default();
+        for (i, m) in messages.iter().enumerate() {
+            b.push("t", 0, i as i64, None, None, Some(m), &[]);
+        }
+        let _ = tx.send(d.decode(&b.finish().view()).unwrap());
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("decoding a hostile datum must end at once")
+}
+
+/// A good row, the hostile one, a good row: one row error, for row 1,
+/// naming the item limit.
+fn check(schema: Value, extra: Value, good: Vec<u8>, hostile: Vec<u8>) {
+    let out = decode_in_time(raw(schema, extra), vec![good.clone(), hostile, good]);
+    assert_eq!(out.batch.num_rows(), 3);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert_eq!(out.errors[0].row, 1);
+    assert!(
+        out.errors[0].message.contains("limit of"),
+        "{}",
+        out.errors[0].message
+    );
+}
+
+fn record(fields: Value) -> Value {
+    json!({"type": "record", "name": "T", "fields": fields})
+}
+
+#[test]
+fn an_array_of_nulls_claiming_2_pow_62_items() {
+    let schema = record(json!([{"name": "a", "type": {"type": "array", "items": "null"}}]));
+    let good = [long(3), long(0)].concat();
+    let hostile = [long(1 << 62), long(0)].concat();
+    check(schema, json!({}), good, hostile);
+}
+
+#[test]
+fn nested_arrays_of_empty_records() {
+    let empty = json!({"type": "record", "name": "E", "fields": []});
+    let schema = record(json!([{"name": "a", "type": {"type": "array",
+        "items": {"type": "array", "items": empty}}}]));
+    let good = [long(1), long(2), long(0), long(0)].concat();
+    // Three inner arrays of 2^40 empty records each.
+    let inner = [long(1 << 40), long(0)].concat();
+    let hostile = [long(3), inner.clone(), inner.clone(), inner, long(0)].concat();
+    check(schema, json!({}), good, hostile);
+}
+
+#[test]
+fn a_map_of_nulls_and_negative_block_counts() {
+    let schema = record(json!([{"name": "m", "type": {"type": "map", "values": "null"}}]));
+    let good = [long(1), long(1), b"k".to_vec(), long(0)].concat();
+    // A negative count comes with a byte size: -(2^62) entries "in" 1 byte.
+    let hostile = [long(-(1 << 62)), long(1), b"k".to_vec(), long(0)].concat();
+    check(schema, json!({}), good, hostile);
+}
+
+#[test]
+fn a_skipped_array_of_nulls() {
+    // `a` is not mapped, so it is skipped, not decoded: the same limit holds.
+    let schema = record(json!([
+        {"name": "a", "type": {"type": "array", "items": "null"}},
+        {"name": "b", "type": "long"}
+    ]));
+    let extra = json!({"mapping_only": {"b": "B"}});
+    let good = [long(2), long(0), long(7)].concat();
+    let hostile = [long(1 << 62), long(0), long(7)].concat();
+    check(schema, extra, good, hostile);
+}
+
+#[test]
+fn arrays_of_nulls_within_the_limit_still_decode() {
+    let schema = record(json!([{"name": "a", "type": {"type": "array", "items": "null"}}]));
+    // 60,000 nulls in four bytes: under the 65,536 items any datum may hold.
+    let datum = [long(60_000), long(0)].concat();
+    let out = decode_in_time(raw(schema, json!({})), vec![datum]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.batch.num_rows(), 1);
+}
+
+/// 60 records, each with two fields of the next: 2^60 paths from 60 types.
+fn doubling_schema() -> Value {
+    let mut ty = json!("long");
+    for i in (0..60).rev() {
+        ty = json!({"type": "record", "name": format!("R{i}"), "fields": [
+            {"name": "a", "type": ty},
+            {"name": "b", "type": format!("R{}", i + 1)},
+        ]});
+        // R{i+1} is defined inside `a`; `b` names it. The innermost `b`
+        // names a type that does not exist: give the last one `long`.
+        if i == 59 {
+            ty["fields"][1]["type"] = json!("long");
+        }
+    }
+    record(json!([{"name": "top", "type": ty}, {"name": "id", "type": "long"}]))
+}
+
+/// The decoder for `schema`, or the error it was refused with.
+fn try_raw(schema: &Value, extra: Value) -> Result<Box<dyn Decoder>, String> {
+    let mut config = json!({"protocol": "raw", "schema": schema.to_string()});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    let config = AvroCodec.description().config.validate(&config).unwrap();
+    AvroCodec
+        .new_decoder(&config, Side::Value)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_schema_that_doubles_at_every_level_is_refused_at_once() {
+    // Decoded (flattened into columns) and skipped (not mapped) alike.
+    for extra in [json!({}), json!({"mapping_only": {"id": "Id"}})] {
+        let (tx, rx) = mpsc::channel();
+        let config = extra.clone();
+        std::thread::spawn(move || {
+            let err = match try_raw(&doubling_schema(), config) {
+                Err(e) => e,
+                Ok(mut d) => {
+                    let mut b = MessageBatchBuilder::default();
+                    b.push("t", 0, 0, None, None, Some(&long(1)), &[]);
+                    let out = d.decode(&b.finish().view()).unwrap();
+                    out.errors
+                        .first()
+                        .map(|e| e.message.clone())
+                        .unwrap_or_default()
+                }
+            };
+            let _ = tx.send(err);
+        });
+        let err = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the schema must be refused at once, not expanded");
+        assert!(err.contains("expands to more than"), "{extra}: {err}");
+    }
+}
