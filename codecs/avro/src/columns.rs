@@ -435,9 +435,10 @@ impl Columns {
                     *sorted,
                 ))
             }
-            (Data::Struct { .. }, DataType::Struct(fields)) => {
-                Arc::new(StructArray::new(fields.clone(), finished, nulls))
-            }
+            // `try_new_with_length`: an empty record has no children to give the length.
+            (Data::Struct { .. }, DataType::Struct(fields)) => Arc::new(
+                StructArray::try_new_with_length(fields.clone(), finished, nulls, len)?,
+            ),
             // A union has no validity of its own: its nulls are its children's.
             (
                 Data::Union {

@@ -544,8 +544,10 @@ impl Resolver<'_> {
                     let same = Resolver {
                         writer: self.reader,
                         reader: self.reader,
+                        nodes: std::cell::Cell::new(self.nodes.get()),
                     };
                     let op = same.resolve(f.ty, f.ty, &targets[i], &fpath, depth + 1)?;
+                    self.nodes.set(same.nodes.get());
                     defaults.push((f.name.clone(), Arc::from(bytes), op));
                 }
                 Op::Record {

@@ -117,21 +117,24 @@ fn arrays_of_nulls_within_the_limit_still_decode() {
     assert_eq!(out.batch.num_rows(), 1);
 }
 
-/// 60 records, each with two fields of the next: 2^60 paths from 60 types.
+/// 60 records, each with two fields of the next: 2^60 paths from 60
+/// types. Each type is defined in a field of its own (names let the
+/// definitions stay shallow), the deepest first.
 fn doubling_schema() -> Value {
-    let mut ty = json!("long");
+    let mut fields = vec![
+        json!({"name": "r60", "type": {"type": "record", "name": "R60",
+        "fields": [{"name": "v", "type": "long"}]}}),
+    ];
     for i in (0..60).rev() {
-        ty = json!({"type": "record", "name": format!("R{i}"), "fields": [
-            {"name": "a", "type": ty},
-            {"name": "b", "type": format!("R{}", i + 1)},
-        ]});
-        // R{i+1} is defined inside `a`; `b` names it. The innermost `b`
-        // names a type that does not exist: give the last one `long`.
-        if i == 59 {
-            ty["fields"][1]["type"] = json!("long");
-        }
+        let next = format!("R{}", i + 1);
+        fields.push(json!({"name": format!("r{i}"), "type": {"type": "record",
+        "name": format!("R{i}"), "fields": [
+            {"name": "a", "type": next.clone()},
+            {"name": "b", "type": next},
+        ]}}));
     }
-    record(json!([{"name": "top", "type": ty}, {"name": "id", "type": "long"}]))
+    fields.push(json!({"name": "id", "type": "long"}));
+    record(json!(fields))
 }
 
 /// The decoder for `schema`, or the error it was refused with.
