@@ -183,6 +183,14 @@ const MAX_DEPTH: usize = 64;
 /// schema needs, far less than a hostile one expands to.
 pub(crate) const MAX_PLAN_NODES: usize = 100_000;
 
+/// The row error for a row that would take a column's 32-bit Arrow offsets
+/// past 2 GiB (or 2^31 list items) in one batch: the row is refused, the
+/// rows before it are kept.
+#[cold]
+fn past_2_gib() -> String {
+    "this row would take a column past 2 GiB (2^31 items or bytes) in one batch; use smaller batches (fewer or smaller messages per poll)".to_string()
+}
+
 /// Builds the program reading `writer`'s `wroot` into the reader plan's targets.
 pub fn resolve(
     writer: &SchemaSet,
@@ -620,11 +628,12 @@ impl Op {
                     .into());
                 }
                 let col = &mut cols.cols[*c];
-                col.valid.append(true);
                 if let Data::Bytes { offsets, data } = &mut col.data {
+                    let end = i32::try_from(data.len() + b.len()).map_err(|_| past_2_gib())?;
                     data.extend_from_slice(b);
-                    offsets.push(data.len() as i32);
+                    offsets.push(end);
                 }
+                col.valid.append(true);
             }
             Op::UuidText(c) => {
                 let b = cur.bytes()?;
@@ -693,7 +702,7 @@ impl Op {
                         item.run(cur, cols)?;
                     }
                 }
-                let end = cols.len(*child) as i32;
+                let end = i32::try_from(cols.len(*child)).map_err(|_| past_2_gib())?;
                 push_offset(cols, *col, end);
             }
             Op::Map { col, keys, value } => {
@@ -714,7 +723,7 @@ impl Op {
                         value.run(cur, cols)?;
                     }
                 }
-                let end = cols.len(*keys) as i32;
+                let end = i32::try_from(cols.len(*keys)).map_err(|_| past_2_gib())?;
                 push_offset(cols, *col, end);
             }
             Op::Record {
