@@ -71,18 +71,6 @@ fn quotes() -> Value {
     )
 }
 
-/// The server's base URL, from the line topictable logs when it listens.
-fn base_url(p: &TopictableProcess) -> String {
-    wait_for("the HTTP server to listen", Duration::from_secs(60), || {
-        let stderr = p.stderr();
-        assert!(!stderr.contains("error:"), "topictable failed:\n{stderr}");
-        let rest = &stderr[stderr.find("serving the API on ")?..];
-        let line = &rest[..rest.find('\n')?];
-        let url = line.split_whitespace().nth(4)?;
-        Some(url.trim_end_matches("/api/v1").to_string())
-    })
-}
-
 /// POSTs `sql`: (status, cycles header, body).
 fn post_query(base: &str, format: &str, sql: &str) -> (u16, String, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -190,7 +178,7 @@ fn sql_over_live_tables_matches_pyarrow_and_reads_one_cycle_while_producing() {
         "--exit-after",
         "300s",
     ]));
-    let base = base_url(&p);
+    let base = p.http_base_url();
 
     topictable_e2e::produce_with_python(&broker, "q.quotes", &quotes());
     topictable_e2e::produce_with_python(&broker, "q.orders", &orders(0, 400));

@@ -6,19 +6,6 @@ use std::time::Duration;
 use serde_json::Value;
 use topictable_e2e::{TopictableProcess, wait_for};
 
-/// The server's base URL, from the line topictable logs when it listens.
-fn base_url(p: &TopictableProcess) -> String {
-    wait_for("the HTTP server to listen", Duration::from_secs(60), || {
-        let stderr = p.stderr();
-        assert!(!stderr.contains("error:"), "topictable failed:\n{stderr}");
-        // The whole line, not a part of it still being written.
-        let rest = &stderr[stderr.find("serving the API on ")?..];
-        let line = &rest[..rest.find('\n')?];
-        let url = line.split_whitespace().nth(4)?;
-        Some(url.trim_end_matches("/api/v1").to_string())
-    })
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -58,7 +45,7 @@ fn get_json(url: &str) -> (u16, Value) {
 #[test]
 fn demo_serves_tables_snapshots_and_metrics() {
     let p = TopictableProcess::start(&["demo", "--http", "127.0.0.1:0", "--exit-after", "120s"]);
-    let base = base_url(&p);
+    let base = p.http_base_url();
 
     let (status, tables) = get_json(&format!("{base}/api/v1/tables"));
     assert_eq!(status, 200);
@@ -207,7 +194,7 @@ fn the_updates_stream_follows_a_live_table_as_sse_and_as_arrow() {
     use std::io::BufRead;
 
     let p = TopictableProcess::start(&["demo", "--http", "127.0.0.1:0", "--exit-after", "120s"]);
-    let base = base_url(&p);
+    let base = p.http_base_url();
     // Server-Sent Events: a snapshot with row keys, then one update per cycle.
     let response = agent()
         .get(&format!("{base}/api/v1/tables/lastPrice/updates"))
@@ -300,7 +287,7 @@ fn with_a_token_every_request_but_metrics_needs_it() {
             .args(["demo", "--http", "127.0.0.1:0", "--exit-after", "120s"])
             .env("TOPICTABLE_TOKEN", "s3cret"),
     );
-    let base = base_url(&p);
+    let base = p.http_base_url();
     let tables = format!("{base}/api/v1/tables");
     let (status, _, body) = get(&tables, None);
     assert_eq!(status, 401);
@@ -327,7 +314,7 @@ fn the_shipped_binary_serves_zoned_timestamps_in_every_format() {
             "120s",
         ]),
     );
-    let base = base_url(&p);
+    let base = p.http_base_url();
     wait_for("rows in lastPrice", Duration::from_secs(60), || {
         let (_, t) = get_json(&format!("{base}/api/v1/tables/lastPrice"));
         (t["rows"].as_u64()? >= 1).then_some(())
@@ -374,7 +361,7 @@ fn the_web_view_shows_a_produced_row_in_headless_chromium() {
         "--http".as_ref(),
         "127.0.0.1:0".as_ref(),
     ]);
-    let base = base_url(&p);
+    let base = p.http_base_url();
 
     let marker = format!("web-view-{}", std::process::id());
     let screenshot = topictable_e2e::workspace_root().join("target/web-view.png");
@@ -439,7 +426,7 @@ fn the_openapi_document_holds_against_the_server_under_schemathesis() {
         ]),
     ];
     for p in &hosts {
-        let base = base_url(p);
+        let base = p.http_base_url();
         let schemathesis = topictable_e2e::python().with_file_name("schemathesis");
         let cache = tempfile::tempdir().unwrap();
         // Every check schemathesis has (server errors, response schemas, status
@@ -566,7 +553,7 @@ fn serve_runs_pauses_resumes_restarts_and_deletes_pipelines_over_rest() {
         ])
     };
     let p = serve(state.path());
-    let base = base_url(&p);
+    let base = p.http_base_url();
     let api = |method: &str, path: &str, body: Option<(&str, &str)>| {
         call(method, &format!("{base}/api/v1{path}"), token, body)
     };
@@ -885,7 +872,7 @@ fn serve_runs_pauses_resumes_restarts_and_deletes_pipelines_over_rest() {
     // A restart of `serve` brings the stored pipeline back (with the corrected definition).
     drop(p);
     let p = serve(state.path());
-    let base2 = base_url(&p);
+    let base2 = p.http_base_url();
     let (status, def) = call(
         "GET",
         &format!("{base2}/api/v1/pipelines/orders"),

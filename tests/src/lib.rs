@@ -558,6 +558,20 @@ impl TopictableProcess {
         }
     }
 
+    /// The base URL of its HTTP server (`--http`), from the line it logs
+    /// when it listens; fails the test if it logs an error first.
+    pub fn http_base_url(&self) -> String {
+        wait_for("the HTTP server to listen", Duration::from_secs(60), || {
+            let stderr = self.stderr();
+            assert!(!stderr.contains("error:"), "topictable failed:\n{stderr}");
+            // The whole line, not a part of it still being written.
+            let rest = &stderr[stderr.find("serving the API on ")?..];
+            let line = &rest[..rest.find('\n')?];
+            let url = line.split_whitespace().nth(4)?;
+            Some(url.trim_end_matches("/api/v1").to_string())
+        })
+    }
+
     /// Its stdout so far.
     pub fn stdout(&self) -> String {
         self.stdout.lock().expect("output lock").clone()
