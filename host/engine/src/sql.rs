@@ -154,14 +154,13 @@ type Pinned<'a> = (Vec<(&'a str, PinnedTable)>, Vec<u64>);
 fn pin_by_engine<'a>(tables: &[(&'a str, &Table)]) -> Result<Pinned<'a>, QueryError> {
     let mut pinned: Vec<Option<PinnedTable>> = vec![None; tables.len()];
     let mut cycles = vec![0; tables.len()];
-    let mut done = vec![false; tables.len()];
     for i in 0..tables.len() {
-        if done[i] {
+        if pinned[i].is_some() {
             continue;
         }
         let engine: &Engine = tables[i].1.engine();
         let group: Vec<usize> = (i..tables.len())
-            .filter(|&j| !done[j] && engine.is(tables[j].1.engine()))
+            .filter(|&j| pinned[j].is_none() && engine.is(tables[j].1.engine()))
             .collect();
         let members: Vec<&Table> = group.iter().map(|&j| tables[j].1).collect();
         let pin = engine.pin(&members).map_err(|e| QueryError::TableFailed {
@@ -171,7 +170,6 @@ fn pin_by_engine<'a>(tables: &[(&'a str, &Table)]) -> Result<Pinned<'a>, QueryEr
         for (&j, table) in group.iter().zip(pin.tables) {
             pinned[j] = Some(table);
             cycles[j] = pin.cycle;
-            done[j] = true;
         }
     }
     let pinned = tables
