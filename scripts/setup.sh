@@ -9,8 +9,9 @@
 #   scripts/setup.sh test    # the above, plus what the tests need: valgrind, Python's
 #                            # venv, the tansu Kafka broker (~15 min to build the first
 #                            # time, then cached in ~/.cargo/bin), confluent-kafka
-#                            # (cached in .cache/venv), and headless Chromium with
-#                            # playwright-core (tests/browser/node_modules)
+#                            # (cached in .cache/venv), headless Chromium with
+#                            # playwright-core (tests/browser/node_modules), and
+#                            # cargo-fuzz (cached in ~/.cargo/bin)
 #
 # On a system without apt-get it prints what to install and carries on.
 
@@ -65,6 +66,16 @@ setup_tansu() {
     export PATH="$HOME/.cargo/bin:$PATH"
 }
 
+# cargo-fuzz, for the bounded fuzzing runs (scripts/fuzz.sh). Its
+# `--sanitizer none` mode builds on the stable toolchain; cached in ~/.cargo/bin.
+setup_cargo_fuzz() {
+    if ! command -v cargo-fuzz >/dev/null && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
+        setup_step "installing cargo-fuzz (cached in ~/.cargo/bin; ~1 min the first time)"
+        cargo install cargo-fuzz --locked
+    fi
+    export PATH="$HOME/.cargo/bin:$PATH"
+}
+
 # confluent-kafka for Python: the independent Kafka client and the reference
 # for the Confluent wire format (Avro/Protobuf serializers, Schema Registry).
 setup_python_clients() {
@@ -98,6 +109,7 @@ setup_test() {
     setup_build
     setup_apt valgrind python3 python3-venv
     setup_tansu
+    setup_cargo_fuzz
     setup_python_clients "$1"
     setup_browser "$1"
 }

@@ -3,8 +3,9 @@
 # missing (system packages, the tansu Kafka broker, the Python test clients),
 # caching each, so a second run goes straight to the tests.
 #
-#   scripts/test.sh          # everything: format, lint, unit, loading, leak check
+#   scripts/test.sh          # everything: format, lint, unit, loading, leak check, fuzzing
 #   SKIP_LINT=1 scripts/test.sh
+#   FUZZ_SECONDS=10 scripts/test.sh   # shorter fuzzing (default 60 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -56,6 +57,10 @@ for line in sys.stdin:
 valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
     --error-exitcode=99 "$exe" --test-threads=1
 echo "valgrind: no definite leaks"
+
+step "fuzz: every target in fuzz/ for ${FUZZ_SECONDS:-60} s from its seeds (scripts/fuzz.sh)"
+# Crash inputs kept under fuzz/regressions/ are replayed first; any crash fails the run.
+scripts/fuzz.sh
 
 # The closing line CI reads.
 passed=$(grep -Eo '[0-9]+ passed' "$CACHE/test-output.txt" | awk '{s+=$1} END {print s+0}')

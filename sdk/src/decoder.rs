@@ -12,14 +12,30 @@ pub struct RowError {
     pub row: usize,
     /// What was expected and what came, e.g. `expected 8 bytes for int64, got 5: …`.
     pub message: String,
+    /// The message may be fine: what failed is outside it (its schema
+    /// registry cannot be reached, or answers 5xx). The host then holds the
+    /// message's partition at it and decodes it again later, instead of
+    /// applying the bad-record policy.
+    pub retry: bool,
 }
 
 impl RowError {
-    /// A row error.
+    /// A row error: the message itself is bad.
     pub fn new(row: usize, message: impl Into<String>) -> Self {
         Self {
             row,
             message: message.into(),
+            retry: false,
+        }
+    }
+
+    /// A row that could not be decoded now, through no fault of its own
+    /// (see [`RowError::retry`]).
+    pub fn retry_later(row: usize, message: impl Into<String>) -> Self {
+        Self {
+            row,
+            message: message.into(),
+            retry: true,
         }
     }
 }

@@ -114,3 +114,157 @@ fn raw_avro_datums_through_tansu() {
     );
     assert_eq!(prices.error_counts().decode_errors, 0);
 }
+
+/// Serializes `records` with confluent-kafka's AvroSerializer through
+/// `registry` (registering `schema` under `topic`'s subject), without
+/// producing them: the Confluent-framed bytes of each.
+fn serialize(
+    registry: &Registry,
+    topic: &str,
+    schema: &Value,
+    records: Vec<Value>,
+) -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cases, out) = (dir.path().join("cases.json"), dir.path().join("out.jsonl"));
+    let case = json!([{"topic": topic, "schema": schema, "records": records}]);
+    std::fs::write(&cases, case.to_string()).expect("write cases");
+    run_python(
+        "produce_avro.py",
+        &[
+            registry.url(),
+            cases.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+    );
+    std::fs::read_to_string(&out)
+        .expect("read output")
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).expect("json line");
+            let hex = record["hex"].as_str().expect("hex");
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect()
+        })
+        .collect()
+}
+
+fn prices(from: usize, n: usize, with_qty: bool) -> Vec<Value> {
+    (from..from + n)
+        .map(|i| match with_qty {
+            true => json!({"symbol": format!("S{i}"), "price": i as f64, "qty": 1}),
+            false => json!({"symbol": format!("S{i}"), "price": i as f64}),
+        })
+        .collect()
+}
+
+/// The registry goes away while records of a schema id the table has not
+/// seen arrive on partition 0 (records of a known id go on arriving on
+/// partition 1). Under every policy, partition 0 is held at the first such
+/// record (`Waiting for schema registry`), partition 1 goes on, nothing is
+/// counted as a bad record, skipped or dead-lettered; when the registry is
+/// back, every record arrives exactly once.
+#[test]
+fn a_registry_outage_holds_the_partition_and_loses_nothing_under_each_policy() {
+    use topictable::ingest::{
+        ConsumeSpec, IngestStatus, InitialOffsets, OnError, StartAt, ValueSpec, consume_to_table,
+    };
+    use topictable_e2e::{TestProducer, plugins, wait_for};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut registry = Registry::start_persistent(&dir.path().join("schemas.json"));
+    let broker = Broker::start();
+    let producer = TestProducer::new(&broker);
+    let n = 200;
+    for policy in ["fail", "skip", "dead-letter"] {
+        let topic = format!("outage.{policy}");
+        broker.create_topic(&topic, 2);
+        let dlq = format!("{topic}.dlq");
+        broker.create_topic(&dlq, 1);
+        let first = serialize(&registry, &topic, &price_schema(false), prices(0, n, false));
+        let more_v1 = serialize(&registry, &topic, &price_schema(false), prices(n, n, false));
+
+        let engine = Engine::new();
+        let _cycles = engine.start_with_period(Duration::from_millis(20));
+        let mut spec = ConsumeSpec::new(
+            &broker.bootstrap(),
+            &topic,
+            ValueSpec::Ignore,
+            ValueSpec::codec(
+                "avro",
+                json!({"schema_registry_url": registry.url(), "schema_subject": format!("{topic}-value")}),
+            ),
+        );
+        spec.table_type = topictable_engine::TableType::Append;
+        spec.offsets = InitialOffsets::all(StartAt::Beginning);
+        spec.on_error = match policy {
+            "fail" => OnError::Fail,
+            "skip" => OnError::Skip,
+            _ => OnError::DeadLetter { topic: dlq.clone() },
+        };
+        let table = consume_to_table(&engine, &topic, &plugins(), spec).expect("consume");
+        producer.send_values(&topic, 0, &first);
+        snapshot_with_rows(&table, n);
+
+        // v2, registered now (a new id the table has not seen), serialized
+        // while the registry is up and produced while it is down.
+        let v2 = serialize(
+            &registry,
+            &topic,
+            &price_schema(true),
+            prices(2 * n, n, true),
+        );
+        assert_ne!(first[0][1..5], v2[0][1..5], "a new schema id for v2");
+        registry.stop();
+        producer.send_values(&topic, 0, &v2);
+        producer.send_values(&topic, 1, &more_v1);
+        // Partition 1 (a known schema) goes on; partition 0 is held.
+        snapshot_with_rows(&table, 2 * n);
+        let waiting = wait_for(
+            "the table to wait",
+            Duration::from_secs(30),
+            || match table.status() {
+                IngestStatus::WaitingForRegistry(why) => Some(why),
+                IngestStatus::Failed(why) => panic!("{policy}: failed: {why}"),
+                _ => None,
+            },
+        );
+        assert!(
+            waiting.starts_with("Waiting for schema registry"),
+            "{waiting}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(
+            table.table().snapshot().unwrap().num_rows(),
+            2 * n,
+            "{policy}"
+        );
+        let counts = table.error_counts();
+        let none = (counts.decode_errors, counts.skipped, counts.dead_lettered);
+        assert_eq!(
+            none,
+            (0, 0, 0),
+            "{policy}: held records are not bad records"
+        );
+
+        registry.restart();
+        let rows = json_rows(&snapshot_with_rows(&table, 3 * n));
+        wait_for("the table to run again", Duration::from_secs(30), || {
+            matches!(table.status(), IngestStatus::Running).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let rows_now = table.table().snapshot().unwrap().num_rows();
+        assert_eq!(rows_now, 3 * n, "{policy}: every record exactly once");
+        let mut symbols: Vec<String> = rows
+            .iter()
+            .map(|r| r["symbol"].as_str().unwrap().to_string())
+            .collect();
+        symbols.sort();
+        symbols.dedup();
+        assert_eq!(symbols.len(), 3 * n, "{policy}: no record twice, none lost");
+        let counts = table.error_counts();
+        let none = (counts.decode_errors, counts.skipped, counts.dead_lettered);
+        assert_eq!(none, (0, 0, 0), "{policy}");
+    }
+}

@@ -199,6 +199,19 @@ impl TestProducer {
         self.producer.flush(Duration::from_secs(30)).expect("flush");
     }
 
+    /// Sends `values` (no key) to `partition`, in order, and waits for all of them.
+    pub fn send_values(&self, topic: &str, partition: i32, values: &[Vec<u8>]) {
+        for value in values {
+            let record: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(topic).partition(partition).payload(value);
+            self.producer
+                .send(record)
+                .map_err(|(e, _)| e)
+                .expect("queue record");
+        }
+        self.producer.flush(Duration::from_secs(30)).expect("flush");
+    }
+
     /// Sends `(key, value)` text records to `partition`.
     pub fn send_text(&self, topic: &str, partition: i32, records: &[(Option<&str>, &str)]) {
         for (k, v) in records {
@@ -375,28 +388,66 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
 /// `topictable registry` (the embedded Confluent-compatible Schema Registry)
 /// running as its own process on a free port; killed when dropped.
 pub struct Registry {
-    child: Child,
+    child: Option<Child>,
+    port: u16,
+    persist: Option<PathBuf>,
     url: String,
 }
 
 impl Registry {
-    /// Starts `topictable registry` and waits until it listens.
+    /// Starts `topictable registry` (in memory) and waits until it listens.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts `topictable registry` keeping its schemas in `file`, so that
+    /// [`Registry::restart`] serves the same ids.
+    pub fn start_persistent(file: &Path) -> Self {
+        Self::start_with(Some(file.to_path_buf()))
+    }
+
+    fn start_with(persist: Option<PathBuf>) -> Self {
         let port = free_port();
-        let child = Command::new(topictable_bin())
-            .arg("--plugin-dir")
-            .arg(plugin_dir())
-            .args(["registry", "--listen", &format!("127.0.0.1:{port}")])
+        let mut registry = Self {
+            child: None,
+            port,
+            persist,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        registry.restart();
+        registry
+    }
+
+    /// Kills the registry process (an outage: clients get connection refused).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (after [`Registry::stop`]) and waits
+    /// until it listens.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut command = Command::new(topictable_bin());
+        command.arg("--plugin-dir").arg(plugin_dir()).args([
+            "registry",
+            "--listen",
+            &format!("127.0.0.1:{}", self.port),
+        ]);
+        if let Some(file) = &self.persist {
+            command.arg("--persist").arg(file);
+        }
+        let child = command
             .stdout(Stdio::null())
             .spawn()
             .expect("start topictable registry");
+        self.child = Some(child);
+        let port = self.port;
         wait_for("the registry to listen", Duration::from_secs(20), || {
             TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
         });
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
     }
 
     /// Its base URL, `http://127.0.0.1:PORT`.
@@ -407,8 +458,7 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 

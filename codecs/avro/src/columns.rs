@@ -265,12 +265,13 @@ impl Columns {
         }
     }
 
-    /// Cuts column `c` (and its children) back to `len` rows.
+    /// Cuts column `c` (and its children) back to `len` rows. The children
+    /// are cut even when `c` itself has no row past `len`: a list, map or
+    /// record appends its own row after its children's, so a row that
+    /// failed inside one leaves children ahead of it.
     pub fn truncate(&mut self, c: ColId, len: usize) {
         let col = &mut self.cols[c];
-        if col.valid.len() <= len {
-            return;
-        }
+        let len = len.min(col.valid.len());
         col.valid.truncate(len);
         let mut nested: Vec<(ColId, usize)> = Vec::new();
         match &mut col.data {
@@ -401,11 +402,13 @@ impl Columns {
                     Arc::new(BinaryArray::new(offsets, values, nulls))
                 }
             }
-            (Data::Fixed { size, data }, _) => Arc::new(FixedSizeBinaryArray::new(
+            // `try_new_with_len`: a `fixed` of size 0 has no bytes to give the length.
+            (Data::Fixed { size, data }, _) => Arc::new(FixedSizeBinaryArray::try_new_with_len(
                 *size as i32,
                 Buffer::from(take_like(data)),
                 nulls,
-            )),
+                len,
+            )?),
             (Data::Dict { keys, values }, _) => {
                 let keys =
                     PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(take_like(keys)), nulls);

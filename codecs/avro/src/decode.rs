@@ -1,10 +1,9 @@
 //! The decoder: framing, per-writer-id programs, and batches of rows.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use topictable_schema_registry::RegistryClient;
 use topictable_schema_registry::framing::split_frame;
+use topictable_schema_registry::{MAX_CACHED_SCHEMAS, RegistryClient, SchemaCache};
 use topictable_sdk::arrow_array::{RecordBatch, RecordBatchOptions};
 use topictable_sdk::arrow_schema::SchemaRef;
 use topictable_sdk::preview::preview_bytes;
@@ -25,6 +24,9 @@ enum Program {
     Unresolvable(String),
     /// The registry failed (unknown id, unreachable): retried after a while.
     RegistryFailed(String, Instant),
+    /// The registry could not answer (see `RegistryError::is_unavailable`):
+    /// the rows are held for the host to decode again, not failed.
+    RegistryUnavailable(String, Instant),
 }
 
 /// Decodes Avro datums (Confluent-framed or raw) into the reader schema's columns.
@@ -35,9 +37,9 @@ pub struct AvroDecoder {
     registry: Option<RegistryClient>,
     /// The program for raw datums (writer = reader schema).
     raw: Option<Op>,
-    /// Programs, indexed through `by_id`.
-    programs: Vec<Program>,
-    by_id: HashMap<u32, usize>,
+    /// Programs by writer schema id (at most MAX_CACHED_SCHEMAS: the ids
+    /// come from the messages).
+    programs: SchemaCache<u32, Program>,
 }
 
 impl std::fmt::Debug for AvroDecoder {
@@ -45,7 +47,7 @@ impl std::fmt::Debug for AvroDecoder {
         f.debug_struct("AvroDecoder")
             .field("schema", &self.plan.schema)
             .field("protocol", &self.protocol)
-            .field("writer_ids", &self.by_id.keys().collect::<Vec<_>>())
+            .field("writer_ids", &self.programs.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -85,8 +87,7 @@ impl AvroDecoder {
             protocol: config.protocol,
             registry,
             raw,
-            programs: Vec::new(),
-            by_id: HashMap::new(),
+            programs: SchemaCache::new(MAX_CACHED_SCHEMAS),
         })
     }
 
@@ -95,18 +96,36 @@ impl AvroDecoder {
         self.registry.as_ref()
     }
 
-    /// The index in `programs` of the program for `id`, loading it when needed.
+    /// Number of writer schemas cached (at most [`MAX_CACHED_SCHEMAS`]).
+    pub fn cached_writer_schemas(&self) -> usize {
+        self.programs.len()
+    }
+
+    /// The slot in `programs` of the program for `id`, loading it when needed
+    /// (and again when a registry failure is old enough to retry).
     fn load(&mut self, id: u32) -> usize {
-        let existing = self.by_id.get(&id).copied();
-        if let Some(i) = existing {
-            match &self.programs[i] {
-                Program::RegistryFailed(_, at) if at.elapsed() >= REGISTRY_RETRY_AFTER => {}
-                _ => return i,
+        if let Some(slot) = self.programs.find(&id) {
+            match self.programs.get(slot) {
+                Program::RegistryFailed(_, at) | Program::RegistryUnavailable(_, at)
+                    if at.elapsed() >= REGISTRY_RETRY_AFTER => {}
+                _ => return slot,
             }
+            let program = self.program(id);
+            self.programs.set(slot, program);
+            return slot;
         }
-        let program = match &self.registry {
+        let program = self.program(id);
+        self.programs.insert(id, program)
+    }
+
+    /// The program for writer schema `id`, from the registry.
+    fn program(&self, id: u32) -> Program {
+        match &self.registry {
             None => Program::Unresolvable("no schema registry configured".into()),
             Some(registry) => match registry.schema_by_id(id) {
+                Err(e) if e.is_unavailable() => {
+                    Program::RegistryUnavailable(e.to_string(), Instant::now())
+                }
                 Err(e) => Program::RegistryFailed(e.to_string(), Instant::now()),
                 Ok(resolved) => {
                     let texts: Vec<String> = resolved
@@ -130,26 +149,26 @@ impl AvroDecoder {
                     }
                 }
             },
-        };
-        match existing {
-            Some(i) => {
-                self.programs[i] = program;
-                i
-            }
-            None => {
-                self.programs.push(program);
-                self.by_id.insert(id, self.programs.len() - 1);
-                self.programs.len() - 1
-            }
         }
     }
 
     fn fail_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
+        self.null_row(row);
+        errors.push(RowError::new(row, message));
+    }
+
+    /// A row of nulls for a row that is held (see `RowError::retry`).
+    fn hold_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
+        self.null_row(row);
+        errors.push(RowError::retry_later(row, message));
+    }
+
+    /// Cuts back what a failed row wrote and makes it a row of nulls.
+    fn null_row(&mut self, row: usize) {
         for &c in &self.plan.top {
             self.plan.columns.truncate(c, row);
             self.plan.columns.append_null(c);
         }
-        errors.push(RowError::new(row, message));
     }
 }
 
@@ -193,12 +212,18 @@ impl Decoder for AvroDecoder {
                 (None, _) => None,
             };
             let op = match (id, index) {
-                (Some(id), Some(i)) => match &self.programs[i] {
+                (Some(id), Some(i)) => match self.programs.get(i) {
                     Program::Ready(op) => op,
                     Program::Unresolvable(why) | Program::RegistryFailed(why, _) => {
                         let message = format!("schema id {id}: {why}");
                         self.fail_row(row, message, &mut errors);
                         // A registry failure may be retried later in this batch.
+                        last = None;
+                        continue;
+                    }
+                    Program::RegistryUnavailable(why, _) => {
+                        let message = format!("schema id {id}: {why}");
+                        self.hold_row(row, message, &mut errors);
                         last = None;
                         continue;
                     }

@@ -176,3 +176,145 @@ fn a_schema_that_doubles_at_every_level_is_refused_at_once() {
         assert!(err.contains("expands to more than"), "{extra}: {err}");
     }
 }
+
+/// Found by the `avro_raw` fuzz target: a row that fails inside a map or
+/// list entry (the key or item written, the rest missing) left the entry
+/// in the child columns, because the map's own row was not written yet
+/// and the rollback stopped there: the next batch's map came out with keys
+/// and values of different lengths. Now the rollback cuts the children
+/// too, and the rows around the failed one decode.
+#[test]
+fn a_row_failing_inside_a_map_or_list_entry_leaves_no_half_entry() {
+    let schema = record(json!([
+        {"name": "m", "type": {"type": "map", "values": ["null", "boolean", "bytes"]}},
+        {"name": "l", "type": {"type": "array", "items": {"type": "record", "name": "I",
+            "fields": [{"name": "x", "type": "long"}, {"name": "y", "type": ["null", "long"]}]}}}
+    ]));
+    // m = {"a": true}, l = [{x: 5, y: 6}]
+    let good = [
+        long(1),
+        long(1),
+        b"a".to_vec(),
+        long(1),
+        vec![1],
+        long(0),
+        long(1),
+        long(5),
+        long(1),
+        long(6),
+        long(0),
+    ]
+    .concat();
+    // The map's key, then the end of the datum (no union branch).
+    let in_map = [long(1), long(1), b"a".to_vec()].concat();
+    // A whole map, then a list item with `x` and no `y`.
+    let in_list = [long(0), long(1), long(5)].concat();
+    for (what, hostile) in [("map", in_map), ("list", in_list)] {
+        let mut d = raw(schema.clone(), json!({"unions": "union"}));
+        for _ in 0..2 {
+            let mut b = MessageBatchBuilder::default();
+            for (i, m) in [&good, &hostile, &good].into_iter().enumerate() {
+                b.push("t", 0, i as i64, None, None, Some(m), &[]);
+            }
+            let out = d.decode(&b.finish().view()).expect("the batch decodes");
+            assert_eq!(out.batch.num_rows(), 3, "{what}");
+            assert_eq!(out.errors.len(), 1, "{what}: {:?}", out.errors);
+            assert_eq!(out.errors[0].row, 1, "{what}");
+            for column in out.batch.columns() {
+                column.to_data().validate_full().expect("valid Arrow");
+                assert!(column.is_null(1), "{what}: the failed row is null");
+                assert!(column.is_valid(2), "{what}: the row after it decodes");
+            }
+        }
+    }
+}
+
+/// Found by the `avro_schema` fuzz target: a `fixed` of size 0 (legal
+/// Avro) came out as an Arrow column of length 0 whatever the row count,
+/// so a map of them failed the whole batch.
+#[test]
+fn fixed_of_size_zero_has_one_value_per_row() {
+    let zero = json!({"type": "fixed", "name": "Z", "size": 0});
+    let schema = record(json!([
+        {"name": "f", "type": zero},
+        {"name": "m", "type": {"type": "map", "values": "Z"}}
+    ]));
+    // f (no bytes), m = {"a": z, "b": z}
+    let datum = [
+        long(2),
+        long(1),
+        b"a".to_vec(),
+        long(1),
+        b"b".to_vec(),
+        long(0),
+    ]
+    .concat();
+    let out = decode_in_time(raw(schema, json!({})), vec![datum.clone(), datum]);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.batch.num_rows(), 2);
+    for column in out.batch.columns() {
+        assert_eq!(column.len(), 2);
+        column.to_data().validate_full().expect("valid Arrow");
+    }
+}
+
+/// Schema ids come from the messages: a stream of random ids (unknown to
+/// the registry) must not grow the decoder's per-id cache without bound.
+#[test]
+fn random_schema_ids_keep_the_program_cache_bounded() {
+    use topictable_codec_avro::{AvroConfig, AvroDecoder};
+    use topictable_schema_registry::MAX_CACHED_SCHEMAS;
+    let registry = topictable_schema_registry::server::spawn("127.0.0.1:0").unwrap();
+    let config = json!({"schema_registry_url": registry.url(), "schema": "\"long\"",
+        "column": "v"});
+    let config = AvroCodec.description().config.validate(&config).unwrap();
+    let mut d = AvroDecoder::new(&AvroConfig::from_map(&config).unwrap(), Side::Value).unwrap();
+    let mut id = 7u32;
+    for _ in 0..5 {
+        let mut b = MessageBatchBuilder::default();
+        for i in 0..1000 {
+            id = id.wrapping_mul(2_654_435_761).wrapping_add(1);
+            let mut m = vec![0];
+            m.extend_from_slice(&id.to_be_bytes());
+            m.extend(long(i));
+            b.push("t", 0, i, None, None, Some(&m), &[]);
+        }
+        let out = d.decode(&b.finish().view()).unwrap();
+        // The registry knows none of them: every row names its id.
+        assert_eq!(out.errors.len(), 1000);
+        assert!(
+            out.errors[0].message.contains("404"),
+            "{}",
+            out.errors[0].message
+        );
+        assert!(d.cached_writer_schemas() <= MAX_CACHED_SCHEMAS);
+    }
+    assert_eq!(d.cached_writer_schemas(), MAX_CACHED_SCHEMAS);
+}
+
+/// A registry that cannot be reached is not a bad record: the row comes
+/// back marked `retry` (the host holds the partition and decodes it again).
+/// An id the registry does not know (404) stays a record error.
+#[test]
+fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let live = topictable_schema_registry::server::spawn("127.0.0.1:0").unwrap();
+    for (url, retry) in [(dead_url, true), (live.url(), false)] {
+        let config = json!({"schema_registry_url": url, "schema": "\"long\"", "column": "v"});
+        let config = AvroCodec.description().config.validate(&config).unwrap();
+        let mut d = AvroCodec.new_decoder(&config, Side::Value).unwrap();
+        let framed = [vec![0, 0, 0, 0, 42], long(7)].concat();
+        let mut b = MessageBatchBuilder::default();
+        b.push("t", 0, 0, None, None, Some(&framed), &[]);
+        b.push("t", 0, 1, None, None, Some(&framed), &[]);
+        let out = d.decode(&b.finish().view()).unwrap();
+        assert_eq!(out.errors.len(), 2, "{url}");
+        assert!(
+            out.errors.iter().all(|e| e.retry == retry),
+            "{url}: {:?}",
+            out.errors
+        );
+    }
+}

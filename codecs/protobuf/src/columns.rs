@@ -225,11 +225,12 @@ impl Columns {
         c.nulls.append_non_null();
     }
 
-    /// Drops every slot from `len` on, children included.
+    /// Drops every slot from `len` on, children included. The children are
+    /// cut even when `col` has no slot past `len`: a list or message closes
+    /// its own slot after its children's, so a row that failed inside one
+    /// leaves children ahead of it.
     pub fn truncate(&mut self, col: usize, len: usize) {
-        if self.len(col) <= len {
-            return;
-        }
+        let len = len.min(self.len(col));
         let c = &mut self.cols[col];
         c.nulls.truncate(len);
         let mut nested = Vec::new();
@@ -347,9 +348,14 @@ impl Columns {
                     other => unreachable!("list data as {other}"),
                 }
             }
+            // A message without fields has no children to give the length.
             (Data::Struct { len, .. }, DataType::Struct(fields)) => {
-                *len = 0;
-                Arc::new(StructArray::new(fields.clone(), children, nulls))
+                let rows = std::mem::take(len);
+                if fields.is_empty() {
+                    Arc::new(StructArray::new_empty_fields(rows, nulls))
+                } else {
+                    Arc::new(StructArray::new(fields.clone(), children, nulls))
+                }
             }
             (Data::Struct { .. }, other) => unreachable!("struct data as {other}"),
         }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost_reflect::MessageDescriptor;
-use topictable_schema_registry::RegistryClient;
 use topictable_schema_registry::framing::{decode_message_indexes, split_frame};
+use topictable_schema_registry::{MAX_CACHED_SCHEMAS, RegistryClient, SchemaCache};
 use topictable_sdk::arrow_array::{RecordBatch, RecordBatchOptions};
 use topictable_sdk::arrow_schema::{Schema, SchemaRef};
 use topictable_sdk::preview::preview_bytes;
@@ -36,6 +36,9 @@ enum Writer {
     Failed(String),
     /// The registry failed (unknown id, unreachable): retried after a while.
     RegistryFailed(String, Instant),
+    /// The registry could not answer (see `RegistryError::is_unavailable`):
+    /// the rows are held for the host to decode again, not failed.
+    RegistryUnavailable(String, Instant),
 }
 
 /// Decodes Protobuf messages (Confluent-framed or raw) into the columns of one message type.
@@ -50,10 +53,17 @@ pub struct ProtobufDecoder {
     plan: Plan,
     schema: SchemaRef,
     groups: Vec<bool>,
-    writers: Vec<Writer>,
-    by_key: HashMap<(u32, Vec<i32>), usize>,
+    /// Writers by (schema id, message indexes), at most MAX_CACHED_SCHEMAS
+    /// (both come from the messages). Without a registry the id is not
+    /// used, so every id shares one writer per index path.
+    writers: SchemaCache<(u32, Vec<i32>), Writer>,
+    /// Compiled registry schemas by id, at most MAX_CACHED_POOLS.
     pools: HashMap<u32, Result<Compiled, String>>,
 }
+
+/// Most compiled registry schemas a decoder keeps; all are dropped (and
+/// compiled again when needed) when more arrive.
+const MAX_CACHED_POOLS: usize = 64;
 
 impl std::fmt::Debug for ProtobufDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -132,8 +142,7 @@ impl ProtobufDecoder {
             columns,
             plan,
             schema,
-            writers: Vec::new(),
-            by_key: HashMap::new(),
+            writers: SchemaCache::new(MAX_CACHED_SCHEMAS),
             pools: HashMap::new(),
         })
     }
@@ -148,30 +157,31 @@ impl ProtobufDecoder {
         &self.message
     }
 
-    /// The writer for `(id, indexes)`, loading it when needed.
+    /// Number of writers cached (at most [`MAX_CACHED_SCHEMAS`]).
+    pub fn cached_writers(&self) -> usize {
+        self.writers.len()
+    }
+
+    /// The slot of the writer for `(id, indexes)`, loading it when needed
+    /// (and again when a registry failure is old enough to retry).
     fn load(&mut self, id: u32, indexes: &[i32]) -> usize {
-        let existing = self.by_key.get(&(id, indexes.to_vec())).copied();
-        if let Some(i) = existing {
-            match &self.writers[i] {
-                Writer::RegistryFailed(_, at) if at.elapsed() >= REGISTRY_RETRY_AFTER => {
+        let id = if self.registry.is_some() { id } else { 0 };
+        let key = (id, indexes.to_vec());
+        if let Some(slot) = self.writers.find(&key) {
+            match self.writers.get(slot) {
+                Writer::RegistryFailed(_, at) | Writer::RegistryUnavailable(_, at)
+                    if at.elapsed() >= REGISTRY_RETRY_AFTER =>
+                {
                     self.pools.remove(&id);
                 }
-                _ => return i,
+                _ => return slot,
             }
+            let writer = self.make_writer(id, indexes);
+            self.writers.set(slot, writer);
+            return slot;
         }
         let writer = self.make_writer(id, indexes);
-        match existing {
-            Some(i) => {
-                self.writers[i] = writer;
-                i
-            }
-            None => {
-                self.writers.push(writer);
-                self.by_key
-                    .insert((id, indexes.to_vec()), self.writers.len() - 1);
-                self.writers.len() - 1
-            }
-        }
+        self.writers.insert(key, writer)
     }
 
     fn make_writer(&mut self, id: u32, indexes: &[i32]) -> Writer {
@@ -179,9 +189,18 @@ impl ProtobufDecoder {
             // Without a registry the indexes are read against the reader's own file.
             None => self.reader.file(),
             Some(registry) => {
+                if self.pools.len() >= MAX_CACHED_POOLS && !self.pools.contains_key(&id) {
+                    self.pools.clear();
+                }
                 let compiled = match self.pools.entry(id) {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(v) => match registry.schema_by_id(id) {
+                        Err(e) if e.is_unavailable() => {
+                            return Writer::RegistryUnavailable(
+                                format!("schema id {id}: {e}"),
+                                Instant::now(),
+                            );
+                        }
                         Err(e) => {
                             return Writer::RegistryFailed(
                                 format!("schema id {id}: {e}"),
@@ -203,12 +222,18 @@ impl ProtobufDecoder {
         };
         let m = match descriptors::message_at(&file, indexes) {
             Ok(m) => m,
-            Err(e) => return Writer::Failed(format!("schema id {id}: {e}")),
+            Err(e) if self.registry.is_some() => {
+                return Writer::Failed(format!("schema id {id}: {e}"));
+            }
+            Err(e) => return Writer::Failed(e.to_string()),
         };
-        let label = format!(
-            "schema id {id}, message index {indexes:?} ({})",
-            m.full_name()
-        );
+        let label = match self.registry {
+            Some(_) => format!(
+                "schema id {id}, message index {indexes:?} ({})",
+                m.full_name()
+            ),
+            None => format!("message index {indexes:?} ({})", m.full_name()),
+        };
         if m.full_name() != self.message.full_name() {
             return Writer::Failed(format!(
                 "{label}: this table reads `{}`, not `{}` (set `message` to read that type)",
@@ -239,11 +264,22 @@ impl ProtobufDecoder {
     }
 
     fn fail_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
+        self.null_row(row);
+        errors.push(RowError::new(row, message));
+    }
+
+    /// A row of nulls for a row that is held (see `RowError::retry`).
+    fn hold_row(&mut self, row: usize, message: String, errors: &mut Vec<RowError>) {
+        self.null_row(row);
+        errors.push(RowError::retry_later(row, message));
+    }
+
+    /// Cuts back what a failed row wrote and makes it a row of nulls.
+    fn null_row(&mut self, row: usize) {
         for &(c, _) in &self.plan.top {
             self.columns.truncate(c, row);
             null_cell(&mut self.columns, c);
         }
-        errors.push(RowError::new(row, message));
     }
 }
 
@@ -335,7 +371,7 @@ impl Decoder for ProtobufDecoder {
                     row,
                 )
                 .map_err(|e| format!("{raw_label}: {e}")),
-                Some(w) => match &self.writers[w] {
+                Some(w) => match self.writers.get(w) {
                     Writer::Ready {
                         plan,
                         extra_nulls,
@@ -353,6 +389,12 @@ impl Decoder for ProtobufDecoder {
                         // A registry failure may be retried later in this batch.
                         last = None;
                         Err(why.clone())
+                    }
+                    Writer::RegistryUnavailable(why, _) => {
+                        last = None;
+                        let why = why.clone();
+                        self.hold_row(row, why, &mut errors);
+                        continue;
                     }
                 },
             };

@@ -45,3 +45,154 @@ fn a_message_that_doubles_at_every_level_is_refused_at_once() {
     let err = result.expect_err("a 2^60-field message must be refused");
     assert!(err.contains("expands to more than"), "{err}");
 }
+
+fn inline_decoder(schema: &str, message: &str) -> Box<dyn topictable_sdk::Decoder> {
+    let config = json!({"protocol": "raw", "message": message, "schema": schema});
+    let config = ProtobufCodec
+        .description()
+        .config
+        .validate(&config)
+        .unwrap();
+    ProtobufCodec.new_decoder(&config, Side::Value).unwrap()
+}
+
+fn decode(d: &mut dyn topictable_sdk::Decoder, messages: &[&[u8]]) -> topictable_sdk::Decoded {
+    let mut b = topictable_sdk::MessageBatchBuilder::default();
+    for (i, m) in messages.iter().enumerate() {
+        b.push("t", 0, i as i64, None, None, Some(m), &[]);
+    }
+    let out = d.decode(&b.finish().view()).expect("the batch decodes");
+    for column in out.batch.columns() {
+        column.to_data().validate_full().expect("valid Arrow");
+    }
+    out
+}
+
+/// Found by the `protobuf_schema` fuzz target: a message type without
+/// fields, read as a struct column (here, a map's values), panicked in Arrow (a struct without
+/// children cannot tell its length) and failed the whole batch.
+#[test]
+fn a_message_without_fields_is_a_struct_column() {
+    let mut d = inline_decoder(
+        "syntax = \"proto3\"; package e; message Empty {} message M { Empty e = 1; int64 v = 2; map<string, Empty> es = 3; }",
+        "e.M",
+    );
+    // e present, v = 5, es = {"k": {}}; then an empty message; then e alone.
+    let out = decode(
+        d.as_mut(),
+        &[
+            &[
+                0x0a, 0x00, 0x10, 0x05, 0x1a, 0x05, 0x0a, 0x01, b'k', 0x12, 0x00,
+            ],
+            &[],
+            &[0x0a, 0x00],
+        ],
+    );
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.batch.num_rows(), 3);
+}
+
+/// A row that fails inside a repeated message (an item's field cut off)
+/// leaves nothing of that item in the child columns: the rows around it
+/// decode, in this batch and the next.
+#[test]
+fn a_row_failing_inside_a_repeated_message_leaves_no_half_item() {
+    let mut d = inline_decoder(
+        "syntax = \"proto3\"; package r; message Item { int64 x = 1; string s = 2; } \
+         message M { repeated Item items = 1; int64 v = 2; }",
+        "r.M",
+    );
+    // items = [{x: 1, s: "ab"}], v = 3
+    let good: &[u8] = &[0x0a, 0x06, 0x08, 0x01, 0x12, 0x02, b'a', b'b', 0x10, 0x03];
+    // An item whose string claims 5 bytes and has 2.
+    let bad: &[u8] = &[0x0a, 0x06, 0x08, 0x01, 0x12, 0x05, b'a', b'b'];
+    for _ in 0..2 {
+        let out = decode(d.as_mut(), &[good, bad, good]);
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        assert_eq!(out.errors[0].row, 1);
+        assert_eq!(out.batch.num_rows(), 3);
+    }
+}
+
+/// Schema ids and message indexes come from the messages: random ones must
+/// not grow the decoder's writer cache without bound; and without a
+/// registry (the id unused) one index path is planned once, whatever the ids.
+#[test]
+fn random_ids_and_indexes_keep_the_writer_cache_bounded() {
+    use topictable_codec_protobuf::{ProtobufConfig, ProtobufDecoder};
+    use topictable_schema_registry::MAX_CACHED_SCHEMAS;
+    use topictable_sdk::Decoder;
+    let config = json!({"protocol": "confluent", "message": "c.M",
+        "schema": "syntax = \"proto3\"; package c; message M { int64 v = 1; }"});
+    let config = ProtobufCodec
+        .description()
+        .config
+        .validate(&config)
+        .unwrap();
+    let mut d =
+        ProtobufDecoder::new(&ProtobufConfig::from_map(&config).unwrap(), Side::Value).unwrap();
+    let mut id = 7u32;
+    let mut batch = |d: &mut ProtobufDecoder, index: &dyn Fn(i64) -> Vec<u8>| {
+        let mut b = topictable_sdk::MessageBatchBuilder::default();
+        for i in 0..1000 {
+            id = id.wrapping_mul(2_654_435_761).wrapping_add(1);
+            let mut m = vec![0];
+            m.extend_from_slice(&id.to_be_bytes());
+            m.extend(index(i));
+            m.extend([0x08, 0x05]);
+            b.push("t", 0, i, None, None, Some(&m), &[]);
+        }
+        d.decode(&b.finish().view()).unwrap()
+    };
+    // Index [0] (the single byte 0) under 1,000 random ids: one writer.
+    let out = batch(&mut d, &|_| vec![0]);
+    assert!(out.errors.is_empty(), "{:?}", &out.errors[..1]);
+    assert_eq!(d.cached_writers(), 1);
+    // Paths [0, i] (none exists): a writer each, up to the bound.
+    for round in 0..3 {
+        let out = batch(&mut d, &|i| {
+            let n = (round * 1000 + i) as u64;
+            let mut path = vec![4]; // two indexes, zigzag
+            path.push(0);
+            let mut z = n << 1;
+            while z >= 0x80 {
+                path.push((z as u8 & 0x7f) | 0x80);
+                z >>= 7;
+            }
+            path.push(z as u8);
+            path
+        });
+        assert_eq!(out.errors.len(), 1000);
+        assert!(d.cached_writers() <= MAX_CACHED_SCHEMAS);
+    }
+    assert_eq!(d.cached_writers(), MAX_CACHED_SCHEMAS);
+}
+
+/// A registry that cannot be reached is not a bad record: the row comes
+/// back marked `retry`; an id the registry does not know (404) stays a
+/// record error.
+#[test]
+fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let live = topictable_schema_registry::server::spawn("127.0.0.1:0").unwrap();
+    for (url, retry) in [(dead_url, true), (live.url(), false)] {
+        let config = json!({"schema_registry_url": url, "message": "c.M",
+            "schema": "syntax = \"proto3\"; package c; message M { int64 v = 1; }"});
+        let config = ProtobufCodec
+            .description()
+            .config
+            .validate(&config)
+            .unwrap();
+        let mut d = ProtobufCodec.new_decoder(&config, Side::Value).unwrap();
+        let framed: &[u8] = &[0, 0, 0, 0, 42, 0, 0x08, 0x05];
+        let out = decode(d.as_mut(), &[framed, framed]);
+        assert_eq!(out.errors.len(), 2, "{url}");
+        assert!(
+            out.errors.iter().all(|e| e.retry == retry),
+            "{url}: {:?}",
+            out.errors
+        );
+    }
+}

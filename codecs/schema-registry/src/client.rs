@@ -133,6 +133,17 @@ impl RegistryError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, RegistryError::Api { status: 404, .. })
     }
+
+    /// Whether the registry could not answer (unreachable, timed out, 5xx
+    /// or 429 after every retry): the request may succeed later, so what
+    /// needed it is held, not judged bad.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            RegistryError::Unreachable { .. } => true,
+            RegistryError::Api { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
 }
 
 /// A schema together with every schema it references, fetched recursively.

@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod framing;
@@ -27,6 +28,7 @@ pub mod server;
 #[cfg(feature = "client")]
 mod settings;
 
+pub use cache::{MAX_CACHED_SCHEMAS, SchemaCache};
 #[cfg(feature = "client")]
 pub use client::{
     ClientConfig, MAX_NOT_FOUND_IDS, MAX_RESPONSE_BYTES, RegistryClient, RegistryError,

@@ -126,6 +126,7 @@ impl LiveView {
                     IngestStatus::Paused => "paused".to_string(),
                     IngestStatus::Stopped => "stopped".to_string(),
                     IngestStatus::Failed(m) => format!("FAILED: {m}"),
+                    IngestStatus::WaitingForRegistry(m) => format!("WAITING: {m}"),
                 };
                 line.push_str(&format!(
                     " [{status}; errors: {} decode, {} skipped, {} dead-lettered]",

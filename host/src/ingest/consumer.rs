@@ -24,6 +24,7 @@ use super::progress::Progress;
 use super::record_error::{
     ErrorCounts, ErrorCountsSnapshot, ErrorReason, RateLimitedLog, RecordError,
 };
+use super::registry_hold::HeldPartitions;
 use super::spec::{
     ConsumeSpec, ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
 };
@@ -80,6 +81,10 @@ pub enum IngestStatus {
     Failed(String),
     /// Stopped on request.
     Stopped,
+    /// Holding one or more partitions at a record whose schema registry
+    /// cannot be reached (or answers 5xx), and retrying with backoff; the
+    /// other partitions go on. Says which schema and why.
+    WaitingForRegistry(String),
 }
 
 struct Shared {
@@ -408,6 +413,7 @@ fn start_loop(
         last_partition_check: Instant::now(),
         last_progress_check: Instant::now() - PROGRESS_EVERY,
         paused: false,
+        held: HeldPartitions::default(),
     };
     std::thread::Builder::new()
         .name(format!("ingest-{name}"))
@@ -823,6 +829,8 @@ struct IngestLoop {
     last_progress_check: Instant,
     /// Whether the partitions are paused now.
     paused: bool,
+    /// Partitions held at a record whose schema registry cannot be reached.
+    held: HeldPartitions,
 }
 
 /// How often the watermarks and rows per second are refreshed.
@@ -836,6 +844,11 @@ struct BatchOutcome {
     next_offsets: super::commits::NextOffsets,
     /// Set when the table must stop.
     failure: Option<String>,
+    /// Partitions to hold, at the offset of their first record whose
+    /// schema registry could not be reached, with the reason.
+    holds: Vec<(String, i32, i64, String)>,
+    /// Partitions read past without a hold (their holds, if any, are over).
+    read: Vec<(String, i32)>,
 }
 
 impl IngestLoop {
@@ -843,6 +856,9 @@ impl IngestLoop {
         let mut builder = MessageBatchBuilder::with_capacity(self.spec.max_batch.min(65_536), 64);
         while !self.shared.stop.load(Relaxed) {
             self.apply_pause();
+            if !self.paused {
+                self.held.resume_due(&self.consumer);
+            }
             builder.clear();
             self.poll_batch(&mut builder);
             if !builder.is_empty() {
@@ -857,6 +873,7 @@ impl IngestLoop {
                 );
                 if pushed.is_ok() {
                     lock(&self.shared.progress).handled(&handled);
+                    self.apply_holds(&outcome.holds, &outcome.read);
                 }
                 match pushed {
                     Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
@@ -895,6 +912,9 @@ impl IngestLoop {
             return tracing::warn!(table = %self.shared.name, "pause/resume: {e}");
         }
         if want != self.paused {
+            // Resuming resumes every partition, held ones too: they are read
+            // again from where they were held (and held again if need be).
+            self.held.clear();
             tracing::info!(table = %self.shared.name, "{}", if want { "paused" } else { "resumed" });
             self.paused = want;
             let mut status = lock(&self.shared.status);
@@ -909,6 +929,44 @@ impl IngestLoop {
         if want {
             // Nothing to fetch: wait here rather than spin.
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Holds the partitions a batch could not decode for want of the
+    /// schema registry, releases those it read past, and says so in the
+    /// status (`registry_hold.rs`).
+    fn apply_holds(&mut self, holds: &[(String, i32, i64, String)], read: &[(String, i32)]) {
+        for (topic, partition) in read {
+            self.held.release(topic, *partition);
+        }
+        for (topic, partition, offset, reason) in holds {
+            if let Err(e) = self
+                .held
+                .hold(&self.consumer, topic, *partition, *offset, reason)
+            {
+                self.fail(format!(
+                    "cannot hold {topic}/{partition} at offset {offset} while the schema registry is unavailable: {e}"
+                ));
+                return;
+            }
+            tracing::warn!(
+                table = %self.shared.name,
+                "waiting for the schema registry: {topic}/{partition} is held at offset {offset}: {reason}"
+            );
+        }
+        let mut status = lock(&self.shared.status);
+        match (&*status, self.held.is_empty()) {
+            (IngestStatus::Running | IngestStatus::WaitingForRegistry(_), false) => {
+                *status = IngestStatus::WaitingForRegistry(format!(
+                    "Waiting for schema registry: {}",
+                    self.held.reason()
+                ));
+            }
+            (IngestStatus::WaitingForRegistry(_), true) => {
+                tracing::info!(table = %self.shared.name, "the schema registry answers again");
+                *status = IngestStatus::Running;
+            }
+            _ => {}
         }
     }
 
@@ -1036,19 +1094,33 @@ impl IngestLoop {
             .decode_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
 
+        // Per partition, the first row the decoders could not decode for want
+        // of the schema registry: from it on, the partition is held, not judged.
+        let id = |i: usize| (batch.topic_ids[i], batch.partitions[i]);
+        let mut held_from: BTreeMap<(u32, i32), (usize, &str)> = BTreeMap::new();
+        for decoded in [&key, &value].into_iter().flatten().flatten() {
+            for e in decoded.errors.iter().filter(|e| e.retry) {
+                let first = held_from.entry(id(e.row)).or_insert((e.row, &e.message));
+                if e.row < first.0 {
+                    *first = (e.row, &e.message);
+                }
+            }
+        }
+        let held = |i: usize| held_from.get(&id(i)).is_some_and(|&(first, _)| i >= first);
+
         // Every bad row, first reason wins (key before value).
         let mut bad: BTreeMap<usize, RecordError> = BTreeMap::new();
         for (side, out) in [(Side::Key, &key), (Side::Value, &value)] {
             match out {
                 Some(Ok(decoded)) => {
-                    for e in &decoded.errors {
+                    for e in decoded.errors.iter().filter(|e| !held(e.row)) {
                         bad.entry(e.row).or_insert_with(|| {
                             RecordError::new(batch, e.row, side, e.message.clone(), false)
                         });
                     }
                 }
                 Some(Err(message)) => {
-                    for row in 0..n {
+                    for row in (0..n).filter(|&row| !held(row)) {
                         bad.entry(row).or_insert_with(|| {
                             RecordError::new(batch, row, side, message.clone(), true)
                         });
@@ -1101,23 +1173,37 @@ impl IngestLoop {
         // Messages come in runs of one partition, so the map is touched only
         // at the last message of each run.
         let mut by_id: BTreeMap<(u32, i32), i64> = BTreeMap::new();
-        let id = |i: usize| (batch.topic_ids[i], batch.partitions[i]);
-        for i in 0..handled {
-            if i + 1 == handled || id(i + 1) != id(i) {
+        if held_from.is_empty() {
+            for i in 0..handled {
+                if i + 1 == handled || id(i + 1) != id(i) {
+                    by_id.insert(id(i), batch.offsets[i] + 1);
+                }
+            }
+        } else {
+            for i in (0..handled).filter(|&i| !held(i)) {
                 by_id.insert(id(i), batch.offsets[i] + 1);
             }
         }
+        let topic = |topic_id: u32| {
+            let name = batch.topic_names.get(topic_id as usize).unwrap_or_default();
+            String::from_utf8_lossy(name).into_owned()
+        };
+        // A partition is held only if the batch got as far as the record.
+        let holds: Vec<(String, i32, i64, String)> = held_from
+            .iter()
+            .filter(|&(_, &(first, _))| first < handled)
+            .map(|(&(t, p), &(first, why))| (topic(t), p, batch.offsets[first], why.to_string()))
+            .collect();
+        let read: Vec<(String, i32)> = by_id
+            .keys()
+            .filter(|k| !held_from.contains_key(k))
+            .map(|&(t, p)| (topic(t), p))
+            .collect();
         let next_offsets = by_id
             .into_iter()
-            .map(|((topic_id, partition), next)| {
-                let name = batch.topic_names.get(topic_id as usize).unwrap_or_default();
-                (
-                    (String::from_utf8_lossy(name).into_owned(), partition),
-                    next,
-                )
-            })
+            .map(|((topic_id, partition), next)| ((topic(topic_id), partition), next))
             .collect();
-        let keep = (0..n).map(|i| i < handled && !bad.contains_key(&i));
+        let keep = (0..n).map(|i| i < handled && !bad.contains_key(&i) && !held(i));
         let keep = BooleanArray::from_iter(keep.map(Some));
         let rows = if keep.true_count() == 0 {
             None
@@ -1129,6 +1215,8 @@ impl IngestLoop {
                         rows: None,
                         next_offsets: BTreeMap::new(),
                         failure: Some(e),
+                        holds: Vec::new(),
+                        read: Vec::new(),
                     };
                 }
             }
@@ -1137,6 +1225,8 @@ impl IngestLoop {
             rows,
             next_offsets,
             failure,
+            holds,
+            read,
         }
     }
 

@@ -5,7 +5,9 @@
 //! table type in; a live engine table out. Messages are decoded in batches
 //! by codec plugins; a record that cannot be decoded is handled by the
 //! table's `on_error` policy (`fail`, `skip` or `dead-letter`), and every
-//! error names its topic, partition and offset.
+//! error names its topic, partition and offset. A record whose schema
+//! registry cannot be reached is not a bad record: its partition is held
+//! at it and retried (`registry_hold.rs`).
 //!
 //! Delivery: in group mode, offsets are committed only after the rows they
 //! cover are visible in a completed update cycle, so a restart re-reads what
@@ -18,6 +20,7 @@ mod dead_letter;
 mod fetch_queue;
 mod progress;
 mod record_error;
+mod registry_hold;
 mod spec;
 
 pub use consumer::{

@@ -132,6 +132,7 @@ struct Scrape {
     rows: Family<TableLabels, Gauge>,
     failed: Family<TableLabels, Gauge>,
     paused: Family<TableLabels, Gauge>,
+    waiting: Family<TableLabels, Gauge>,
     memory: Family<TableLabels, Gauge>,
     messages: Family<TableLabels, Counter>,
     ingested: Family<TableLabels, Counter>,
@@ -177,6 +178,10 @@ fn gather(state: &AppState) -> Registry {
         s.paused
             .get_or_create(&l)
             .set(i64::from(status == Some(IngestStatus::Paused)));
+        s.waiting.get_or_create(&l).set(i64::from(matches!(
+            status,
+            Some(IngestStatus::WaitingForRegistry(_))
+        )));
         let (m, r) = probe.progress();
         let counts = probe.error_counts();
         s.messages.get_or_create(&l).inc_by(m);
@@ -278,6 +283,11 @@ fn register(s: Scrape, observed: &ServeMetrics) -> Registry {
         "table_paused",
         "1 when the Kafka table's consumer is paused",
         s.paused,
+    );
+    r.register(
+        "table_waiting_for_registry",
+        "1 while the Kafka table holds a partition because its schema registry cannot be reached",
+        s.waiting,
     );
     r.register(
         "table_memory_bytes",

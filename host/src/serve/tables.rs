@@ -57,6 +57,7 @@ fn info(pipeline: &HostedPipeline, name: &str, table: &Table) -> TableInfo {
         Some(IngestStatus::Paused) => (Some("paused"), None),
         Some(IngestStatus::Stopped) => (Some("stopped"), None),
         Some(IngestStatus::Failed(e)) => (Some("failed"), Some(e)),
+        Some(IngestStatus::WaitingForRegistry(e)) => (Some("waiting"), Some(e)),
     };
     let (rows, table_error) = match table.num_rows() {
         Ok(n) => (Some(n), None),

@@ -349,6 +349,7 @@ fn kafka_table_status(
         IngestStatus::Failed(e) => (State::Failed, Some(e)),
         IngestStatus::Stopped => (State::Stopped, None),
         IngestStatus::Paused => (State::Paused, None),
+        IngestStatus::WaitingForRegistry(e) => (State::WaitingForRegistry, Some(e)),
         IngestStatus::Running if progress.is_lagging(now) => (State::Lagging, None),
         IngestStatus::Running => (State::Running, None),
     };

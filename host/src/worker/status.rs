@@ -16,6 +16,9 @@ pub enum State {
     Lagging,
     /// A write failed and is being retried (a sink).
     Retrying,
+    /// Holding partitions at a record whose schema registry cannot be
+    /// reached, retrying with backoff (a Kafka table): see `error`.
+    WaitingForRegistry,
     /// Stopped by an error: see `error`.
     Failed,
     /// Stopped on request.

@@ -146,6 +146,13 @@ impl FfiArrowArray {
         }
     }
 
+    /// Takes over a C Data Interface array made by any producer (another
+    /// language's Arrow, or a fuzzer): importing it checks what
+    /// `arrow/batch_import.rs` lists, and dropping it runs its `release`.
+    pub fn from_c_data(array: FFI_ArrowArray) -> Self {
+        Self { array }
+    }
+
     /// Imports the array, which must have type `data_type` (known from a schema
     /// exchanged earlier), taking ownership of its buffers.
     pub fn import(self, data_type: DataType) -> Result<ArrayData, PluginError> {

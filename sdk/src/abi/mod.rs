@@ -137,6 +137,8 @@ pub struct FfiRowError {
     pub row: u64,
     /// What went wrong.
     pub message: RString,
+    /// Decode it again later (see `RowError::retry`).
+    pub retry: bool,
 }
 
 pub(crate) fn row_errors_to_ffi(errors: Vec<RowError>) -> RVec<FfiRowError> {
@@ -148,6 +150,7 @@ pub(crate) fn row_errors_to_ffi(errors: Vec<RowError>) -> RVec<FfiRowError> {
         .map(|e| FfiRowError {
             row: e.row as u64,
             message: e.message.into(),
+            retry: e.retry,
         })
         .collect()
 }
@@ -161,6 +164,7 @@ pub(crate) fn row_errors_from_ffi(errors: RVec<FfiRowError>) -> Vec<RowError> {
         .map(|e| RowError {
             row: e.row as usize,
             message: e.message.into_string(),
+            retry: e.retry,
         })
         .collect()
 }

@@ -3,9 +3,14 @@
 //!
 //! Every column of a flat type becomes an arrow-rs array whose buffers share
 //! one owner: an `Arc` of the foreign root, whose `release` runs when the last
-//! buffer is dropped. Columns of other types, and buffers that are not aligned
-//! for their type, are moved out of the root (the specification's move) and
-//! imported by arrow-rs, which copies misaligned buffers into aligned ones.
+//! buffer is dropped; a buffer that is not aligned for its type is copied
+//! into an aligned one. Columns of other (nested) types, and roots of shapes
+//! our exports never make, are moved out of the root (the specification's
+//! move) and imported by arrow-rs, after `check_shape` has checked every
+//! length, offset, buffer and child count that arrow-rs sizes its reads by;
+//! what arrow-rs then builds is checked as the lean path checks (buffer
+//! sizes, null counts, ascending offsets inside their values, dictionary
+//! keys, union type ids: `check_values`), because its import trusts them.
 //!
 //! # What is checked, and what is trusted
 //!
@@ -16,15 +21,14 @@
 //!
 //! - the root: not released, one child per field, `length ≥ 0`, `offset ≥
 //!   0`, a children pointer (a root with an offset or a validity bitmap,
-//!   which none of our exports has, goes to arrow-rs's import, which applies
-//!   the offset; nulls there are refused);
+//!   which none of our exports has, goes to arrow-rs's import after
+//!   `check_shape`, and is then validated in full; nulls there are refused);
 //! - each child: not released, `length` equal to the root's, `offset ≥ 0`,
 //!   `offset + length` without overflow, the buffer count of its type, no
 //!   children and no dictionary, `null_count ≥ -1`;
 //! - buffers: non-null where data is needed (a validity bitmap may be null
-//!   only if `null_count` is 0 or -1), aligned for their element type (else
-//!   arrow-rs's import copies them), and a recounted null count equal to the
-//!   reported one;
+//!   only if `null_count` is 0 or -1), copied when not aligned for their
+//!   element type, and a recounted null count equal to the reported one;
 //! - offsets (utf8, binary and their large forms): the first is ≥ 0, each is ≥
 //!   the one before, and the last sizes the values buffer, so every value's
 //!   range lies inside it;
@@ -36,8 +40,10 @@
 //! exchanged when the decoder (or encoder, or sink) was made. Utf8 data is
 //! not re-validated as UTF-8: that would cost as much as decoding short
 //! strings; a producer that is not our SDK must send valid UTF-8, as the Arrow
-//! format requires. (arrow-rs's import, which every batch took before, checks
-//! neither the offsets nor the null counts.)
+//! format requires.
+//! (arrow-rs's import alone, which every batch took before, checks neither
+//! the offsets nor the null counts.) The `c_data_import` fuzz target builds
+//! foreign batches that lie in every one of these ways.
 
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
@@ -54,6 +60,7 @@ use arrow_array::{
 use arrow_buffer::{
     ArrowNativeType, BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer, bit_util,
 };
+use arrow_data::ArrayData;
 use arrow_data::ffi::FFI_ArrowArray;
 use arrow_schema::{ArrowError, DataType, SchemaRef};
 
@@ -178,9 +185,16 @@ pub(super) fn import_batch_with_arrow_rs(
     array: FFI_ArrowArray,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, ArrowImportError> {
-    // SAFETY: `array` is an unreleased C Data Interface array (checked by the
-    // caller); arrow-rs reads it as a struct of the schema's fields.
-    let data = unsafe { from_ffi_and_data_type(array, DataType::Struct(schema.fields().clone())) }?;
+    let data_type = DataType::Struct(schema.fields().clone());
+    check_shape(RawArrowArray::view(&array), &data_type, 0)
+        .map_err(ArrowImportError::MalformedRoot)?;
+    // SAFETY: `array` is an unreleased C Data Interface array whose lengths,
+    // offsets, buffer and child counts were checked against the schema
+    // (check_shape); arrow-rs reads it as a struct of the schema's fields.
+    let data = unsafe { from_ffi_and_data_type(array, data_type) }?;
+    // arrow-rs's import trusts the values (offsets, child lengths, type
+    // ids); this path is for shapes our exports never make, so check them all.
+    check_values(&data)?;
     let array = StructArray::from(data);
     if array.null_count() > 0 {
         return Err(ArrowImportError::TopLevelNulls);
@@ -245,6 +259,9 @@ impl ForeignColumn<'_> {
         &self,
         child: *mut RawArrowArray,
     ) -> Result<ArrayRef, ArrowImportError> {
+        // SAFETY: the caller's contract.
+        let shape = check_shape(unsafe { &*child }, self.data_type, 0);
+        shape.map_err(|problem| self.malformed(problem))?;
         // SAFETY: the caller's contract; the copy takes over the child's
         // release, and the original is marked released, as a move requires.
         let moved = unsafe {
@@ -252,11 +269,15 @@ impl ForeignColumn<'_> {
             (*child).release = None;
             moved
         };
-        // SAFETY: a valid C Data Interface array of the schema's type.
+        // SAFETY: an unreleased C Data Interface array whose lengths,
+        // offsets, buffer and child counts fit the schema's type (checked
+        // above), so arrow-rs's import reads only inside its buffers.
         let data = unsafe { from_ffi_and_data_type(moved.into_ffi(), self.data_type.clone()) }?;
         if data.len() != self.rows {
             return Err(self.malformed(format!("length {}, expected {}", data.len(), self.rows)));
         }
+        // arrow-rs's import trusts offsets, child lengths and type ids.
+        check_values(&data)?;
         Ok(make_array(data))
     }
 
@@ -340,24 +361,21 @@ impl ForeignColumn<'_> {
         Ok((nulls.null_count() > 0).then_some(nulls))
     }
 
-    /// `count` elements of `T` from element `first` of buffer `index`, or
-    /// `None` if the buffer is not aligned for `T`.
+    /// `count` elements of `T` from element `first` of buffer `index`
+    /// (shared, or copied when the buffer is not aligned for `T`).
     fn elements<T: ArrowNativeType>(
         &self,
         child: &RawArrowArray,
         index: usize,
         first: usize,
         count: usize,
-    ) -> Result<Option<ScalarBuffer<T>>, ArrowImportError> {
+    ) -> Result<ScalarBuffer<T>, ArrowImportError> {
         let start = child.buffer(index).cast::<T>();
         if count == 0 {
-            return Ok(Some(ScalarBuffer::from(Vec::new())));
+            return Ok(ScalarBuffer::from(Vec::new()));
         }
         if start.is_null() {
             return Err(self.malformed(format!("buffer {index} is null")));
-        }
-        if !start.is_aligned() {
-            return Ok(None);
         }
         let end_byte = first
             .checked_add(count)
@@ -366,10 +384,28 @@ impl ForeignColumn<'_> {
         if end_byte.is_none() {
             return Err(self.malformed("offset and length overflow the buffers"));
         }
+        if !start.is_aligned() {
+            // Copied into an aligned buffer here: arrow-rs's import would
+            // read the last offset through the misaligned pointer.
+            let mut copy = Vec::<T>::with_capacity(count);
+            // SAFETY: the buffer holds `first + count` elements of T (as
+            // below), read as bytes, which need no alignment, into the
+            // copy's `count` elements of capacity; any bytes are a valid T
+            // (ArrowNativeType is plain old data).
+            unsafe {
+                ptr::copy_nonoverlapping(
+                    start.add(first).cast::<u8>(),
+                    copy.as_mut_ptr().cast::<u8>(),
+                    count * size_of::<T>(),
+                );
+                copy.set_len(count);
+            }
+            return Ok(ScalarBuffer::from(copy));
+        }
         // SAFETY: the C Data Interface makes this buffer hold at least
         // `first + count` elements of T (a size that fits in isize, checked).
         let buffer = unsafe { self.share(start.add(first).cast(), count * size_of::<T>()) };
-        Ok(Some(ScalarBuffer::from(buffer)))
+        Ok(ScalarBuffer::from(buffer))
     }
 
     fn primitive<T: ArrowPrimitiveType>(
@@ -381,9 +417,7 @@ impl ForeignColumn<'_> {
             return Ok(Some(new_empty_array(self.data_type)));
         }
         let nulls = self.nulls(child, span)?;
-        let Some(values) = self.elements::<T::Native>(child, 1, span.offset, span.length)? else {
-            return Ok(None);
-        };
+        let values = self.elements::<T::Native>(child, 1, span.offset, span.length)?;
         let array = PrimitiveArray::<T>::try_new(values, nulls)?;
         // Only these types have parameters beyond what T::DATA_TYPE says.
         let parametrised = matches!(
@@ -426,10 +460,7 @@ impl ForeignColumn<'_> {
             return Ok(Some(new_empty_array(self.data_type)));
         }
         let nulls = self.nulls(child, span)?;
-        let Some(offsets) = self.elements::<T::Offset>(child, 1, span.offset, span.length + 1)?
-        else {
-            return Ok(None);
-        };
+        let offsets = self.elements::<T::Offset>(child, 1, span.offset, span.length + 1)?;
         // Together these keep every value's byte range inside [0, last).
         let ascending = ascending(&offsets);
         let first = offsets[0].to_usize();
@@ -477,10 +508,7 @@ impl ForeignColumn<'_> {
             let (Some(first), Some(count)) = (first, count) else {
                 return Err(self.malformed("offset and length overflow the values buffer"));
             };
-            match self.elements::<u8>(child, 1, first, count)? {
-                Some(values) => values.into_inner(),
-                None => return Ok(None),
-            }
+            self.elements::<u8>(child, 1, first, count)?.into_inner()
         };
         let array =
             FixedSizeBinaryArray::try_new_with_len(width as i32, values, nulls, span.length)?;
@@ -516,4 +544,162 @@ fn ascending<O: Ord>(offsets: &[O]) -> bool {
         }
     }
     tail_ascending && descents.iter().fold(0, |any, lane| any | lane) == 0
+}
+
+/// Deepest nesting of types `check_shape` follows.
+const MAX_DEPTH: usize = 64;
+
+/// Checks what arrow-rs's import computes buffer sizes from before it reads
+/// a byte: per array (children and dictionary included) that it is not
+/// released, that length and offset are non-negative and their sum (in
+/// bits of the widest type) does not overflow, and that it has the buffer
+/// and child counts of its type, with the pointers to them. Values
+/// (offsets, type ids) are checked after the import, by arrow-rs's
+/// `check_values`.
+fn check_shape(array: &RawArrowArray, data_type: &DataType, depth: usize) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("types nested deeper than {MAX_DEPTH}"));
+    }
+    if array.release.is_none() {
+        return Err("an array was already released".into());
+    }
+    let end = array.offset.checked_add(array.length);
+    if array.length < 0 || array.offset < 0 || end.is_none_or(|e| e > i64::MAX / 256) {
+        return Err(format!(
+            "length {} at offset {} is out of range",
+            array.length, array.offset
+        ));
+    }
+    if array.null_count < -1 {
+        return Err(format!("null_count {}", array.null_count));
+    }
+    // The buffer count arrow-rs's export writes (and its import reads).
+    let layout = arrow_data::layout(data_type);
+    if layout.variadic {
+        return Err(format!("type {data_type} cannot cross the ABI"));
+    }
+    let buffers = (layout.buffers.len() + usize::from(layout.can_contain_null_mask)) as i64;
+    let children: Vec<&DataType> = match data_type {
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => vec![f.data_type()],
+        DataType::Struct(fields) => fields.iter().map(|f| f.data_type()).collect(),
+        DataType::Union(fields, _) => fields.iter().map(|(_, f)| f.data_type()).collect(),
+        DataType::RunEndEncoded(ends, values) => vec![ends.data_type(), values.data_type()],
+        DataType::ListView(_) | DataType::LargeListView(_) => {
+            return Err(format!("type {data_type} cannot cross the ABI"));
+        }
+        _ => Vec::new(),
+    };
+    if array.n_buffers != buffers || (buffers > 0 && array.buffers.is_null()) {
+        return Err(format!(
+            "{} buffers for {data_type}, expected {buffers}",
+            array.n_buffers
+        ));
+    }
+    if array.n_children != children.len() as i64
+        || (!children.is_empty() && array.children.is_null())
+    {
+        return Err(format!(
+            "{} children for {data_type}, expected {}",
+            array.n_children,
+            children.len()
+        ));
+    }
+    // arrow-rs's import reads the last offset through the offsets pointer.
+    let offset_width = match data_type {
+        DataType::Utf8 | DataType::Binary | DataType::List(_) | DataType::Map(..) => 4,
+        DataType::LargeUtf8 | DataType::LargeBinary | DataType::LargeList(_) => 8,
+        _ => 1,
+    };
+    if offset_width > 1 && array.length > 0 && !array.buffer(1).addr().is_multiple_of(offset_width)
+    {
+        return Err(format!("the offsets of {data_type} are not aligned"));
+    }
+    for (i, child_type) in children.into_iter().enumerate() {
+        // SAFETY: `children` holds `n_children` pointers (checked above),
+        // kept alive by the array that holds them.
+        let child = unsafe { array.children.add(i).read() };
+        if child.is_null() {
+            return Err(format!("child {i} of {data_type} is null"));
+        }
+        // SAFETY: a non-null child of a live array is a valid ArrowArray.
+        let child = unsafe { &*child };
+        check_shape(child, child_type, depth + 1)?;
+        // A struct's rows are its children's rows at its own offset.
+        if matches!(data_type, DataType::Struct(_)) && child.length < array.offset + array.length {
+            return Err(format!(
+                "child {i} has {} rows, the struct needs {} (offset {} + length {})",
+                child.length,
+                array.offset + array.length,
+                array.offset,
+                array.length
+            ));
+        }
+    }
+    match data_type {
+        DataType::Dictionary(_, values) => {
+            if array.dictionary.is_null() {
+                return Err("a dictionary array without its dictionary".into());
+            }
+            // SAFETY: a non-null dictionary of a live array is a valid ArrowArray.
+            check_shape(unsafe { &*array.dictionary }, values, depth + 1)
+        }
+        _ if !array.dictionary.is_null() => Err(format!("a dictionary on {data_type}")),
+        _ => Ok(()),
+    }
+}
+
+/// What arrow-rs's `validate_full` checks, but UTF-8 (trusted, as on the
+/// lean path): per array, children and dictionary included, the buffer
+/// sizes and child lengths (`validate`), the null counts, and that offsets
+/// ascend from ≥ 0 and stay inside their values (`ascending`, one pass);
+/// other types' values (dictionary keys, union type ids) by arrow-rs.
+fn check_values(data: &ArrayData) -> Result<(), ArrowError> {
+    data.validate()?;
+    data.validate_nulls()?;
+    match data.data_type() {
+        DataType::Utf8 | DataType::Binary => check_offsets::<i32>(data, data.buffers()[1].len())?,
+        DataType::LargeUtf8 | DataType::LargeBinary => {
+            check_offsets::<i64>(data, data.buffers()[1].len())?;
+        }
+        DataType::List(_) | DataType::Map(..) => {
+            check_offsets::<i32>(data, data.child_data()[0].len())?;
+        }
+        DataType::LargeList(_) => check_offsets::<i64>(data, data.child_data()[0].len())?,
+        t if t.is_primitive()
+            || matches!(
+                t,
+                DataType::Null
+                    | DataType::Boolean
+                    | DataType::FixedSizeBinary(_)
+                    | DataType::FixedSizeList(..)
+                    | DataType::Struct(_)
+            ) => {}
+        _ => data.validate_values()?,
+    }
+    data.child_data().iter().try_for_each(check_values)
+}
+
+/// Offsets `[offset, offset + len]` of `data` ascend from ≥ 0 to ≤ `limit`.
+fn check_offsets<O: ArrowNativeType + Ord>(
+    data: &ArrayData,
+    limit: usize,
+) -> Result<(), ArrowError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    // `validate` checked that the buffer holds offset + len + 1 offsets;
+    // `buffer` starts at the array's offset.
+    let offsets = &data.buffer::<O>(0)[..=data.len()];
+    let first = offsets[0].to_usize();
+    let last = offsets[data.len()].to_usize();
+    match (first, last, ascending(offsets)) {
+        (Some(_), Some(last), true) if last <= limit => Ok(()),
+        _ => Err(ArrowError::InvalidArgumentError(format!(
+            "{}: offsets are negative, decreasing or past the values ({limit})",
+            data.data_type()
+        ))),
+    }
 }
