@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use topictable::ingest::{ConsumedTable, ValueSpec};
 use topictable_e2e::{
     Broker, Registry, json_rows, produce_serialized, read_into_append_table, run_python,
-    snapshot_with_rows,
+    serialize_with_python, snapshot_with_rows,
 };
 use topictable_engine::Engine;
 
@@ -115,39 +115,16 @@ fn raw_avro_datums_through_tansu() {
     assert_eq!(prices.error_counts().decode_errors, 0);
 }
 
-/// Serializes `records` with confluent-kafka's AvroSerializer through
-/// `registry` (registering `schema` under `topic`'s subject), without
-/// producing them: the Confluent-framed bytes of each.
+/// `records` serialized by confluent-kafka's AvroSerializer through
+/// `registry` (registering `schema` under `topic`'s subject), not produced.
 fn serialize(
     registry: &Registry,
     topic: &str,
     schema: &Value,
     records: Vec<Value>,
 ) -> Vec<Vec<u8>> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (cases, out) = (dir.path().join("cases.json"), dir.path().join("out.jsonl"));
     let case = json!([{"topic": topic, "schema": schema, "records": records}]);
-    std::fs::write(&cases, case.to_string()).expect("write cases");
-    run_python(
-        "produce_avro.py",
-        &[
-            registry.url(),
-            cases.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ],
-    );
-    std::fs::read_to_string(&out)
-        .expect("read output")
-        .lines()
-        .map(|line| {
-            let record: Value = serde_json::from_str(line).expect("json line");
-            let hex = record["hex"].as_str().expect("hex");
-            (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-                .collect()
-        })
-        .collect()
+    serialize_with_python("produce_avro.py", registry, &case)
 }
 
 fn prices(from: usize, n: usize, with_qty: bool) -> Vec<Value> {

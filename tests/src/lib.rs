@@ -472,18 +472,36 @@ pub fn produce_serialized(
     broker: &Broker,
     cases: &serde_json::Value,
 ) -> Vec<Vec<u8>> {
+    run_serializer(script, registry, Some(broker), cases)
+}
+
+/// Serializes `cases` as [`produce_serialized`] does (registering their
+/// schemas), without producing them: the bytes of each record.
+pub fn serialize_with_python(
+    script: &str,
+    registry: &Registry,
+    cases: &serde_json::Value,
+) -> Vec<Vec<u8>> {
+    run_serializer(script, registry, None, cases)
+}
+
+fn run_serializer(
+    script: &str,
+    registry: &Registry,
+    broker: Option<&Broker>,
+    cases: &serde_json::Value,
+) -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (cases_file, out_file) = (dir.path().join("cases.json"), dir.path().join("out.jsonl"));
     std::fs::write(&cases_file, cases.to_string()).expect("write cases");
-    run_python(
-        script,
-        &[
-            registry.url(),
-            cases_file.to_str().expect("utf-8 path"),
-            out_file.to_str().expect("utf-8 path"),
-            &broker.bootstrap(),
-        ],
-    );
+    let mut args = vec![
+        registry.url().to_string(),
+        cases_file.to_str().expect("utf-8 path").to_string(),
+        out_file.to_str().expect("utf-8 path").to_string(),
+    ];
+    args.extend(broker.map(Broker::bootstrap));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_python(script, &args);
     std::fs::read_to_string(&out_file)
         .expect("read output")
         .lines()

@@ -80,37 +80,9 @@ fn rows(batch: &RecordBatch) -> Vec<Value> {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// Every Avro type and logical type (shared with the fuzz targets).
 fn all_types_schema() -> Value {
-    json!({"type": "record", "name": "AllTypes", "namespace": "t", "fields": [
-        {"name": "b", "type": "boolean"},
-        {"name": "i", "type": "int"},
-        {"name": "l", "type": "long"},
-        {"name": "f", "type": "float"},
-        {"name": "d", "type": "double"},
-        {"name": "s", "type": "string"},
-        {"name": "by", "type": "bytes"},
-        {"name": "fx", "type": {"type": "fixed", "name": "F4", "size": 4}},
-        {"name": "e", "type": {"type": "enum", "name": "Color", "symbols": ["RED", "GREEN", "BLUE"]}},
-        {"name": "ts_ms", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-        {"name": "ts_us", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
-        {"name": "t_ms", "type": {"type": "int", "logicalType": "time-millis"}},
-        {"name": "t_us", "type": {"type": "long", "logicalType": "time-micros"}},
-        {"name": "dec", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
-        {"name": "decf", "type": {"type": "fixed", "name": "D8", "size": 8, "logicalType": "decimal", "precision": 12, "scale": 3}},
-        {"name": "id", "type": {"type": "string", "logicalType": "uuid"}},
-        {"name": "opt", "type": ["null", "long"], "default": null},
-        {"name": "addr", "type": {"type": "record", "name": "Addr", "fields": [
-            {"name": "city", "type": "string"},
-            {"name": "geo", "type": {"type": "record", "name": "Geo", "fields": [{"name": "lat", "type": "double"}]}}
-        ]}},
-        {"name": "maybe_addr", "type": ["null", "Addr"], "default": null},
-        {"name": "tags", "type": {"type": "array", "items": "string"}},
-        {"name": "scores", "type": {"type": "map", "values": "int"}},
-        {"name": "grid", "type": {"type": "array", "items": {"type": "array", "items": ["null", "int"]}}},
-        {"name": "people", "type": {"type": "array", "items": {"type": "record", "name": "P", "fields": [
-            {"name": "n", "type": "string"}, {"name": "c", "type": ["null", "Color"]}]}}}
-    ]})
+    serde_json::from_str(include_str!("fixtures/all_types.avsc")).expect("the schema is JSON")
 }
 
 fn all_types_records() -> Value {
