@@ -948,3 +948,96 @@ fn a_failed_sink_gives_exit_code_4() {
         out.stderr
     );
 }
+
+/// Secrets never show: a run whose registry URL carries `user:pass@`, whose
+/// registry password comes from the environment (`${env:…}`), and whose
+/// Kafka properties hold `sasl.password` and `ssl.key.password`, while
+/// its registry is down (so the decoder's errors and the hold's logs are
+/// written), prints none of them: not in `run --print`'s output or logs,
+/// not from `validate`, not in `--help` (with `TOPICTABLE_TOKEN` set).
+#[test]
+fn secrets_never_show_in_output_logs_or_help() {
+    let broker = Broker::start();
+    broker.create_topic("quotes", 1);
+    // One Confluent-framed long under schema id 1: the registry is asked.
+    TestProducer::new(&broker).send("quotes", 0, None, Some(&[0, 0, 0, 0, 1, 14]), &[]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"[kafka]
+"bootstrap.servers" = "{bootstrap}"
+"sasl.password" = "MARKER-SASL"
+"ssl.key.password" = "MARKER-SSL-KEY"
+
+[[table]]
+name = "quotes"
+topic = "quotes"
+type = "append"
+offsets = "beginning"
+on_error = "skip"
+value = {{ format = "avro", schema = '"long"', column = "v", registry_retries = 0, schema_registry_url = "http://tt-user:MARKER-URL@127.0.0.1:{port}", registry_user = "tt", registry_password = "${{env:TT_TEST_REGISTRY_PASSWORD}}" }}
+"#,
+            bootstrap = broker.bootstrap()
+        ),
+    )
+    .unwrap();
+    let with_env = |args: &[&str]| {
+        let mut command = Command::new(topictable_bin());
+        command
+            .env("TT_TEST_REGISTRY_PASSWORD", "MARKER-ENV")
+            .env("TOPICTABLE_TOKEN", "MARKER-TOKEN")
+            .env("RUST_LOG", "debug")
+            .arg("--plugin-dir")
+            .arg(plugin_dir())
+            .args(args);
+        command
+    };
+    let run = TopictableProcess::spawn(&mut with_env(&[
+        "run",
+        file.to_str().unwrap(),
+        "--print",
+        "quotes",
+        "--exit-after",
+        "6s",
+    ]))
+    .finish(Duration::from_secs(60));
+    let validate = with_env(&["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let help: String = ["run", "serve", "query"]
+        .iter()
+        .map(|command| {
+            let out = with_env(&[command, "--help"]).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect();
+    let outputs = [
+        ("run stdout", run.stdout.clone()),
+        ("run stderr", run.stderr.clone()),
+        (
+            "validate",
+            String::from_utf8_lossy(&validate.stdout).into_owned(),
+        ),
+        (
+            "validate stderr",
+            String::from_utf8_lossy(&validate.stderr).into_owned(),
+        ),
+        ("help", help),
+    ];
+    // The registry path really ran: the table waited for it.
+    assert!(
+        run.stdout.contains("Waiting for schema registry")
+            || run.stderr.contains("waiting for the schema registry"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    for (what, text) in outputs {
+        assert!(!text.contains("MARKER"), "{what} shows a secret:\n{text}");
+    }
+}

@@ -29,9 +29,10 @@ use serde::de::DeserializeOwned;
 use crate::model::{
     CONTENT_TYPE, ErrorBody, Schema, SchemaReference, SubjectAndVersion, SubjectVersion,
 };
+use crate::redact::redact_credentials;
 
-/// How the client reaches the registry.
-#[derive(Debug, Clone)]
+/// How the client reaches the registry (`Debug` masks the credentials).
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Base URLs, tried in order (Confluent's `schema.registry.url` also takes a comma-separated list).
     pub urls: Vec<String>,
@@ -51,6 +52,21 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// How long an unknown schema id (404) is remembered before it is asked again.
     pub not_found_ttl: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("urls", &redact_credentials(&self.urls.join(",")))
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|(user, _)| (user, "***")),
+            )
+            .field("ca_cert_pem", &self.ca_cert_pem.as_ref().map(Vec::len))
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConfig {
@@ -229,7 +245,10 @@ pub struct RegistryClient {
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryClient")
-            .field("urls", &self.inner.config.urls)
+            .field(
+                "urls",
+                &redact_credentials(&self.inner.config.urls.join(",")),
+            )
             .field("http_calls", &self.http_calls())
             .finish()
     }
@@ -300,7 +319,9 @@ impl RegistryClient {
             .urls
             .iter()
             .map(|u| {
-                Url::parse(u).map_err(|e| RegistryError::Config(format!("registry URL `{u}`: {e}")))
+                Url::parse(u).map_err(|e| {
+                    RegistryError::Config(redact_credentials(&format!("registry URL `{u}`: {e}")))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut builder = reqwest::Client::builder()
@@ -339,9 +360,9 @@ impl RegistryClient {
         self.inner.calls.load(Ordering::Relaxed)
     }
 
-    /// The registry URL(s), comma-separated, for messages.
+    /// The registry URL(s), comma-separated, for messages (credentials masked).
     pub fn url(&self) -> String {
-        self.inner.config.urls.join(",")
+        redact_credentials(&self.inner.config.urls.join(","))
     }
 
     fn run<T: Send + 'static>(
@@ -601,9 +622,9 @@ impl Inner {
                         path.pop_if_empty().extend(segments);
                     }
                     Err(()) => {
-                        return Err(RegistryError::Config(format!(
+                        return Err(RegistryError::Config(redact_credentials(&format!(
                             "registry URL `{base}` cannot have a path"
-                        )));
+                        ))));
                     }
                 }
                 let mut req = self
@@ -645,7 +666,8 @@ impl Inner {
                             Err(_) => (u32::from(status.as_u16()), text),
                         };
                         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                            last_failure = format!("{base}: HTTP {status}: {message}");
+                            last_failure =
+                                redact_credentials(&format!("{base}: HTTP {status}: {message}"));
                             continue;
                         }
                         return Err(RegistryError::Api {
@@ -656,14 +678,14 @@ impl Inner {
                         });
                     }
                     Err(e) => {
-                        last_failure = format!("{base}: {}", error_chain(&e));
+                        last_failure = redact_credentials(&format!("{base}: {}", error_chain(&e)));
                         tracing::debug!(%request, failure = %last_failure, "schema registry request failed");
                     }
                 }
             }
             if attempts > self.config.max_retries as usize * self.urls.len() {
                 return Err(RegistryError::Unreachable {
-                    url: self.config.urls.join(","),
+                    url: redact_credentials(&self.config.urls.join(",")),
                     attempts: attempts as u32,
                     reason: last_failure,
                 });

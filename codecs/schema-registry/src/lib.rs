@@ -23,6 +23,7 @@ pub mod cache;
 pub mod client;
 pub mod framing;
 pub mod model;
+pub mod redact;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "client")]
@@ -36,6 +37,7 @@ pub use client::{
 };
 pub use framing::FramingError;
 pub use model::{Schema, SchemaReference, SchemaType, SubjectNameStrategy, SubjectVersion};
+pub use redact::redact_credentials;
 #[cfg(feature = "server")]
 pub use server::{RegistryHandle, RegistryServer};
 #[cfg(feature = "client")]

@@ -10,7 +10,8 @@ use topictable_sdk::{ConfigKey, ConfigType};
 use crate::{ClientConfig, RegistryClient, SubjectNameStrategy, Version};
 
 /// Registry keys of a codec's config (flattened into it with `#[serde(flatten)]`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// `Debug` masks the password and any credentials in the URL.
+#[derive(Clone, Default, PartialEq, Deserialize)]
 pub struct RegistrySettings {
     /// Registry URL(s), comma-separated.
     #[serde(default)]
@@ -42,6 +43,32 @@ pub struct RegistrySettings {
     /// Retries when the registry is unreachable or answers 5xx.
     #[serde(default)]
     pub registry_retries: Option<u32>,
+}
+
+impl std::fmt::Debug for RegistrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrySettings")
+            .field(
+                "schema_registry_url",
+                &self
+                    .schema_registry_url
+                    .as_deref()
+                    .map(crate::redact_credentials),
+            )
+            .field("schema_subject", &self.schema_subject)
+            .field("schema_version", &self.schema_version)
+            .field("topic", &self.topic)
+            .field("subject_strategy", &self.subject_strategy)
+            .field("registry_user", &self.registry_user)
+            .field(
+                "registry_password",
+                &self.registry_password.as_ref().map(|_| "***"),
+            )
+            .field("registry_ca_cert", &self.registry_ca_cert)
+            .field("registry_timeout_ms", &self.registry_timeout_ms)
+            .field("registry_retries", &self.registry_retries)
+            .finish()
+    }
 }
 
 impl RegistrySettings {

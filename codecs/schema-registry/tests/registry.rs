@@ -357,3 +357,53 @@ fn unknown_ids_are_remembered_up_to_a_bound() {
     let _ = client.schema_by_id(1_000_000 + MAX_NOT_FOUND_IDS as u32 + 499);
     assert_eq!(client.http_calls(), calls);
 }
+
+/// Credentials in the registry URL (`user:pass@`, as Confluent's clients
+/// take them) and the basic-auth password never show in an error, a
+/// `Debug` rendering or the client's URL; the host stays.
+#[test]
+fn credentials_never_show_in_errors_or_debug() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://tt-user:MARKER-URL-PASS@127.0.0.1:{port}");
+    let config = ClientConfig::new(&url)
+        .with_basic_auth("tt", "MARKER-BASIC-PASS")
+        .with_retries(1, Duration::from_millis(10));
+    let shown_config = format!("{config:?}");
+    let client = RegistryClient::new(config).unwrap();
+    let e = client.schema_by_id(1).unwrap_err();
+    let bad_path = RegistryClient::new(ClientConfig::new(&format!("{url}/sub")))
+        .map(|c| c.schema_by_id(1).unwrap_err())
+        .unwrap_or_else(|e| e);
+    for shown in [
+        e.to_string(),
+        format!("{e:?}"),
+        bad_path.to_string(),
+        format!("{client:?}"),
+        client.url(),
+        shown_config,
+    ] {
+        assert!(!shown.contains("MARKER"), "{shown}");
+        assert!(
+            shown.contains(&format!("127.0.0.1:{port}")) || shown.contains("***"),
+            "{shown}"
+        );
+    }
+    assert!(
+        e.to_string()
+            .contains(&format!("http://***@127.0.0.1:{port}")),
+        "{e}"
+    );
+    let settings: topictable_schema_registry::RegistrySettings =
+        serde_json::from_value(serde_json::json!({"schema_registry_url": url,
+            "registry_user": "tt", "registry_password": "MARKER-BASIC-PASS"}))
+        .unwrap();
+    let shown = format!("{settings:?}");
+    assert!(
+        !shown.contains("MARKER") && shown.contains("***"),
+        "{shown}"
+    );
+}
