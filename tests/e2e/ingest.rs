@@ -536,6 +536,42 @@ fn on_error_skip_counts_and_goes_on() {
     assert_eq!(t.status(), IngestStatus::Running);
 }
 
+/// A dead-letter record the broker does not take (here: its topic does not
+/// exist, so delivery times out) is not a dead-lettered record: the table
+/// fails naming the dead-letter topic, counts nothing as dead-lettered, and
+/// takes nothing of the batch (so nothing past the bad record is committed).
+/// Before, the queued record counted as delivered and was lost.
+#[test]
+fn a_dead_letter_record_the_broker_refuses_fails_the_table() {
+    let broker = Broker::start();
+    broker.create_topic("bad.nodlq", 1);
+    bad_int_records(&TestProducer::new(&broker), "bad.nodlq");
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "bad.nodlq",
+        ValueSpec::Ignore,
+        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        TableType::Append,
+    );
+    s.on_error = OnError::DeadLetter {
+        topic: "no.such.dlq".into(),
+    };
+    // The dead-letter producer takes the table's properties: give up soon.
+    s.properties
+        .insert("message.timeout.ms".into(), "3000".into());
+    let t = consume_to_table(&engine, "bad.nodlq", &plugins(), s).unwrap();
+    let why = wait_for("the table to fail", Duration::from_secs(60), || {
+        match t.status() {
+            IngestStatus::Failed(why) => Some(why),
+            _ => None,
+        }
+    });
+    assert!(why.contains("no.such.dlq"), "{why}");
+    assert_eq!(t.error_counts().dead_lettered, 0);
+    assert_eq!(rows(&t).num_rows(), 0, "nothing of the batch is taken");
+}
+
 #[test]
 fn on_error_dead_letter_writes_the_original_with_context_headers() {
     let broker = Broker::start();

@@ -2,11 +2,12 @@
 //! Kafka Connect's `__connect.errors.*` under the `topictable.errors.` prefix.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientConfig, ClientContext};
 use topictable_sdk::MessageBatch;
 
 use super::RecordError;
@@ -14,9 +15,29 @@ use super::RecordError;
 /// The prefix of the context headers.
 pub const HEADER_PREFIX: &str = "topictable.errors.";
 
+/// Keeps the first delivery the broker refused (too large, unknown topic,
+/// not authorized, timed out), for [`DeadLetterQueue::flush`] to report:
+/// a queued record is not a delivered one.
+#[derive(Default)]
+struct Deliveries(Mutex<Option<String>>);
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
+        if let Err((e, _)) = result {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert_with(|| e.to_string());
+        }
+    }
+}
+
 /// Writes undecodable records to a dead-letter topic.
 pub struct DeadLetterQueue {
-    producer: BaseProducer,
+    producer: BaseProducer<Deliveries>,
     topic: String,
 }
 
@@ -35,7 +56,7 @@ impl DeadLetterQueue {
         }
         config.set("enable.idempotence", "true");
         Ok(Self {
-            producer: config.create()?,
+            producer: config.create_with_context(Deliveries::default())?,
             topic: topic.to_string(),
         })
     }
@@ -91,7 +112,21 @@ impl DeadLetterQueue {
     pub fn flush(&self) -> Result<(), String> {
         self.producer
             .flush(Duration::from_secs(30))
-            .map_err(|e| format!("dead-letter flush to {} failed: {e}", self.topic))
+            .map_err(|e| format!("dead-letter flush to {} failed: {e}", self.topic))?;
+        let refused = self
+            .producer
+            .context()
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match refused {
+            None => Ok(()),
+            Some(e) => Err(format!(
+                "the dead-letter topic {} refused a record: {e} (nothing past the bad record is committed)",
+                self.topic
+            )),
+        }
     }
 }
 
