@@ -211,6 +211,9 @@ fn a_registry_outage_holds_the_partition_and_loses_nothing_under_each_policy() {
             waiting.starts_with("Waiting for schema registry"),
             "{waiting}"
         );
+        // The held partition's position is the held record (a restart resumes there).
+        let position = table.probe().positions().partitions[&(topic.clone(), 0)].position;
+        assert_eq!(position, Some(n as i64), "{policy}");
         std::thread::sleep(Duration::from_secs(2));
         assert_eq!(
             table.table().snapshot().unwrap().num_rows(),

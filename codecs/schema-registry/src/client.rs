@@ -642,12 +642,19 @@ impl Inner {
                 self.calls.fetch_add(1, Ordering::Relaxed);
                 match req.send().await {
                     Ok(resp) if resp.status().is_success() => {
-                        let bytes = read_capped(resp).await.map_err(|reason| {
-                            RegistryError::InvalidResponse {
-                                request: request.clone(),
-                                reason,
+                        let bytes = match read_capped(resp).await {
+                            Ok(bytes) => bytes,
+                            Err(BodyError::Transport(reason)) => {
+                                last_failure = redact_credentials(&format!("{base}: {reason}"));
+                                continue;
                             }
-                        })?;
+                            Err(BodyError::TooLarge(reason)) => {
+                                return Err(RegistryError::InvalidResponse {
+                                    request: request.clone(),
+                                    reason,
+                                });
+                            }
+                        };
                         return serde_json::from_slice(&bytes).map_err(|e| {
                             RegistryError::InvalidResponse {
                                 request: request.clone(),
@@ -660,7 +667,7 @@ impl Inner {
                         let text = read_capped(resp)
                             .await
                             .map(|b| String::from_utf8_lossy(&b).into_owned())
-                            .unwrap_or_else(|reason| reason);
+                            .unwrap_or_else(BodyError::into_reason);
                         let (error_code, message) = match serde_json::from_str::<ErrorBody>(&text) {
                             Ok(b) => (b.error_code, b.message),
                             Err(_) => (u32::from(status.as_u16()), text),
@@ -707,24 +714,45 @@ pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 pub const MAX_NOT_FOUND_IDS: usize = 4096;
 
 /// The body of `resp`, or why it was not read (too large, or cut off).
-async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, BodyError> {
     if let Some(len) = resp.content_length()
         && len > MAX_RESPONSE_BYTES as u64
     {
-        return Err(format!(
+        return Err(BodyError::TooLarge(format!(
             "the response is {len} bytes, more than the {MAX_RESPONSE_BYTES} a schema may take"
-        ));
+        )));
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| error_chain(&e))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Transport(error_chain(&e)))?
+    {
         if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(format!(
+            return Err(BodyError::TooLarge(format!(
                 "the response passes {MAX_RESPONSE_BYTES} bytes, more than a schema may take"
-            ));
+            )));
         }
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+/// Why a response body could not be read.
+enum BodyError {
+    /// Larger than [`MAX_RESPONSE_BYTES`]: the registry's answer is refused.
+    TooLarge(String),
+    /// The connection failed or timed out while reading: retried, as a
+    /// failed request is.
+    Transport(String),
+}
+
+impl BodyError {
+    fn into_reason(self) -> String {
+        match self {
+            BodyError::TooLarge(reason) | BodyError::Transport(reason) => reason,
+        }
+    }
 }
 
 /// An error and its sources, e.g. `error sending request: client error (Connect): Connection refused`.

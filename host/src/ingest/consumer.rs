@@ -873,7 +873,9 @@ impl IngestLoop {
                 );
                 if pushed.is_ok() {
                     lock(&self.shared.progress).handled(&handled);
-                    self.apply_holds(&outcome.holds, &outcome.read);
+                    if !self.apply_holds(&outcome.holds, &outcome.read) {
+                        break;
+                    }
                 }
                 match pushed {
                     Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
@@ -918,7 +920,12 @@ impl IngestLoop {
             tracing::info!(table = %self.shared.name, "{}", if want { "paused" } else { "resumed" });
             self.paused = want;
             let mut status = lock(&self.shared.status);
-            if matches!(*status, IngestStatus::Running | IngestStatus::Paused) {
+            // Resuming also ends a wait for the registry (the holds were
+            // cleared); a partition still waiting is held again at once.
+            if matches!(
+                *status,
+                IngestStatus::Running | IngestStatus::Paused | IngestStatus::WaitingForRegistry(_)
+            ) {
                 *status = if want {
                     IngestStatus::Paused
                 } else {
@@ -935,11 +942,40 @@ impl IngestLoop {
     /// Holds the partitions a batch could not decode for want of the
     /// schema registry, releases those it read past, and says so in the
     /// status (`registry_hold.rs`).
-    fn apply_holds(&mut self, holds: &[(String, i32, i64, String)], read: &[(String, i32)]) {
+    /// A partition no longer assigned (a rebalance took it) is not held: its
+    /// new owner reads it from the committed offset, which is not past the
+    /// record. Fails the table (and returns false) when a hold cannot be
+    /// made, since the records from the held one on would be skipped.
+    fn apply_holds(
+        &mut self,
+        holds: &[(String, i32, i64, String)],
+        read: &[(String, i32)],
+    ) -> bool {
         for (topic, partition) in read {
             self.held.release(topic, *partition);
         }
+        let mut assigned = None;
+        if !holds.is_empty() || !self.held.is_empty() {
+            match self.consumer.assignment() {
+                Ok(tpl) => {
+                    let now: BTreeSet<(String, i32)> = tpl
+                        .elements()
+                        .iter()
+                        .map(|e| (e.topic().to_string(), e.partition()))
+                        .collect();
+                    self.held.retain_assigned(&now);
+                    assigned = Some(now);
+                }
+                Err(e) => tracing::warn!(table = %self.shared.name, "assignment: {e}"),
+            }
+        }
         for (topic, partition, offset, reason) in holds {
+            if assigned
+                .as_ref()
+                .is_some_and(|a| !a.contains(&(topic.clone(), *partition)))
+            {
+                continue;
+            }
             if let Err(e) = self
                 .held
                 .hold(&self.consumer, topic, *partition, *offset, reason)
@@ -947,8 +983,11 @@ impl IngestLoop {
                 self.fail(format!(
                     "cannot hold {topic}/{partition} at offset {offset} while the schema registry is unavailable: {e}"
                 ));
-                return;
+                return false;
             }
+            // Where the partition goes on from (a restart resumes here).
+            let position = BTreeMap::from([((topic.clone(), *partition), *offset)]);
+            lock(&self.shared.progress).handled(&position);
             tracing::warn!(
                 table = %self.shared.name,
                 "waiting for the schema registry: {topic}/{partition} is held at offset {offset}: {reason}"
@@ -968,6 +1007,7 @@ impl IngestLoop {
             }
             _ => {}
         }
+        true
     }
 
     fn fail(&self, message: String) {
@@ -1279,6 +1319,10 @@ impl IngestLoop {
     fn maintain(&mut self) {
         self.skip_log.flush(&self.shared.name, false);
         self.refresh_progress();
+        if !self.held.is_empty() {
+            // Drops holds a rebalance made moot, and says so in the status.
+            self.apply_holds(&[], &[]);
+        }
         if self.spec.mode == ConsumerMode::Group {
             let offsets = lock(&self.tracker).take_visible(self.engine.cycle());
             if let Err(e) = commit(&self.consumer, &offsets) {
@@ -1330,7 +1374,10 @@ impl IngestLoop {
             self.consumer.unsubscribe();
         }
         let mut status = lock(&self.shared.status);
-        if *status == IngestStatus::Running {
+        if matches!(
+            *status,
+            IngestStatus::Running | IngestStatus::WaitingForRegistry(_)
+        ) {
             *status = IngestStatus::Stopped;
         }
     }

@@ -8,7 +8,7 @@
 //! dead-lettered or committed, so when the registry answers again every
 //! record arrives exactly once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -92,6 +92,12 @@ impl HeldPartitions {
     /// holding it again.
     pub(super) fn release(&mut self, topic: &str, partition: i32) {
         self.held.remove(&(topic.to_string(), partition));
+    }
+
+    /// Forgets the holds on partitions not in `assigned` (a rebalance took
+    /// them; their new owner reads them from the committed offset).
+    pub(super) fn retain_assigned(&mut self, assigned: &BTreeSet<(String, i32)>) {
+        self.held.retain(|tp, _| assigned.contains(tp));
     }
 
     /// Forgets every hold (the partitions were resumed some other way).

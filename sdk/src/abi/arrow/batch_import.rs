@@ -627,15 +627,25 @@ fn check_shape(array: &RawArrowArray, data_type: &DataType, depth: usize) -> Res
         // SAFETY: a non-null child of a live array is a valid ArrowArray.
         let child = unsafe { &*child };
         check_shape(child, child_type, depth + 1)?;
-        // A struct's rows are its children's rows at its own offset.
-        if matches!(data_type, DataType::Struct(_)) && child.length < array.offset + array.length {
-            return Err(format!(
-                "child {i} has {} rows, the struct needs {} (offset {} + length {})",
-                child.length,
-                array.offset + array.length,
-                array.offset,
-                array.length
-            ));
+        // A struct's rows are its children's rows at its own offset; a
+        // fixed-size list's are `size` child rows each (arrow-rs slices the
+        // child by them, and its own check leaves the offset out).
+        let needed = match data_type {
+            DataType::Struct(_) => Some(array.offset + array.length),
+            DataType::FixedSizeList(_, size) => (array.offset + array.length)
+                .checked_mul(i64::from(*size))
+                .filter(|n| *n <= i64::MAX / 256),
+            _ => Some(0),
+        };
+        match needed {
+            Some(needed) if child.length >= needed => {}
+            Some(needed) => {
+                return Err(format!(
+                    "child {i} of {data_type} has {} rows, {needed} needed (offset {} + length {})",
+                    child.length, array.offset, array.length
+                ));
+            }
+            None => return Err(format!("{data_type}: offset + length overflows")),
         }
     }
     match data_type {

@@ -478,7 +478,7 @@ fn the_arrow_rs_paths_check_children_and_offsets_too() {
         assert!(error.contains("7 buffers"), "{error}");
         // Shorter than the root's offset + length (arrow-rs would panic slicing it).
         let error = with_root_offset(&|child| child.length = 5).unwrap_err();
-        assert!(error.contains("the struct needs 20"), "{error}");
+        assert!(error.contains("5 rows, 20 needed"), "{error}");
 
         // A misaligned string column with decreasing offsets goes to
         // arrow-rs (to be realigned), whose import does not look at them.
@@ -497,6 +497,34 @@ fn the_arrow_rs_paths_check_children_and_offsets_too() {
             .unwrap_err()
             .to_string();
         assert!(error.to_lowercase().contains("offset"), "{error}");
+    });
+}
+
+/// Found in review: a fixed-size list's child shorter than its offset +
+/// length (times the size) passed arrow-rs's own check, which leaves the
+/// offset out, and then panicked slicing it.
+#[test]
+fn a_fixed_size_list_child_too_short_for_its_offset_is_refused() {
+    released_exactly_once(|| {
+        let mut lists = arrow_array::builder::FixedSizeListBuilder::new(Int32Builder::new(), 2);
+        for i in 0..2 {
+            lists.values().append_slice(&[i, i + 10]);
+            lists.append(true);
+        }
+        let batch = batch_of(vec![("l".into(), Arc::new(lists.finish()))]);
+        let mut exported = FfiArrowArray::export_batch(batch.clone());
+        // SAFETY: test only: the root is ours and unreleased.
+        unsafe { (*ptr::from_mut(&mut exported.array).cast::<RawArrowArray>()).length = 1 };
+        let column = child_of(&mut exported, 0);
+        column.offset = 1;
+        column.length = 1;
+        // SAFETY: test only: the column's one child, unreleased.
+        unsafe { (**column.children).length = 2 };
+        let error = exported
+            .import_batch(&batch.schema())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("2 rows, 4 needed"), "{error}");
     });
 }
 
