@@ -8,7 +8,7 @@ use topictable_sdk::arrow_array::types::{
 };
 use topictable_sdk::arrow_array::{Array, RecordBatch};
 use topictable_sdk::arrow_schema::{DataType, Schema};
-use topictable_sdk::{Encoded, Encoder, PluginError};
+use topictable_sdk::{Encoded, Encoder, PluginError, RowError};
 
 use crate::{SimpleEncoding, SimpleType};
 
@@ -87,6 +87,7 @@ impl Encoder for SimpleEncoder {
         use SimpleType as T;
         let array = batch.column(self.column).as_ref();
         let mut out = BinaryBuilder::with_capacity(array.len(), array.len() * 8);
+        let mut errors = Vec::new();
         match (self.kind, self.encoding) {
             (T::String, _) => {
                 array
@@ -142,18 +143,32 @@ impl Encoder for SimpleEncoder {
             (T::Float32, Text) => primitive::<Float32Type>(array, &mut out, text),
             (T::Float64, Text) => primitive::<Float64Type>(array, &mut out, text),
             (T::Timestamp, Text) => {
-                primitive::<TimestampMillisecondType>(array, &mut out, |v, o| {
-                    let t = chrono::DateTime::from_timestamp_millis(v).expect("in range");
-                    o.extend(
-                        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                            .into_bytes(),
-                    )
-                })
+                // A timestamp outside the dates chrono can write is a row
+                // error naming the row, not a panic that fails the batch.
+                let millis = array.as_primitive::<TimestampMillisecondType>();
+                for (row, v) in millis.iter().enumerate() {
+                    match v.map(|v| (v, chrono::DateTime::from_timestamp_millis(v))) {
+                        None => out.append_null(),
+                        Some((_, Some(t))) => {
+                            out.append_value(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                        }
+                        Some((v, None)) => {
+                            out.append_null();
+                            errors.push(RowError::new(
+                                row,
+                                format!(
+                                    "timestamp {v} ms is outside the dates that can be written as text \
+                                     (years -262143 to 262142)"
+                                ),
+                            ));
+                        }
+                    }
+                }
             }
         }
         Ok(Encoded {
             bytes: out.finish(),
-            errors: Vec::new(),
+            errors,
         })
     }
 }

@@ -110,3 +110,43 @@ proptest! {
         prop_assert_eq!(batch.column(0).null_count(), nulls + errors.len());
     }
 }
+
+/// A timestamp outside the dates chrono can write (the seed's text
+/// encoding) is a row error naming the row, and the rows around it are
+/// encoded; before, the encoder panicked and the whole batch failed.
+#[test]
+fn a_timestamp_text_cannot_write_is_a_row_error() {
+    use std::sync::Arc;
+    use topictable_sdk::arrow_array::TimestampMillisecondArray;
+    use topictable_sdk::arrow_schema::{DataType, Field, Schema, TimeUnit};
+    let values = TimestampMillisecondArray::from(vec![Some(0), Some(i64::MAX), None, Some(1_000)]);
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "KafkaValue",
+        DataType::Timestamp(TimeUnit::Millisecond, None),
+        true,
+    )]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
+    let config = json!({"type": "timestamp", "encoding": "text"});
+    let validated = SimpleCodec.description().config.validate(&config).unwrap();
+    let mut enc = SimpleCodec
+        .new_encoder(&validated, Side::Value, schema)
+        .unwrap();
+    let encoded = enc.encode(&batch).unwrap();
+    assert_eq!(encoded.errors.len(), 1, "{:?}", encoded.errors);
+    assert_eq!(encoded.errors[0].row, 1);
+    assert!(
+        encoded.errors[0].message.contains("outside the dates"),
+        "{:?}",
+        encoded.errors
+    );
+    let bytes: Vec<Option<&[u8]>> = encoded.bytes.iter().collect();
+    assert_eq!(
+        bytes,
+        [
+            Some(&b"1970-01-01T00:00:00.000Z"[..]),
+            None,
+            None,
+            Some(&b"1970-01-01T00:00:01.000Z"[..])
+        ]
+    );
+}
