@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::json;
 use topictable_e2e::{
     Broker, TestProducer, TopictableProcess, plugin_dir, produce_with_python,
-    read_arrow_with_pyarrow, read_json_lines, run_python, snapshot_arg, topictable_bin, wait_for,
-    workspace_root,
+    read_arrow_with_pyarrow, read_json_lines, run_python, shipped_bin, snapshot_arg,
+    topictable_bin, wait_for, workspace_root,
 };
 
 fn pipeline_file(dir: &std::path::Path, broker: &Broker) -> std::path::PathBuf {
@@ -986,14 +986,13 @@ value = {{ format = "avro", schema = '"long"', column = "v", registry_retries = 
         ),
     )
     .unwrap();
+    // The binary and plugins as users get them (scripts/build.sh).
     let with_env = |args: &[&str]| {
-        let mut command = Command::new(topictable_bin());
+        let mut command = Command::new(shipped_bin());
         command
             .env("TT_TEST_REGISTRY_PASSWORD", "MARKER-ENV")
             .env("TOPICTABLE_TOKEN", "MARKER-TOKEN")
             .env("RUST_LOG", "debug")
-            .arg("--plugin-dir")
-            .arg(plugin_dir())
             .args(args);
         command
     };
