@@ -1243,7 +1243,9 @@ impl IngestLoop {
             .into_iter()
             .map(|((topic_id, partition), next)| ((topic(topic_id), partition), next))
             .collect();
-        let keep = (0..n).map(|i| i < handled && !bad.contains_key(&i) && !held(i));
+        // The per-message path looks at holds only when there are any.
+        let any_held = !held_from.is_empty();
+        let keep = (0..n).map(|i| i < handled && !bad.contains_key(&i) && !(any_held && held(i)));
         let keep = BooleanArray::from_iter(keep.map(Some));
         let rows = if keep.true_count() == 0 {
             None
