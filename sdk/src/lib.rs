@@ -31,6 +31,7 @@ mod plugin;
 pub mod preview;
 mod sink;
 
+pub use abi::panic_message;
 pub use config::{ConfigError, ConfigKey, ConfigSpec, ConfigType};
 pub use decoder::{Decoded, Decoder, RowError};
 pub use encoder::{Encoded, Encoder};

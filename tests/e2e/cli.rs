@@ -1040,3 +1040,36 @@ value = {{ format = "avro", schema = '"long"', column = "v", registry_retries = 
         assert!(!text.contains("MARKER"), "{what} shows a secret:\n{text}");
     }
 }
+
+/// A consumer error no retry can cure is not a warning in a log: a group-mode
+/// table subscribed to a topic that does not exist (and that the broker does
+/// not create) fails with librdkafka's error and a hint, and `run` exits 4
+/// at once instead of waiting for `--exit-after`.
+#[test]
+fn a_topic_that_does_not_exist_fails_the_table_and_the_run() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = group_pipeline(dir.path(), &broker, "no.such.topic", "missing");
+    let started = std::time::Instant::now();
+    let out = TopictableProcess::start(&[
+        "run",
+        &file,
+        "--exit-when",
+        "t:rows>=1",
+        "--exit-after",
+        "120s",
+    ])
+    .finish(Duration::from_secs(180));
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: table `t` stopped: kafka: ")
+            && out.stderr.contains("no.such.topic")
+            && out.stderr.contains("does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(100),
+        "the run should end when the table fails, not when --exit-after runs out"
+    );
+}

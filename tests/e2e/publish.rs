@@ -583,6 +583,8 @@ fn a_record_kafka_refuses_names_its_topic_and_partition_in_the_sink_status() {
     );
 }
 
+/// A row the sink can never send is not retried without end, even under
+/// `on_failure = retry` with no limit: the sink fails, naming the row.
 #[test]
 fn a_modify_that_changes_the_key_is_an_error_in_the_sink_status() {
     let broker = Broker::start();
@@ -596,7 +598,14 @@ fn a_modify_that_changes_the_key_is_an_error_in_the_sink_status() {
         &engine,
         &latest,
         &publish_spec(&broker, "rekey", key, ValueSpec::Ignore),
-        SinkOptions::default(),
+        SinkOptions {
+            on_failure: OnFailure::Retry {
+                max_retries: 0,
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(100),
+            },
+            ..SinkOptions::default()
+        },
     );
     orders
         .writer()
@@ -613,7 +622,12 @@ fn a_modify_that_changes_the_key_is_an_error_in_the_sink_status() {
         SinkStatus::Failed(m) => Some(m),
         _ => None,
     });
-    assert!(status.contains("changed its key columns"), "{status}");
+    assert!(
+        status.contains("(row 0 of cycle") && status.contains("changed its key columns"),
+        "{status}"
+    );
+    assert!(status.contains("retrying cannot help"), "{status}");
+    assert_eq!(sink.counts().failures, 1, "not retried");
 }
 
 #[test]

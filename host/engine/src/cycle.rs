@@ -1,5 +1,7 @@
 //! The update cycle: ingest, propagate in dependency order, publish, notify.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -12,6 +14,18 @@ use crate::update::Update;
 
 /// A function told of every cycle ([`Engine::observe_cycles`]).
 pub(crate) type CycleObserver = Arc<dyn Fn(&CycleReport) + Send + Sync>;
+
+/// The text of a caught panic's payload.
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => (*s).to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic with a non-string payload".to_string(),
+    }
+}
 
 /// What one cycle did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +93,17 @@ impl Engine {
                     version,
                 })
                 .collect();
-            match node.op.process(cycle, &inputs) {
+            // A panicking operator fails its table like an error would; the
+            // cycle, and the update-cycle thread, go on.
+            let op = &mut node.op;
+            let processed = catch_unwind(AssertUnwindSafe(|| op.process(cycle, &inputs)))
+                .unwrap_or_else(|payload| {
+                    Err(EngineError::Panicked {
+                        table: node.name.to_string(),
+                        message: panic_text(payload.as_ref()),
+                    })
+                });
+            match processed {
                 Ok(update) => {
                     if let Some(u) = update.filter(|u| !u.is_empty()) {
                         rows_changed += u.num_changed() as u64;
@@ -247,5 +271,74 @@ impl CycleThread {
 impl Drop for CycleThread {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Int64Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::engine::NodeSpec;
+    use crate::ops::Operator;
+    use crate::version::VersionRef;
+
+    /// An operator with a bug: it panics on its first update.
+    struct PanickingOp {
+        version: VersionRef,
+    }
+
+    impl Operator for PanickingOp {
+        fn process(&mut self, _: u64, _: &[Input<'_>]) -> Result<Option<Update>> {
+            panic!("an operator bug");
+        }
+        fn version(&self) -> VersionRef {
+            self.version.clone()
+        }
+    }
+
+    #[test]
+    fn a_panicking_operator_fails_its_table_and_the_cycle_goes_on() {
+        let engine = Engine::new();
+        let schema = Arc::new(Schema::new(vec![Field::new("N", DataType::Int64, false)]));
+        let source = engine.append_table("src", schema.clone()).unwrap();
+        let bad = engine
+            .add_node(|graph| {
+                Ok(NodeSpec {
+                    name: "bad".into(),
+                    schema: schema.clone(),
+                    blink: false,
+                    add_only: true,
+                    parents: vec![source.id],
+                    op: Box::new(PanickingOp {
+                        version: graph.nodes[source.id].op.version(),
+                    }),
+                })
+            })
+            .unwrap();
+        let good = source.last_by(["N"]).unwrap();
+        let cycles = engine.start_with_period(Duration::from_millis(5));
+        let push = |n: i64| {
+            let rows =
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![n]))])
+                    .unwrap();
+            source.writer().unwrap().push(rows).unwrap();
+        };
+        push(1);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while good.num_rows().unwrap() < 1 {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let error = bad.num_rows().unwrap_err().to_string();
+        assert_eq!(error, "computing `bad` panicked: an operator bug");
+        // The cycle thread lived on: later rows still arrive.
+        push(2);
+        while good.num_rows().unwrap() < 2 {
+            assert!(Instant::now() < deadline, "the cycle thread stopped");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(cycles);
     }
 }

@@ -107,6 +107,15 @@ pub enum EngineError {
         /// Arrow's message.
         message: String,
     },
+    /// Computing a table's cycle panicked (a bug): the table stops, the
+    /// others go on.
+    #[error("computing `{table}` panicked: {message}")]
+    Panicked {
+        /// Table being computed.
+        table: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 impl EngineError {

@@ -3,6 +3,7 @@
 //! (in group mode) commit offsets once the rows are visible.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -15,10 +16,11 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use topictable_engine::{Engine, Table, Writer};
-use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side};
+use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side, panic_message};
 
 use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
+use super::fatal_error::{fatal_hint, fatal_message};
 use super::fetch_queue::{FetchQueue, cached_high_watermark};
 use super::progress::Progress;
 use super::record_error::{
@@ -319,6 +321,16 @@ pub fn consume_to_table(
     spec: ConsumeSpec,
 ) -> Result<ConsumedTable, IngestError> {
     let plan = plan_source(name, plugins, &spec)?;
+    consume_planned(engine, name, plan, spec)
+}
+
+/// [`consume_to_table`] with the decoders and schema already made.
+fn consume_planned(
+    engine: &Engine,
+    name: &str,
+    plan: SourcePlan,
+    spec: ConsumeSpec,
+) -> Result<ConsumedTable, IngestError> {
     let table = engine
         .source_table(name, plan.schema.clone(), spec.table_type)
         .map_err(|source| IngestError::Engine {
@@ -417,7 +429,20 @@ fn start_loop(
     };
     std::thread::Builder::new()
         .name(format!("ingest-{name}"))
-        .spawn(move || ingest.run())
+        .spawn(move || {
+            // A panic (a bug, here or in an in-process decoder) must not leave
+            // the table looking alive: it fails the table, naming the panic.
+            // Rows already pushed stay; nothing past them was committed.
+            let shared = ingest.shared.clone();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| ingest.run())) {
+                let message = format!(
+                    "the ingest thread panicked: {}",
+                    panic_message(payload.as_ref())
+                );
+                tracing::error!(table = %shared.name, "{message}");
+                *lock(&shared.status) = IngestStatus::Failed(message);
+            }
+        })
         .map_err(|e| IngestError::Config {
             table: name.to_string(),
             message: format!("cannot start the ingest thread: {e}"),
@@ -474,31 +499,46 @@ pub fn plan_source(
     };
     let key_decoder = decoder(Side::Key, &spec.key)?;
     let value_decoder = decoder(Side::Value, &spec.value)?;
+    SourcePlan::new(name, spec, key_decoder, value_decoder)
+}
 
-    let mut fields: Vec<Field> = spec.columns.fields();
-    for d in [&key_decoder, &value_decoder].into_iter().flatten() {
-        fields.extend(
-            d.output_schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone()),
-        );
-    }
-    let mut seen = BTreeSet::new();
-    for f in &fields {
-        if !seen.insert(f.name().clone()) {
-            return Err(config_error(format!(
-                "column `{}` appears twice (rename a standard column or a codec column)",
-                f.name()
-            )));
+impl SourcePlan {
+    /// The table's schema from the standard columns of `spec` and the
+    /// decoders' columns; refuses a column name given twice.
+    fn new(
+        name: &str,
+        spec: &ConsumeSpec,
+        key_decoder: Option<Box<dyn Decoder>>,
+        value_decoder: Option<Box<dyn Decoder>>,
+    ) -> Result<Self, IngestError> {
+        let mut fields: Vec<Field> = spec.columns.fields();
+        for d in [&key_decoder, &value_decoder].into_iter().flatten() {
+            fields.extend(
+                d.output_schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone()),
+            );
         }
+        let mut seen = BTreeSet::new();
+        for f in &fields {
+            if !seen.insert(f.name().clone()) {
+                return Err(IngestError::Config {
+                    table: name.to_string(),
+                    message: format!(
+                        "column `{}` appears twice (rename a standard column or a codec column)",
+                        f.name()
+                    ),
+                });
+            }
+        }
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        Ok(SourcePlan {
+            key_decoder,
+            value_decoder,
+            schema,
+        })
     }
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
-    Ok(SourcePlan {
-        key_decoder,
-        value_decoder,
-        schema,
-    })
 }
 
 /// Mode, partitions and initial offsets that do not fit together: the
@@ -860,7 +900,12 @@ impl IngestLoop {
                 self.held.resume_due(&self.consumer);
             }
             builder.clear();
-            self.poll_batch(&mut builder);
+            if let Err(message) = self.poll_batch(&mut builder) {
+                // What this poll took is neither pushed nor counted handled,
+                // so a restart reads it again.
+                self.fail(message);
+                break;
+            }
             if !builder.is_empty() {
                 let outcome = self.process(&builder.batch().view());
                 let handled = outcome.next_offsets.clone();
@@ -1016,28 +1061,37 @@ impl IngestLoop {
     }
 
     /// Takes the next batch of messages: up to `max_batch`, waiting up to
-    /// 100 ms for the first one.
-    fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) {
-        if self.fetch.is_some() {
+    /// 100 ms for the first one. An error no retry cures (see
+    /// `fatal_error`) is returned as the table's failure message.
+    fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) -> Result<(), String> {
+        let polled = if self.fetch.is_some() {
             // Events, and the messages of any partition that was not routed.
-            self.poll_consumer(builder, Duration::ZERO);
-            self.take_fetched(builder);
+            self.poll_consumer(builder, Duration::ZERO)
+                .and_then(|()| self.take_fetched(builder))
         } else {
-            self.poll_consumer(builder, Duration::from_millis(100));
-        }
+            self.poll_consumer(builder, Duration::from_millis(100))
+        };
         self.shared
             .messages
             .fetch_add(builder.len() as u64, Relaxed);
+        polled
     }
 
     /// Messages (and events) through rdkafka's `poll`, until the consumer's
     /// queue is empty or the batch is full.
-    fn poll_consumer(&mut self, builder: &mut MessageBatchBuilder, first_wait: Duration) {
+    fn poll_consumer(
+        &mut self,
+        builder: &mut MessageBatchBuilder,
+        first_wait: Duration,
+    ) -> Result<(), String> {
         let mut timeout = first_wait;
         while !batch_full(builder, self.spec.max_batch) {
             match self.consumer.poll(timeout) {
                 None => break,
                 Some(Err(e)) => {
+                    if let Some(hint) = e.rdkafka_error_code().and_then(fatal_hint) {
+                        return Err(fatal_message(&e, hint));
+                    }
                     tracing::warn!(table = %self.shared.name, "kafka: {e}");
                     break;
                 }
@@ -1062,13 +1116,15 @@ impl IngestLoop {
             }
             timeout = Duration::ZERO;
         }
+        Ok(())
     }
 
     /// Messages of the routed partitions, a librdkafka batch at a time.
-    fn take_fetched(&mut self, builder: &mut MessageBatchBuilder) {
+    fn take_fetched(&mut self, builder: &mut MessageBatchBuilder) -> Result<(), String> {
         let Some(fetch) = self.fetch.as_mut() else {
-            return;
+            return Ok(());
         };
+        let mut fatal = None;
         let (name, wants_headers) = (&self.shared.name, self.wants_headers);
         let max_batch = self.spec.max_batch;
         // Wait (for one message) only when there is nothing to hand on yet.
@@ -1082,6 +1138,11 @@ impl IngestLoop {
             };
             fetch.for_each(|m| {
                 if let Some(code) = m.error {
+                    if let Some(hint) = fatal_hint(code) {
+                        let at = format!("{}/{}@{}: {code}", m.topic, m.partition, m.offset);
+                        fatal.get_or_insert_with(|| fatal_message(&at, hint));
+                        return;
+                    }
                     tracing::warn!(
                         table = %name,
                         "kafka: {}/{}@{}: {code}",
@@ -1107,11 +1168,15 @@ impl IngestLoop {
                 );
             });
             fetch.release();
+            if let Some(message) = fatal {
+                return Err(message);
+            }
             if n == 0 {
                 break;
             }
             wait = false;
         }
+        Ok(())
     }
 
     fn decode(
@@ -1463,6 +1528,144 @@ mod tests {
             check_start(&s),
             Ok(()),
             "librdkafka handles it with a group"
+        );
+    }
+
+    /// Decodes each value as UTF-8 text into `V`; panics on a value `"boom"`.
+    struct TextDecoder;
+
+    impl Decoder for TextDecoder {
+        fn output_schema(&self) -> SchemaRef {
+            Arc::new(Schema::new(vec![Field::new(
+                "V",
+                arrow_schema::DataType::Utf8,
+                true,
+            )]))
+        }
+        fn decode(
+            &mut self,
+            messages: &MessageBatch<'_>,
+        ) -> Result<Decoded, topictable_sdk::PluginError> {
+            let values: Vec<Option<String>> = (0..messages.len())
+                .map(|i| {
+                    let v = messages
+                        .values
+                        .get(i)
+                        .map(|b| String::from_utf8_lossy(b).to_string());
+                    if v.as_deref() == Some("boom") {
+                        panic!("a decoder bug met {v:?}");
+                    }
+                    v
+                })
+                .collect();
+            let column: ArrayRef = Arc::new(arrow_array::StringArray::from(values));
+            Ok(Decoded {
+                batch: RecordBatch::try_new(self.output_schema(), vec![column])?,
+                errors: Vec::new(),
+            })
+        }
+    }
+
+    /// Produces `values` to partition 0 of topic `t`.
+    fn produce(bootstrap: &str, values: &[&str]) {
+        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .unwrap();
+        for v in values {
+            producer
+                .send(BaseRecord::<(), str>::to("t").partition(0).payload(*v))
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+    }
+
+    /// A mock cluster holding `values` in partition 0 of topic `t`.
+    fn cluster_with(
+        values: &[&str],
+    ) -> rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic("t", 1, 1).unwrap();
+        produce(&cluster.bootstrap_servers(), values);
+        cluster
+    }
+
+    fn consume_text(engine: &Engine, bootstrap: &str, mode: ConsumerMode) -> ConsumedTable {
+        let mut spec = spec(mode, InitialOffsets::all(StartAt::Beginning), &[]);
+        spec.properties
+            .insert("bootstrap.servers".into(), bootstrap.into());
+        spec.table_type = topictable_engine::TableType::Append;
+        if mode == ConsumerMode::Group {
+            spec.properties.insert("group.id".into(), "g".into());
+        }
+        let plan = SourcePlan::new("t", &spec, None, Some(Box::new(TextDecoder))).unwrap();
+        consume_planned(engine, "t", plan, spec).unwrap()
+    }
+
+    fn wait_for_failure(table: &ConsumedTable) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match table.status() {
+                IngestStatus::Failed(m) => return m,
+                s if Instant::now() > deadline => panic!("still {s:?}"),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_ingest_thread_fails_the_table_and_keeps_its_rows() {
+        let cluster = cluster_with(&["a", "b"]);
+        let engine = Engine::new();
+        let _cycles = engine.start_with_period(Duration::from_millis(10));
+        let mut table = consume_text(&engine, &cluster.bootstrap_servers(), ConsumerMode::Assign);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while table.table().num_rows().unwrap() < 2 {
+            assert!(Instant::now() < deadline, "the first rows never arrived");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The next record trips a bug: the table says so instead of looking alive.
+        produce(&cluster.bootstrap_servers(), &["boom"]);
+        let message = wait_for_failure(&table);
+        assert!(
+            message.starts_with("the ingest thread panicked: a decoder bug met"),
+            "{message}"
+        );
+        assert_eq!(table.table().num_rows().unwrap(), 2, "rows already in stay");
+        table.stop();
+    }
+
+    #[test]
+    fn authorization_errors_fail_the_table_in_both_modes() {
+        use rdkafka::types::RDKafkaApiKey;
+        // Assign mode: the fetch is refused.
+        let cluster = cluster_with(&["a"]);
+        cluster.request_errors(
+            RDKafkaApiKey::Fetch,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 50],
+        );
+        let engine = Engine::new();
+        let _cycles = engine.start_with_period(Duration::from_millis(10));
+        let table = consume_text(&engine, &cluster.bootstrap_servers(), ConsumerMode::Assign);
+        let message = wait_for_failure(&table);
+        assert!(
+            message.starts_with("kafka: t/0@") && message.contains("not authorized"),
+            "{message}"
+        );
+        // Group mode: the subscribed topic's metadata says so.
+        let cluster = cluster_with(&["a"]);
+        cluster
+            .topic_error(
+                "t",
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+            )
+            .unwrap();
+        let table = consume_text(&engine, &cluster.bootstrap_servers(), ConsumerMode::Group);
+        let message = wait_for_failure(&table);
+        assert!(
+            message.starts_with("kafka: ") && message.contains("not authorized"),
+            "{message}"
         );
     }
 }

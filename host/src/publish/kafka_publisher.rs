@@ -30,7 +30,7 @@ use topictable_sdk::{Encoder, Side};
 use super::batch_produce::BatchProducer;
 use super::publish_error::{PublishError, RefusedRecord};
 use super::record_fields::RecordColumns;
-use super::sink_runner::TableSink;
+use super::sink_runner::{SinkError, TableSink};
 use super::slice_encoding::{EncodedSlice, RowEncoders};
 use crate::ingest::ValueSpec;
 use crate::plugin_loader::PluginRegistry;
@@ -307,15 +307,15 @@ fn produce_slice(
 }
 
 impl TableSink for KafkaPublisher {
-    fn write(&mut self, u: &Update) -> Result<(), String> {
-        self.write_update(u).map_err(|e| e.to_string())
+    fn write(&mut self, u: &Update) -> Result<(), SinkError> {
+        self.write_update(u).map_err(SinkError::from)
     }
 
-    fn flush(&mut self) -> Result<(), String> {
-        self.flush_all().map_err(|e| e.to_string())
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.flush_all().map_err(SinkError::from)
     }
 
-    fn close(&mut self) -> Result<(), String> {
+    fn close(&mut self) -> Result<(), SinkError> {
         self.flush()
     }
 }

@@ -14,6 +14,6 @@ pub use kafka_publisher::{
 };
 pub use publish_error::{PublishError, RefusedRecord};
 pub use sink_runner::{
-    OnFailure, PluginTableSink, RunningSink, SinkCounts, SinkOptions, SinkStatus, TableSink,
-    start_sink,
+    OnFailure, PluginTableSink, RunningSink, SinkCounts, SinkError, SinkOptions, SinkStatus,
+    TableSink, start_sink,
 };

@@ -1,6 +1,6 @@
 //! Why publishing one cycle's update failed.
 
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use topictable_sdk::{PluginError, Side};
 
 /// A record librdkafka refused to queue, and where it was going.
@@ -75,4 +75,23 @@ pub enum PublishError {
     /// The thread that encodes slices ahead of the producer could not start.
     #[error("starting the encoding thread: {0}")]
     EncodingThread(std::io::Error),
+}
+
+impl From<PublishError> for super::SinkError {
+    /// Rows an encoder refused, a changed key and a record too large for the
+    /// broker are the rows' fault: retrying them cannot help.
+    fn from(e: PublishError) -> Self {
+        let rows = match &e {
+            PublishError::RowsFailed { .. } | PublishError::KeyChanged { .. } => true,
+            PublishError::Produce(refused) => matches!(
+                refused.error.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::MessageSizeTooLarge)
+            ),
+            _ => false,
+        };
+        match rows {
+            true => Self::Rows(e.to_string()),
+            false => Self::Destination(e.to_string()),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! bounded and nothing is dropped. While that happens the sink's status is
 //! `Lagging`.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,15 +15,30 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use topictable_engine::{Engine, Subscription, Table, Update};
+use topictable_sdk::panic_message;
 
 /// A destination for a table's updates, driven by [`start_sink`].
 pub trait TableSink: Send {
     /// Takes one cycle's update.
-    fn write(&mut self, update: &Update) -> Result<(), String>;
+    fn write(&mut self, update: &Update) -> Result<(), SinkError>;
     /// The cycle barrier: everything written is durable (or delivered).
-    fn flush(&mut self) -> Result<(), String>;
+    fn flush(&mut self) -> Result<(), SinkError>;
     /// Flushes and releases resources; called once.
-    fn close(&mut self) -> Result<(), String>;
+    fn close(&mut self) -> Result<(), SinkError>;
+}
+
+/// Why a sink could not take an update: the rows, or the destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The rows themselves cannot be written (an encoder refused a row, a
+    /// modify changed a key, a record is too large): sending them again
+    /// fails the same way, so the sink stops under every `on_failure`.
+    #[error("{0}")]
+    Rows(String),
+    /// The destination failed (the broker, the disk, the network):
+    /// `on_failure = "retry"` tries again.
+    #[error("{0}")]
+    Destination(String),
 }
 
 /// What a sink does when a write or flush fails.
@@ -163,7 +179,7 @@ pub fn start_sink(
     name: &str,
     engine: &Engine,
     table: &Table,
-    mut sink: Box<dyn TableSink>,
+    sink: Box<dyn TableSink>,
     options: SinkOptions,
 ) -> Result<RunningSink, String> {
     let shared = Arc::new(Shared {
@@ -213,50 +229,26 @@ pub fn start_sink(
     let thread = std::thread::Builder::new()
         .name(format!("sink-{name}"))
         .spawn(move || {
-            if let Some(u) = initial.filter(|u| u.added.num_rows() > 0)
-                && !deliver(
+            // A panic (a bug in the sink or here) fails the sink, naming it,
+            // rather than leaving it looking alive while nothing is written.
+            let panicked = catch_unwind(AssertUnwindSafe(|| {
+                run_sink(
                     &sink_name,
-                    sink.as_mut(),
-                    &u,
+                    sink,
+                    rx,
+                    initial,
+                    after_cycle,
                     &options.on_failure,
                     &thread_shared,
                 )
-            {
-                let _ = sink.close();
-                return;
-            }
-            loop {
-                let received = rx.recv_timeout(Duration::from_millis(50));
-                if received.is_ok() {
-                    thread_shared.queued.fetch_sub(1, Ordering::Relaxed);
-                }
-                match received {
-                    Ok(u) if u.cycle <= after_cycle => {}
-                    Ok(u) => {
-                        if !deliver(
-                            &sink_name,
-                            sink.as_mut(),
-                            &u,
-                            &options.on_failure,
-                            &thread_shared,
-                        ) {
-                            let _ = sink.close();
-                            return;
-                        }
-                        if thread_shared.get() == SinkStatus::Lagging {
-                            thread_shared.set(SinkStatus::Running);
-                        }
-                    }
-                    Err(RecvTimeoutError::Timeout) if thread_shared.stop.load(Ordering::SeqCst) => {
-                        break;
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            match sink.close() {
-                Ok(()) => thread_shared.set(SinkStatus::Stopped),
-                Err(e) => thread_shared.set(SinkStatus::Failed(format!("close: {e}"))),
+            }));
+            if let Err(payload) = panicked {
+                let message = format!(
+                    "sink `{sink_name}` panicked: {}",
+                    panic_message(payload.as_ref())
+                );
+                tracing::error!("{message}");
+                thread_shared.set(SinkStatus::Failed(message));
             }
         })
         .map_err(|e| e.to_string())?;
@@ -266,6 +258,52 @@ pub fn start_sink(
         subscription: Some(subscription),
         thread: Some(thread),
     })
+}
+
+/// The sink thread: the initial rows, then each queued update, until asked
+/// to stop or a failure stops the sink.
+fn run_sink(
+    sink_name: &str,
+    mut sink: Box<dyn TableSink>,
+    rx: Receiver<Arc<Update>>,
+    initial: Option<Update>,
+    after_cycle: u64,
+    on_failure: &OnFailure,
+    thread_shared: &Shared,
+) {
+    if let Some(u) = initial.filter(|u| u.added.num_rows() > 0)
+        && !deliver(sink_name, sink.as_mut(), &u, on_failure, thread_shared)
+    {
+        let _ = sink.close();
+        return;
+    }
+    loop {
+        let received = rx.recv_timeout(Duration::from_millis(50));
+        if received.is_ok() {
+            thread_shared.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        match received {
+            Ok(u) if u.cycle <= after_cycle => {}
+            Ok(u) => {
+                if !deliver(sink_name, sink.as_mut(), &u, on_failure, thread_shared) {
+                    let _ = sink.close();
+                    return;
+                }
+                if thread_shared.get() == SinkStatus::Lagging {
+                    thread_shared.set(SinkStatus::Running);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) if thread_shared.stop.load(Ordering::SeqCst) => {
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    match sink.close() {
+        Ok(()) => thread_shared.set(SinkStatus::Stopped),
+        Err(e) => thread_shared.set(SinkStatus::Failed(format!("close: {e}"))),
+    }
 }
 
 /// Writes and flushes one update under the failure policy; false when the sink must stop.
@@ -295,7 +333,14 @@ fn deliver(
             return true;
         };
         attempt += 1;
+        let rows = matches!(error, SinkError::Rows(_));
         let error = format!("sink `{name}`, cycle {}: {error}", u.cycle);
+        if rows {
+            let error = format!("{error} (retrying cannot help: the rows themselves are refused)");
+            tracing::error!("{error}");
+            shared.set(SinkStatus::Failed(error));
+            return false;
+        }
         match policy {
             OnFailure::Stop => {
                 tracing::error!("{error} (on_failure = stop)");
@@ -344,19 +389,144 @@ impl PluginTableSink {
 }
 
 impl TableSink for PluginTableSink {
-    fn write(&mut self, u: &Update) -> Result<(), String> {
+    fn write(&mut self, u: &Update) -> Result<(), SinkError> {
         let update = topictable_sdk::SinkUpdate {
             cycle: u.cycle,
             added: u.added.clone(),
             removed: u.removed.clone(),
             modified: u.modified.clone(),
         };
-        self.sink.write(&update).map_err(|e| e.to_string())
+        self.sink.write(&update).map_err(destination)
     }
-    fn flush(&mut self) -> Result<(), String> {
-        self.sink.flush().map_err(|e| e.to_string())
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.sink.flush().map_err(destination)
     }
-    fn close(&mut self) -> Result<(), String> {
-        self.sink.close().map_err(|e| e.to_string())
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.sink.close().map_err(destination)
+    }
+}
+
+/// A plugin sink's error: the SDK cannot tell rows from destination yet, so
+/// it is retried under `on_failure = "retry"`.
+fn destination(e: topictable_sdk::PluginError) -> SinkError {
+    SinkError::Destination(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use arrow_array::{Int64Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    /// A sink whose writes answer with what `answer` says, counting them.
+    struct ScriptedSink<F: FnMut(u32) -> Result<(), SinkError> + Send> {
+        answer: F,
+        writes: Arc<AtomicU64>,
+    }
+
+    impl<F: FnMut(u32) -> Result<(), SinkError> + Send> TableSink for ScriptedSink<F> {
+        fn write(&mut self, _: &Update) -> Result<(), SinkError> {
+            let n = self.writes.fetch_add(1, Ordering::SeqCst) as u32;
+            (self.answer)(n)
+        }
+        fn flush(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+        fn close(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    fn retry_without_end() -> SinkOptions {
+        SinkOptions {
+            publish_initial: false,
+            on_failure: OnFailure::Retry {
+                max_retries: 0,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(5),
+            },
+            queue_capacity: 4,
+        }
+    }
+
+    /// Starts `sink` on a one-column append table, pushes one row and runs
+    /// a cycle; returns the sink once its status satisfies `done`.
+    fn run_until(
+        sink: impl TableSink + 'static,
+        done: impl Fn(&SinkStatus) -> bool,
+    ) -> (RunningSink, SinkStatus) {
+        let engine = Engine::new();
+        let schema = Arc::new(Schema::new(vec![Field::new("N", DataType::Int64, false)]));
+        let table = engine.append_table("t", schema.clone()).unwrap();
+        let running =
+            start_sink("s", &engine, &table, Box::new(sink), retry_without_end()).unwrap();
+        let rows = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
+        table.writer().unwrap().push(rows).unwrap();
+        engine.run_cycle().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = running.status();
+            if done(&status) {
+                return (running, status);
+            }
+            assert!(Instant::now() < deadline, "still {status:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_row_error_stops_the_sink_even_under_retry_without_end() {
+        let writes = Arc::new(AtomicU64::new(0));
+        let sink = ScriptedSink {
+            answer: |_| Err(SinkError::Rows("value encoder, row 0: out of range".into())),
+            writes: writes.clone(),
+        };
+        let (running, status) = run_until(sink, |s| matches!(s, SinkStatus::Failed(_)));
+        let SinkStatus::Failed(message) = status else {
+            unreachable!()
+        };
+        assert!(
+            message.contains("row 0: out of range") && message.contains("retrying cannot help"),
+            "{message}"
+        );
+        assert_eq!(writes.load(Ordering::SeqCst), 1, "tried once, not again");
+        assert_eq!(running.counts().failures, 1);
+    }
+
+    #[test]
+    fn a_destination_error_is_retried_until_it_clears() {
+        let writes = Arc::new(AtomicU64::new(0));
+        let sink = ScriptedSink {
+            answer: |n| match n {
+                0..3 => Err(SinkError::Destination("broker down".into())),
+                _ => Ok(()),
+            },
+            writes: writes.clone(),
+        };
+        let (running, _) = run_until(sink, |_| writes.load(Ordering::SeqCst) >= 4);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running.counts().rows_delivered < 1 {
+            assert!(Instant::now() < deadline, "{:?}", running.status());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(running.status(), SinkStatus::Running);
+        assert_eq!(running.counts().failures, 3);
+    }
+
+    #[test]
+    fn a_panic_in_the_sink_thread_fails_the_sink_with_its_message() {
+        let sink = ScriptedSink {
+            answer: |_| panic!("a sink bug"),
+            writes: Arc::new(AtomicU64::new(0)),
+        };
+        let (_running, status) = run_until(sink, |s| matches!(s, SinkStatus::Failed(_)));
+        assert_eq!(
+            status,
+            SinkStatus::Failed("sink `s` panicked: a sink bug".into())
+        );
     }
 }

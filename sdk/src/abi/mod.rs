@@ -28,7 +28,7 @@ pub use decoder::{FfiDecoded, FfiDecoder, ForeignDecoder};
 pub use encoder::{FfiEncoded, FfiEncoder, ForeignEncoder};
 pub use logging::{FfiHostServices, FfiLogRecord, host_services, install_plugin_logger};
 pub use message::{FfiBinaryColumn, FfiMessageBatch};
-pub use panic::guard;
+pub use panic::{guard, panic_message};
 pub use root_module::{
     ABI_VERSION, FfiPluginInfo, PluginDefinition, PluginModule, PluginModuleRef, SDK_VERSION,
     plugin_module,

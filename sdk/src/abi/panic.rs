@@ -30,8 +30,9 @@ pub(crate) fn guard_release(what: &str, f: impl FnOnce()) {
     }
 }
 
-/// The text of a panic payload (`&str` or `String`), or a placeholder.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The text of a panic payload (`&str` or `String`), or a placeholder: for
+/// reporting a panic caught with `catch_unwind`.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
