@@ -38,8 +38,17 @@ pub struct ClientConfig {
     pub urls: Vec<String>,
     /// HTTP basic auth `(user, password)`.
     pub basic_auth: Option<(String, String)>,
+    /// A bearer token (`Authorization: Bearer …`), instead of basic auth
+    /// (Confluent's `bearer.auth.token`).
+    pub bearer_token: Option<String>,
     /// Extra trusted root certificate(s), PEM, for a registry behind a private CA.
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// The client's own certificate chain and private key, PEM, for a
+    /// registry that asks for client certificates (mutual TLS).
+    pub client_identity_pem: Option<Vec<u8>>,
+    /// Sends credentials over plain `http://` to a host that is not loopback;
+    /// off by default, since anyone on the path could read them.
+    pub allow_insecure_auth: bool,
     /// Time limit of one HTTP request.
     pub request_timeout: Duration,
     /// Time limit to open a connection.
@@ -62,7 +71,13 @@ impl std::fmt::Debug for ClientConfig {
                 "basic_auth",
                 &self.basic_auth.as_ref().map(|(user, _)| (user, "***")),
             )
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "***"))
             .field("ca_cert_pem", &self.ca_cert_pem.as_ref().map(Vec::len))
+            .field(
+                "client_identity_pem",
+                &self.client_identity_pem.as_ref().map(|_| "***"),
+            )
+            .field("allow_insecure_auth", &self.allow_insecure_auth)
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
             .finish_non_exhaustive()
@@ -79,7 +94,10 @@ impl ClientConfig {
                 .filter(|u| !u.is_empty())
                 .collect(),
             basic_auth: None,
+            bearer_token: None,
             ca_cert_pem: None,
+            client_identity_pem: None,
+            allow_insecure_auth: false,
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             max_retries: 3,
@@ -92,6 +110,12 @@ impl ClientConfig {
     /// Sets basic auth.
     pub fn with_basic_auth(mut self, user: &str, password: &str) -> Self {
         self.basic_auth = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Sets a bearer token.
+    pub fn with_bearer_token(mut self, token: &str) -> Self {
+        self.bearer_token = Some(token.into());
         self
     }
 
@@ -324,6 +348,18 @@ impl RegistryClient {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if config.basic_auth.is_some() && config.bearer_token.is_some() {
+            return Err(RegistryError::Config(
+                "give basic auth (registry_user, registry_password) or a bearer token (registry_bearer_token), not both".into(),
+            ));
+        }
+        if !config.allow_insecure_auth
+            && let Some(url) = urls.iter().find(|u| sends_credentials_in_clear(u, &config))
+        {
+            return Err(RegistryError::Config(redact_credentials(&format!(
+                "registry URL `{url}`: credentials over plain http to a host that is not loopback could be read on the way; use https, or set registry_allow_insecure_auth = true"
+            ))));
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
@@ -337,6 +373,11 @@ impl RegistryClient {
             {
                 builder = builder.add_root_certificate(cert);
             }
+        }
+        if let Some(pem) = &config.client_identity_pem {
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| RegistryError::Config(format!("client certificate and key: {e}")))?;
+            builder = builder.identity(identity);
         }
         let http = builder
             .build()
@@ -634,6 +675,9 @@ impl Inner {
                 if let Some((user, password)) = &self.config.basic_auth {
                     req = req.basic_auth(user, Some(password));
                 }
+                if let Some(token) = &self.config.bearer_token {
+                    req = req.bearer_auth(token);
+                }
                 if let Some(body) = &body {
                     req = req
                         .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
@@ -712,6 +756,21 @@ pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 /// Unknown schema ids remembered at most ([`ClientConfig::not_found_ttl`]):
 /// messages naming random ids cannot grow the client's memory without bound.
 pub const MAX_NOT_FOUND_IDS: usize = 4096;
+
+/// Whether a request to `url` would carry credentials (basic auth, a bearer
+/// token, or `user:pass@` in the URL) unencrypted to another machine.
+fn sends_credentials_in_clear(url: &Url, config: &ClientConfig) -> bool {
+    let credentials = config.basic_auth.is_some()
+        || config.bearer_token.is_some()
+        || !url.username().is_empty()
+        || url.password().is_some();
+    let host = url.host_str().unwrap_or_default();
+    let loopback = match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    };
+    url.scheme() == "http" && credentials && !loopback
+}
 
 /// The body of `resp`, or why it was not read (too large, or cut off).
 async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, BodyError> {

@@ -34,9 +34,21 @@ pub struct RegistrySettings {
     /// Basic auth password.
     #[serde(default)]
     pub registry_password: Option<String>,
+    /// Bearer token, instead of basic auth.
+    #[serde(default)]
+    pub registry_bearer_token: Option<String>,
     /// PEM file of a CA to trust.
     #[serde(default)]
     pub registry_ca_cert: Option<String>,
+    /// PEM file of the client certificate (chain), for mutual TLS.
+    #[serde(default)]
+    pub registry_client_cert: Option<String>,
+    /// PEM file of the client certificate's private key.
+    #[serde(default)]
+    pub registry_client_key: Option<String>,
+    /// Allows credentials over plain http to a host that is not loopback.
+    #[serde(default)]
+    pub registry_allow_insecure_auth: Option<bool>,
     /// Time limit of one request, in ms.
     #[serde(default)]
     pub registry_timeout_ms: Option<u64>,
@@ -64,7 +76,17 @@ impl std::fmt::Debug for RegistrySettings {
                 "registry_password",
                 &self.registry_password.as_ref().map(|_| "***"),
             )
+            .field(
+                "registry_bearer_token",
+                &self.registry_bearer_token.as_ref().map(|_| "***"),
+            )
             .field("registry_ca_cert", &self.registry_ca_cert)
+            .field("registry_client_cert", &self.registry_client_cert)
+            .field("registry_client_key", &self.registry_client_key)
+            .field(
+                "registry_allow_insecure_auth",
+                &self.registry_allow_insecure_auth,
+            )
             .field("registry_timeout_ms", &self.registry_timeout_ms)
             .field("registry_retries", &self.registry_retries)
             .finish()
@@ -114,9 +136,30 @@ impl RegistrySettings {
                 "registry basic auth password",
             ),
             ConfigKey::unset(
+                "registry_bearer_token",
+                ConfigType::String,
+                "registry bearer token (instead of registry_user and registry_password)",
+            ),
+            ConfigKey::unset(
                 "registry_ca_cert",
                 ConfigType::String,
                 "PEM file of a CA to trust for an https registry",
+            ),
+            ConfigKey::unset(
+                "registry_client_cert",
+                ConfigType::String,
+                "PEM file of the client certificate, for a registry that asks for one (mutual TLS)",
+            ),
+            ConfigKey::unset(
+                "registry_client_key",
+                ConfigType::String,
+                "PEM file of registry_client_cert's private key",
+            ),
+            ConfigKey::optional(
+                "registry_allow_insecure_auth",
+                ConfigType::Boolean,
+                json!(false),
+                "send credentials over plain http to a host that is not loopback (refused by default)",
             ),
             ConfigKey::optional(
                 "registry_timeout_ms",
@@ -142,10 +185,29 @@ impl RegistrySettings {
         if let Some(user) = &self.registry_user {
             cc = cc.with_basic_auth(user, self.registry_password.as_deref().unwrap_or(""));
         }
-        if let Some(path) = &self.registry_ca_cert {
-            cc.ca_cert_pem =
-                Some(std::fs::read(path).map_err(|e| format!("registry_ca_cert `{path}`: {e}"))?);
+        if let Some(token) = &self.registry_bearer_token {
+            cc = cc.with_bearer_token(token);
         }
+        let read =
+            |key: &str, path: &str| std::fs::read(path).map_err(|e| format!("{key} `{path}`: {e}"));
+        if let Some(path) = &self.registry_ca_cert {
+            cc.ca_cert_pem = Some(read("registry_ca_cert", path)?);
+        }
+        match (&self.registry_client_cert, &self.registry_client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read("registry_client_cert", cert)?;
+                pem.push(b'\n');
+                pem.extend(read("registry_client_key", key)?);
+                cc.client_identity_pem = Some(pem);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(
+                    "registry_client_cert and registry_client_key go together: give both".into(),
+                );
+            }
+        }
+        cc.allow_insecure_auth = self.registry_allow_insecure_auth.unwrap_or(false);
         if let Some(ms) = self.registry_timeout_ms {
             cc.request_timeout = Duration::from_millis(ms);
         }

@@ -1,0 +1,239 @@
+//! How the client proves who it is: a bearer token, a client certificate
+//! (mutual TLS against a registry that asks for one), and the refusal to send
+//! credentials in clear text to another machine.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use topictable_schema_registry::{
+    ClientConfig, RegistryClient, RegistryError, RegistryServer, Schema,
+};
+
+/// A one-shot HTTP server on loopback that answers one schema and returns
+/// the request it got.
+fn one_request_server() -> (String, std::thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        let body = r#"{"schema":"\"string\""}"#;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_bearer_token_is_sent() {
+    let (url, seen) = one_request_server();
+    let client = RegistryClient::new(ClientConfig::new(&url).with_bearer_token("tok-123")).unwrap();
+    assert_eq!(client.schema_by_id(3).unwrap().schema.schema, "\"string\"");
+    let request = seen.join().unwrap().to_ascii_lowercase();
+    assert!(
+        request.contains("authorization: bearer tok-123"),
+        "{request}"
+    );
+    assert!(!format!("{client:?}").contains("tok-123"));
+}
+
+fn refusal(config: ClientConfig) -> Option<String> {
+    match RegistryClient::new(config) {
+        Err(RegistryError::Config(m)) => Some(m),
+        Err(e) => panic!("{e}"),
+        Ok(_) => None,
+    }
+}
+
+#[test]
+fn credentials_are_not_sent_in_clear_text_to_another_machine() {
+    let remote = "http://registry.example.com:8081";
+    for config in [
+        ClientConfig::new(remote).with_basic_auth("u", "SECRET"),
+        ClientConfig::new(remote).with_bearer_token("SECRET"),
+        ClientConfig::new("http://u:SECRET@registry.example.com:8081"),
+        // Every URL of a list is checked, not only the first.
+        ClientConfig::new(&format!("http://127.0.0.1:1,{remote}")).with_basic_auth("u", "SECRET"),
+    ] {
+        let m = refusal(config).expect("refused");
+        assert!(
+            m.contains("use https") && m.contains("registry_allow_insecure_auth"),
+            "{m}"
+        );
+        assert!(!m.contains("SECRET"), "{m}");
+    }
+    // Loopback, https, no credentials, or the user's explicit choice: allowed.
+    for config in [
+        ClientConfig::new("http://127.0.0.1:8081").with_basic_auth("u", "p"),
+        ClientConfig::new("http://localhost:8081").with_bearer_token("t"),
+        ClientConfig::new("http://[::1]:8081").with_basic_auth("u", "p"),
+        ClientConfig::new("https://registry.example.com").with_basic_auth("u", "p"),
+        ClientConfig::new(remote),
+        ClientConfig {
+            allow_insecure_auth: true,
+            ..ClientConfig::new(remote).with_basic_auth("u", "p")
+        },
+    ] {
+        let shown = format!("{config:?}");
+        assert_eq!(refusal(config), None, "{shown}");
+    }
+    let both = ClientConfig::new("https://r")
+        .with_basic_auth("u", "p")
+        .with_bearer_token("t");
+    assert!(refusal(both).unwrap().contains("not both"));
+}
+
+/// A CA, and a server and a client certificate it signed.
+struct Pki {
+    ca: CertificateDer<'static>,
+    ca_pem: String,
+    server: (CertificateDer<'static>, PrivateKeyDer<'static>),
+    client_pem: String,
+}
+
+fn pki() -> Pki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |name: &str, usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.extended_key_usages = vec![usage];
+        (params.signed_by(&key, &ca).unwrap(), key)
+    };
+    let (server_cert, server_key) = leaf("localhost", ExtendedKeyUsagePurpose::ServerAuth);
+    let (client_cert, client_key) = leaf("topictable", ExtendedKeyUsagePurpose::ClientAuth);
+    Pki {
+        ca: ca.der().clone(),
+        ca_pem: ca.pem(),
+        server: (
+            server_cert.der().clone(),
+            PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
+        ),
+        client_pem: format!("{}\n{}", client_cert.pem(), client_key.serialize_pem()),
+    }
+}
+
+/// The embedded registry served over TLS on loopback, asking every client
+/// for a certificate signed by `pki`'s CA. Returns its URL.
+fn tls_registry_asking_for_client_certs(pki: &Pki) -> String {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca.clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![pki.server.0.clone()], pki.server.1.clone_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let router = RegistryServer::in_memory().router();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                tokio::spawn(async move {
+                    // A client without a certificate fails here.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(router);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+    });
+    format!("https://localhost:{port}")
+}
+
+#[test]
+fn a_client_certificate_opens_a_registry_that_asks_for_one() {
+    let pki = pki();
+    let url = tls_registry_asking_for_client_certs(&pki);
+    let trusting = |identity: Option<&str>| {
+        let mut config = ClientConfig::new(&url).with_retries(0, std::time::Duration::ZERO);
+        config.ca_cert_pem = Some(pki.ca_pem.clone().into_bytes());
+        config.client_identity_pem = identity.map(|pem| pem.as_bytes().to_vec());
+        RegistryClient::new(config).unwrap()
+    };
+    // Without a certificate the TLS handshake is refused.
+    let refused = trusting(None)
+        .register("s", &Schema::avro(r#""string""#))
+        .unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Unreachable { .. }),
+        "{refused}"
+    );
+    // With one, the registry answers.
+    let client = trusting(Some(&pki.client_pem));
+    let id = client.register("s", &Schema::avro(r#""string""#)).unwrap();
+    assert_eq!(
+        client.schema_by_id(id).unwrap().schema.schema,
+        r#""string""#
+    );
+    assert!(!format!("{client:?}").contains("PRIVATE KEY"));
+}
+
+/// The codec keys: both PEM files are read and joined; one without the
+/// other is refused.
+#[test]
+fn codec_settings_read_the_client_certificate_and_key_files() {
+    let pki = pki();
+    let url = tls_registry_asking_for_client_certs(&pki);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (cert, key) = pki
+        .client_pem
+        .split_at(pki.client_pem.find("-----BEGIN PRIVATE KEY").unwrap());
+    let settings = |keys: serde_json::Value| -> topictable_schema_registry::RegistrySettings {
+        let mut config = serde_json::json!({
+            "schema_registry_url": url,
+            "registry_ca_cert": write("ca.pem", &pki.ca_pem),
+            "registry_retries": 0,
+        });
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(keys.as_object().unwrap().clone());
+        serde_json::from_value(config).unwrap()
+    };
+    let both = settings(serde_json::json!({
+        "registry_client_cert": write("client.pem", cert),
+        "registry_client_key": write("client.key", key),
+    }));
+    let client = both.client().unwrap().unwrap();
+    client.register("s", &Schema::avro(r#""int""#)).unwrap();
+    let one = settings(serde_json::json!({"registry_client_cert": write("client.pem", cert)}));
+    assert!(one.client().unwrap_err().contains("go together"));
+}
