@@ -1008,7 +1008,7 @@ value = {{ format = "avro", schema = '"long"', column = "v", registry_retries = 
     let validate = with_env(&["validate", file.to_str().unwrap()])
         .output()
         .unwrap();
-    let help: String = ["run", "serve", "query"]
+    let help: String = ["run", "serve", "query", "registry"]
         .iter()
         .map(|command| {
             let out = with_env(&[command, "--help"]).output().unwrap();
@@ -1072,4 +1072,92 @@ fn a_topic_that_does_not_exist_fails_the_table_and_the_run() {
         started.elapsed() < Duration::from_secs(100),
         "the run should end when the table fails, not when --exit-after runs out"
     );
+}
+
+/// confluent-kafka's `SchemaRegistryClient` against `url` with bearer
+/// `token` (none when empty) runs `action`: `register N` registers N new
+/// Avro schemas and prints their ids; `read ID…` prints each id's schema.
+fn python_registry(url: &str, token: &str, action: &[&str]) -> String {
+    let script = r#"
+import sys
+from confluent_kafka.schema_registry import SchemaRegistryClient, Schema
+url, token, action, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+conf = {"url": url}
+if token:
+    conf.update({"bearer.auth.credentials.source": "STATIC_TOKEN",
+                 "bearer.auth.token": token, "bearer.auth.logical.cluster": "lsrc-1"})
+client = SchemaRegistryClient(conf)
+try:
+    if action == "register":
+        first, n = int(args[0]), int(args[1])
+        for i in range(first, first + n):
+            enum = '{"type":"enum","name":"E%d","symbols":["A"]}' % i
+            print(client.register_schema("s%d" % i, Schema(enum, "AVRO")))
+    else:
+        for id in args:
+            print(client.get_schema(int(id)).schema_str)
+except Exception as e:
+    print("refused", getattr(e, "http_status_code", e))
+"#;
+    let out = Command::new(topictable_e2e::python())
+        .args(["-c", script, url, token])
+        .args(action)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `topictable registry --token --persist`: confluent-kafka needs the token
+/// (401 without), and a SIGKILL right after the answers loses no id: the
+/// restarted registry gives every answered id its schema, and the next
+/// schema a new id.
+#[test]
+fn the_registry_command_takes_a_token_and_keeps_answered_ids_across_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registry.json");
+    let start = || {
+        let process = TopictableProcess::start(&[
+            "registry",
+            "--listen",
+            "127.0.0.1:0",
+            "--persist",
+            file.to_str().unwrap(),
+            "--token",
+            "reg-token",
+        ]);
+        let url = wait_for("the registry to listen", Duration::from_secs(60), || {
+            let out = process.stdout();
+            let rest = &out[out.find(" at http")? + 4..];
+            Some(rest[..rest.find('\n')?].to_string())
+        });
+        (process, url)
+    };
+    let (registry, url) = start();
+    assert_eq!(
+        python_registry(&url, "", &["register", "0", "1"]),
+        "refused 401\n"
+    );
+    let ids = python_registry(&url, "reg-token", &["register", "0", "20"]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 20, "{ids:?}");
+    drop(registry); // SIGKILL, no shutdown
+
+    let (_registry, url) = start();
+    let mut read = vec!["read"];
+    read.extend(&ids);
+    let schemas = python_registry(&url, "reg-token", &read);
+    for (i, schema) in schemas.lines().enumerate() {
+        assert!(
+            schema.contains(&format!("\"E{i}\"")),
+            "id {}: {schema}",
+            ids[i]
+        );
+    }
+    let next = python_registry(&url, "reg-token", &["register", "20", "1"]);
+    assert_eq!(next.trim(), "21", "a fresh id, not one already answered");
 }

@@ -39,6 +39,6 @@ pub use framing::FramingError;
 pub use model::{Schema, SchemaReference, SchemaType, SubjectNameStrategy, SubjectVersion};
 pub use redact::redact_credentials;
 #[cfg(feature = "server")]
-pub use server::{RegistryHandle, RegistryServer};
+pub use server::{RegistryHandle, RegistryLimits, RegistryServer};
 #[cfg(feature = "client")]
 pub use settings::RegistrySettings;

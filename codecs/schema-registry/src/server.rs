@@ -15,15 +15,17 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use crate::model::{
     CONTENT_TYPE, ErrorBody, Schema, SchemaType, SubjectAndVersion, SubjectVersion, error_codes,
@@ -106,9 +108,32 @@ impl<'a> Normalized<'a> {
     }
 }
 
+/// Caps on what clients can store, so that no client can exhaust the
+/// registry's memory or disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryLimits {
+    /// Distinct schemas (ids) held; registering one more is refused.
+    pub max_schemas: usize,
+    /// Bytes of one schema's text.
+    pub max_schema_bytes: usize,
+}
+
+impl Default for RegistryLimits {
+    /// 10,000 schemas of up to 1 MiB each.
+    fn default() -> Self {
+        Self {
+            max_schemas: 10_000,
+            max_schema_bytes: 1 << 20,
+        }
+    }
+}
+
 struct Shared {
     store: RwLock<Store>,
     persist: Option<PathBuf>,
+    limits: RegistryLimits,
+    /// When set, every request needs `Authorization: Bearer <token>`.
+    token: Option<String>,
 }
 
 /// A registry, ready to serve; see [`RegistryServer::spawn`] and [`RegistryServer::router`].
@@ -130,6 +155,8 @@ impl RegistryServer {
             shared: Arc::new(Shared {
                 store: RwLock::default(),
                 persist: None,
+                limits: RegistryLimits::default(),
+                token: None,
             }),
         }
     }
@@ -155,8 +182,42 @@ impl RegistryServer {
             shared: Arc::new(Shared {
                 store: RwLock::new(store),
                 persist: Some(path),
+                limits: RegistryLimits::default(),
+                token: None,
             }),
         })
+    }
+
+    /// This registry with other limits. Call it before cloning or serving:
+    /// the result holds a copy of the schemas, apart from earlier clones.
+    pub fn with_limits(self, limits: RegistryLimits) -> Self {
+        self.rebuilt(|shared| shared.limits = limits)
+    }
+
+    /// This registry asking every request for `Authorization: Bearer
+    /// <token>` (401 otherwise), or for nothing with `None`. Call it before
+    /// cloning or serving, as [`RegistryServer::with_limits`].
+    pub fn with_token(self, token: Option<String>) -> Self {
+        self.rebuilt(|shared| shared.token = token)
+    }
+
+    fn rebuilt(self, change: impl FnOnce(&mut Shared)) -> Self {
+        let store = self
+            .shared
+            .store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut shared = Shared {
+            store: RwLock::new(store),
+            persist: self.shared.persist.clone(),
+            limits: self.shared.limits,
+            token: self.shared.token.clone(),
+        };
+        change(&mut shared);
+        Self {
+            shared: Arc::new(shared),
+        }
     }
 
     /// The routes, for embedding in a caller's own axum server or runtime.
@@ -177,6 +238,14 @@ impl RegistryServer {
             .route("/schemas/types", get(schema_types))
             .route("/config", get(config).put(put_config))
             .fallback(not_found)
+            // A JSON string can take twice its text's bytes (escapes), plus the envelope.
+            .layer(DefaultBodyLimit::max(
+                self.shared.limits.max_schema_bytes * 2 + 64 * 1024,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                require_token,
+            ))
             .with_state(self.shared.clone())
     }
 
@@ -321,6 +390,29 @@ fn schema_not_found(id: &str) -> Response {
         error_codes::SCHEMA_NOT_FOUND,
         format!("Schema {id} not found"),
     )
+}
+
+/// With a token set, answers 401 (as Confluent's registry does) to a request
+/// without it, before any handler runs.
+async fn require_token(State(s): Db, request: Request, next: Next) -> Response {
+    let Some(token) = &s.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => {
+            next.run(request).await
+        }
+        _ => error(
+            StatusCode::UNAUTHORIZED,
+            401,
+            "Unauthorized: send `Authorization: Bearer TOKEN` (the registry's --token)",
+        ),
+    }
 }
 
 async fn root() -> Response {
@@ -511,31 +603,65 @@ fn parse_body(store: &Store, body: &[u8]) -> Result<Schema, Box<Response>> {
     Ok(schema)
 }
 
+/// Registers a schema under a subject. With a persistence file, the change
+/// is on disk (synced) before the id is answered, and a change that could
+/// not be saved is undone in memory too, so an id is never answered that a
+/// restart would forget and give to another schema.
 async fn register(State(s): Db, UrlPath(subject): UrlPath<String>, body: Bytes) -> Response {
-    let mut store = s.store.write().unwrap();
+    let mut store = s.store.write().unwrap_or_else(PoisonError::into_inner);
     let schema = match parse_body(&store, &body) {
         Ok(schema) => schema,
         Err(response) => return *response,
     };
-    let id = match store.find(&schema) {
-        Some(id) => id,
-        None => {
-            store.schemas.push(schema);
-            store.schemas.len() as u32
-        }
-    };
-    let versions = store.subjects.entry(subject).or_default();
-    if !versions.contains(&id) {
-        versions.push(id);
-        if let Some(path) = &s.persist
-            && let Err(e) = save(&store, path)
-        {
+    if schema.schema.len() > s.limits.max_schema_bytes {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error_codes::INVALID_SCHEMA,
+            format!(
+                "Invalid schema: {} bytes, more than this registry takes ({})",
+                schema.schema.len(),
+                s.limits.max_schema_bytes
+            ),
+        );
+    }
+    let (id, new_schema) = match store.find(&schema) {
+        Some(id) => (id, false),
+        None if store.schemas.len() >= s.limits.max_schemas => {
             return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_codes::STORE_ERROR,
-                format!("Error while storing the schema: {e}"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error_codes::INVALID_SCHEMA,
+                format!(
+                    "Invalid schema: the registry holds {} schemas, as many as it takes",
+                    store.schemas.len()
+                ),
             );
         }
+        None => {
+            store.schemas.push(schema);
+            (store.schemas.len() as u32, true)
+        }
+    };
+    let new_subject = !store.subjects.contains_key(&subject);
+    let versions = store.subjects.entry(subject.clone()).or_default();
+    if versions.contains(&id) {
+        return ok(&serde_json::json!({ "id": id }));
+    }
+    versions.push(id);
+    if let Some(path) = &s.persist
+        && let Err(e) = save(&store, path)
+    {
+        match new_subject {
+            true => drop(store.subjects.remove(&subject)),
+            false => drop(store.subjects.get_mut(&subject).and_then(Vec::pop)),
+        }
+        if new_schema {
+            store.schemas.pop();
+        }
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_codes::STORE_ERROR,
+            format!("Error while storing the schema: {e}"),
+        );
     }
     ok(&serde_json::json!({ "id": id }))
 }
@@ -562,8 +688,18 @@ async fn lookup(State(s): Db, UrlPath(subject): UrlPath<String>, body: Bytes) ->
     }
 }
 
+/// Writes `store` to `path` durably: a synced temporary file renamed over
+/// it, then the directory synced so the rename survives a power cut.
 fn save(store: &Store, path: &Path) -> std::io::Result<()> {
+    use std::io::Write;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(store)?)?;
-    std::fs::rename(tmp, path)
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&serde_json::to_vec_pretty(store)?)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }

@@ -237,3 +237,154 @@ fn codec_settings_read_the_client_certificate_and_key_files() {
     let one = settings(serde_json::json!({"registry_client_cert": write("client.pem", cert)}));
     assert!(one.client().unwrap_err().contains("go together"));
 }
+
+/// The embedded registry with a token answers 401 to a request without it,
+/// to our client and to confluent-kafka's.
+#[test]
+fn the_embedded_registry_with_a_token_refuses_requests_without_it() {
+    let registry = RegistryServer::in_memory()
+        .with_token(Some("reg-token".into()))
+        .spawn("127.0.0.1:0")
+        .unwrap();
+    let without = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    match without.register("s", &Schema::avro(r#""string""#)) {
+        Err(RegistryError::Api { status: 401, .. }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let wrong = ClientConfig::new(&registry.url()).with_bearer_token("reg-tokeN");
+    assert!(matches!(
+        RegistryClient::new(wrong).unwrap().subjects(),
+        Err(RegistryError::Api { status: 401, .. })
+    ));
+    let with = ClientConfig::new(&registry.url()).with_bearer_token("reg-token");
+    let client = RegistryClient::new(with).unwrap();
+    assert_eq!(
+        client.register("s", &Schema::avro(r#""string""#)).unwrap(),
+        1
+    );
+    assert_eq!(
+        client.subjects().unwrap(),
+        vec!["s"],
+        "nothing was stored without the token"
+    );
+
+    let Ok(python) = std::env::var("TOPICTABLE_TEST_PYTHON") else {
+        return eprintln!("SKIPPED the confluent-kafka part: TOPICTABLE_TEST_PYTHON is not set");
+    };
+    let script = r#"
+import sys
+from confluent_kafka.schema_registry import SchemaRegistryClient, Schema
+url, token = sys.argv[1], sys.argv[2]
+conf = {"url": url}
+if token:
+    conf.update({"bearer.auth.credentials.source": "STATIC_TOKEN",
+                 "bearer.auth.token": token, "bearer.auth.logical.cluster": "lsrc-1"})
+try:
+    print(SchemaRegistryClient(conf).register_schema("p", Schema('"long"', "AVRO")))
+except Exception as e:
+    print("refused", getattr(e, "http_status_code", e))
+"#;
+    let run = |token: &str| {
+        let out = std::process::Command::new(&python)
+            .args(["-c", script, &registry.url(), token])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(run(""), "refused 401");
+    assert_eq!(run("reg-token"), "2");
+}
+
+/// A registry refuses a new schema past its count cap and a schema text past
+/// its size cap (422, as an invalid schema), and still answers what it has.
+#[test]
+fn the_embedded_registry_caps_schema_count_and_size() {
+    let registry = RegistryServer::in_memory()
+        .with_limits(topictable_schema_registry::RegistryLimits {
+            max_schemas: 2,
+            max_schema_bytes: 100,
+        })
+        .spawn("127.0.0.1:0")
+        .unwrap();
+    let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    assert_eq!(client.register("a", &Schema::avro(r#""int""#)).unwrap(), 1);
+    assert_eq!(client.register("b", &Schema::avro(r#""long""#)).unwrap(), 2);
+    match client.register("c", &Schema::avro(r#""string""#)) {
+        Err(RegistryError::Api {
+            status: 422,
+            message,
+            ..
+        }) => {
+            assert!(message.contains("holds 2 schemas"), "{message}")
+        }
+        other => panic!("expected 422, got {other:?}"),
+    }
+    // A schema it holds can still be registered under another subject.
+    assert_eq!(client.register("c", &Schema::avro(r#""int""#)).unwrap(), 1);
+    let big = format!(
+        r#"{{"type":"enum","name":"E","symbols":["{}"]}}"#,
+        "A".repeat(200)
+    );
+    match client.register("d", &Schema::avro(&big)) {
+        Err(RegistryError::Api {
+            status: 422,
+            message,
+            ..
+        }) => {
+            assert!(
+                message.contains("more than this registry takes (100)"),
+                "{message}"
+            )
+        }
+        other => panic!("expected 422, got {other:?}"),
+    }
+    // A body far past the cap is cut off by the body limit, never buffered whole.
+    let huge = format!(
+        r#"{{"type":"enum","name":"E","symbols":["{}"]}}"#,
+        "A".repeat(1 << 20)
+    );
+    assert!(client.register("d", &Schema::avro(&huge)).is_err());
+    assert_eq!(client.subjects().unwrap(), vec!["a", "b", "c"]);
+}
+
+/// A registration that could not be saved is answered 500 and undone in
+/// memory too: the same schema registered again is saved then, and a restart
+/// gives every answered id the schema it was answered for.
+#[test]
+fn a_registration_that_cannot_be_saved_is_not_kept_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("registry.json");
+    let registry = RegistryServer::persistent(&file)
+        .unwrap()
+        .spawn("127.0.0.1:0")
+        .unwrap();
+    let client = RegistryClient::new(
+        ClientConfig::new(&registry.url()).with_retries(0, std::time::Duration::ZERO),
+    )
+    .unwrap();
+    assert_eq!(client.register("a", &Schema::avro(r#""int""#)).unwrap(), 1);
+    // Saving fails while a directory stands where the temporary file goes.
+    let blocker = file.with_extension("tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let failed = client
+        .register("b", &Schema::avro(r#""long""#))
+        .unwrap_err();
+    assert!(failed.to_string().contains("HTTP 500"), "{failed}");
+    assert_eq!(client.subjects().unwrap(), vec!["a"], "undone in memory");
+    std::fs::remove_dir(&blocker).unwrap();
+    let id = client.register("b", &Schema::avro(r#""long""#)).unwrap();
+    registry.shutdown();
+
+    let restarted = RegistryServer::persistent(&file)
+        .unwrap()
+        .spawn("127.0.0.1:0")
+        .unwrap();
+    let client = RegistryClient::new(ClientConfig::new(&restarted.url())).unwrap();
+    assert_eq!(client.schema_by_id(id).unwrap().schema.schema, r#""long""#);
+    assert_eq!(client.subjects().unwrap(), vec!["a", "b"]);
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
-use topictable_schema_registry::server::RegistryServer;
+use topictable_schema_registry::{RegistryLimits, RegistryServer};
 
 /// Options of `topictable registry`.
 #[derive(Debug, Args)]
@@ -15,9 +15,24 @@ pub struct RegistryArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8081", value_name = "HOST:PORT")]
     pub listen: String,
-    /// Keep the schemas in this JSON file (loaded at start, written on every change); default: in memory.
+    /// Keep the schemas in this JSON file (loaded at start, written and synced to disk before each registration is answered); default: in memory.
     #[arg(long, value_name = "FILE")]
     pub persist: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on every request (clients set
+    /// `registry_bearer_token`; confluent-kafka `bearer.auth.token`).
+    #[arg(
+        long,
+        env = "TOPICTABLE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// The most schemas (distinct ids) to hold; more are refused with 422.
+    #[arg(long, value_name = "N", default_value_t = RegistryLimits::default().max_schemas)]
+    pub max_schemas: usize,
+    /// The largest schema text to take, in bytes; larger ones are refused with 422.
+    #[arg(long, value_name = "BYTES", default_value_t = RegistryLimits::default().max_schema_bytes)]
+    pub max_schema_bytes: usize,
 }
 
 /// Serves the registry until Ctrl-C.
@@ -32,6 +47,12 @@ pub fn registry(args: RegistryArgs) -> ExitCode {
         },
         None => RegistryServer::in_memory(),
     };
+    let server = server
+        .with_limits(RegistryLimits {
+            max_schemas: args.max_schemas,
+            max_schema_bytes: args.max_schema_bytes,
+        })
+        .with_token(args.token.clone());
     let handle = match server.spawn(args.listen.as_str()) {
         Ok(h) => h,
         Err(e) => {
