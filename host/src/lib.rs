@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod ingest;
+mod kafka_fatal;
 pub mod pipeline;
 pub mod plugin_loader;
 pub mod publish;

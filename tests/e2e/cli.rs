@@ -1161,3 +1161,168 @@ fn the_registry_command_takes_a_token_and_keeps_answered_ids_across_a_kill() {
     let next = python_registry(&url, "reg-token", &["register", "20", "1"]);
     assert_eq!(next.trim(), "21", "a fresh id, not one already answered");
 }
+
+/// A pipeline file reading `in` and publishing to `out` with the given
+/// `[kafka]` properties (on top of `bootstrap.servers`).
+fn pipeline_with_kafka_properties(dir: &std::path::Path, broker: &Broker, props: &str) -> String {
+    let text = format!(
+        r#"
+[kafka]
+"bootstrap.servers" = "{}"
+{props}
+
+[[table]]
+name = "t"
+topic = "in"
+offsets = "beginning"
+type = "append"
+value = {{ format = "simple", type = "string", column = "Command" }}
+columns = {{ timestamp = false }}
+
+[[sink]]
+name = "out"
+from = "t"
+topic = "out"
+value = {{ format = "simple", type = "string", column = "Command" }}
+"#,
+        broker.bootstrap()
+    );
+    let path = dir.join("sasl.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const SCRAM_PROPERTIES: &str = r#""security.protocol" = "SASL_PLAINTEXT"
+"sasl.mechanism" = "SCRAM-SHA-512"
+"sasl.username" = "alice"
+"sasl.password" = "${env:KAFKA_PASSWORD}""#;
+
+/// SASL passes through to librdkafka, for the tables and the sinks, and a
+/// login the broker refuses fails the run at once, naming it.
+///
+/// tansu offers SASL/SCRAM-SHA-512 (users in its storage), so SCRAM is tested
+/// end to end against it; it offers no PLAIN, and tansu 0.6 does not serve
+/// TLS (its acceptor is built but unused), nor does librdkafka's mock
+/// cluster serve SASL or TLS. For PLAIN and TLS the test shows that the
+/// settings reach librdkafka: it tries exactly that mechanism or protocol.
+#[test]
+fn sasl_scram_logs_in_for_tables_and_sinks_and_a_refused_login_fails_the_run() {
+    let mut broker = Broker::start();
+    broker.create_topic("in", 1);
+    broker.create_topic("out", 1);
+    broker.require_scram_login("alice", "MARKER-KAFKA-PASS");
+    let scram = json!({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "alice", "sasl.password": "MARKER-KAFKA-PASS"});
+    let records: Vec<serde_json::Value> = (0..5)
+        .map(|i| json!({"value": format!("m{i}"), "value_type": "string", "partition": 0}))
+        .collect();
+    topictable_e2e::produce_with_python_config(&broker, "in", &json!(records), &scram);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |props: &str, password: &str| {
+        let file = pipeline_with_kafka_properties(dir.path(), &broker, props);
+        let mut command = Command::new(topictable_bin());
+        command
+            .arg("--plugin-dir")
+            .arg(plugin_dir())
+            .args([
+                "run",
+                &file,
+                "--exit-when",
+                "t:rows>=5",
+                "--exit-after",
+                "60s",
+            ])
+            .env("KAFKA_PASSWORD", password);
+        TopictableProcess::spawn(&mut command).finish(Duration::from_secs(120))
+    };
+
+    let ok = run(SCRAM_PROPERTIES, "MARKER-KAFKA-PASS");
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    let out = Command::new(topictable_e2e::python())
+        .arg(workspace_root().join("tests/python/consume.py"))
+        .args([&broker.bootstrap(), "out", "5", "raw", "string"])
+        .env("CLIENT_CONFIG", scram.to_string())
+        .output()
+        .unwrap();
+    let published: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        published,
+        (0..5).map(|i| format!("m{i}")).collect(),
+        "the sink logged in too"
+    );
+
+    let started = std::time::Instant::now();
+    let refused = run(SCRAM_PROPERTIES, "MARKER-WRONG-PASS");
+    assert_ne!(refused.code, Some(0), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("SASL SCRAM authentication failed")
+            && refused
+                .stderr
+                .contains("authentication failed; check the sasl.* and ssl.* properties"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "failed at once, not at --exit-after"
+    );
+
+    // PLAIN reaches librdkafka, which asks the broker for it (tansu refuses).
+    let plain = SCRAM_PROPERTIES.replace("SCRAM-SHA-512", "PLAIN");
+    let refused = run(&plain, "MARKER-KAFKA-PASS");
+    assert_ne!(refused.code, Some(0), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("SASL PLAIN mechanism handshake failed"),
+        "{}",
+        refused.stderr
+    );
+    // A sink (fed by a time table) fails at once on a refused login too,
+    // instead of when the cycle's flush gives up after 30 s.
+    let file = dir.path().join("sink-only.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[kafka]\n\"bootstrap.servers\" = \"{}\"\n{SCRAM_PROPERTIES}\n\n[[time_table]]\nname = \"ticks\"\nperiod = \"PT00:00:00.1\"\n\n[[sink]]\nname = \"out\"\nfrom = \"ticks\"\ntopic = \"out\"\nvalue = {{ format = \"json\" }}\n",
+            broker.bootstrap()
+        ),
+    )
+    .unwrap();
+    // (A run goes on after a sink fails while it has tables; the first
+    // cycle's write failing within the 10 s run shows it failed at once.)
+    let sink_refused = TopictableProcess::spawn(
+        Command::new(topictable_bin())
+            .arg("--plugin-dir")
+            .arg(plugin_dir())
+            .args(["run", file.to_str().unwrap(), "--exit-after", "10s"])
+            .env("KAFKA_PASSWORD", "MARKER-WRONG-PASS"),
+    )
+    .finish(Duration::from_secs(120));
+    assert_eq!(sink_refused.code, Some(4), "{}", sink_refused.stderr);
+    assert!(
+        sink_refused
+            .stderr
+            .contains("error: sink `out` stopped: sink `out`, cycle 1: kafka: ")
+            && sink_refused
+                .stderr
+                .contains("SASL SCRAM authentication failed"),
+        "{}",
+        sink_refused.stderr
+    );
+    for out in [&ok, &refused, &sink_refused] {
+        assert!(
+            !out.stdout.contains("MARKER") && !out.stderr.contains("MARKER"),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -5,10 +5,13 @@ Types: string (StringDeserializer), double (DoubleDeserializer), int
 (IntegerDeserializer), long (struct.unpack('>q')), json (json.loads), raw (hex,
 the default), avro (AvroDeserializer, with the writer schema looked up in the
 registry at REGISTRY_URL by the id in each record's header).
+The environment variable CLIENT_CONFIG (JSON) adds consumer properties, e.g.
+SASL settings.
 Prints one JSON object per record: {"partition", "offset", "key", "value",
 "headers": {name: text}}; a missing key or a tombstone value is null.
 """
 import json
+import os
 import struct
 import sys
 import time
@@ -54,6 +57,7 @@ def main() -> None:
         "group.id": "check-" + uuid.uuid4().hex,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
+        **json.loads(os.environ.get("CLIENT_CONFIG", "{}")),
     })
     consumer.subscribe([topic])
     seen = []

@@ -51,6 +51,8 @@ pub struct Broker {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Started with `--authentication`: clients must log in with SASL/SCRAM.
+    authentication: bool,
 }
 
 impl Broker {
@@ -60,6 +62,7 @@ impl Broker {
             dir: tempfile::tempdir().expect("temp dir"),
             port: free_port(),
             child: None,
+            authentication: false,
         };
         broker.launch();
         broker
@@ -72,6 +75,7 @@ impl Broker {
             .current_dir(self.dir.path())
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(self.authentication.then_some("--authentication"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -129,6 +133,22 @@ impl Broker {
             .status()
             .expect("tansu topic delete");
         assert!(status.success(), "deleting topic {name} failed");
+    }
+
+    /// Adds a SCRAM-SHA-512 user (tansu's only SASL mechanism; it offers no
+    /// PLAIN), then restarts the broker requiring every client to log in.
+    /// tansu's own CLI cannot log in, so create the topics before this.
+    pub fn require_scram_login(&mut self, user: &str, password: &str) {
+        let status = Command::new(tansu_binary())
+            .args(["user", "create", user, password, "--mechanism", "scram512"])
+            .arg("--broker")
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu user create");
+        assert!(status.success(), "creating user {user} failed");
+        self.authentication = true;
+        self.restart();
     }
 
     /// Stops the broker (its data stays).

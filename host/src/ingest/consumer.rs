@@ -20,7 +20,6 @@ use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side, 
 
 use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
-use super::fatal_error::{fatal_hint, fatal_message};
 use super::fetch_queue::{FetchQueue, cached_high_watermark};
 use super::progress::Progress;
 use super::record_error::{
@@ -30,6 +29,7 @@ use super::registry_hold::HeldPartitions;
 use super::spec::{
     ConsumeSpec, ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
 };
+use crate::kafka_fatal::{FatalErrorSlot, fatal_hint, fatal_message};
 use crate::plugin_loader::{CreateError, PluginRegistry};
 
 /// Why a table could not be set up.
@@ -60,6 +60,14 @@ pub enum IngestError {
         table: String,
         /// librdkafka's error.
         source: rdkafka::error::KafkaError,
+    },
+    /// The broker refused the client (its login, its rights): no retry cures it.
+    #[error("table `{table}`: {message}")]
+    Refused {
+        /// The table.
+        table: String,
+        /// librdkafka's error, with a hint.
+        message: String,
     },
     /// The engine refused the table.
     #[error("table `{table}`: {source}")]
@@ -251,9 +259,15 @@ struct IngestContext {
     /// Group mode with `offsets = { timestamp = … }`: where partitions the
     /// group has no committed offset for start (epoch milliseconds).
     start_time: Option<i64>,
+    /// A refused login or the like, reported to the context, not by `poll`.
+    fatal: FatalErrorSlot,
 }
 
-impl ClientContext for IngestContext {}
+impl ClientContext for IngestContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.fatal.report(&error, reason);
+    }
+}
 
 impl ConsumerContext for IngestContext {
     fn rebalance(
@@ -356,6 +370,21 @@ fn consume_planned(
     })
 }
 
+/// Why the broker refused `consumer`, if it did. A call that failed on a
+/// refused login says only "transport failure"; librdkafka queues the reason
+/// as an event a moment later, which `poll` hands to the context. Waits up
+/// to a second for it (this runs only when a call already failed).
+fn refusal(consumer: &BaseConsumer<IngestContext>) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if let Some(message) = consumer.context().fatal.get() {
+            return Some(message);
+        }
+        let _ = consumer.poll(Duration::from_millis(50));
+    }
+    consumer.context().fatal.get()
+}
+
 /// Creates the consumer of `table`, assigns or subscribes it, and starts
 /// its ingest thread. Assigned partitions in `resume` start at that offset.
 fn start_loop(
@@ -390,15 +419,23 @@ fn start_loop(
         ConsumerMode::Assign => FetchQueue::new(&consumer),
         ConsumerMode::Group => None,
     };
+    // A metadata request that fails because the broker refused the login
+    // says only "transport failure"; the context knows why.
+    let refused_or = |source| match refusal(&consumer) {
+        Some(message) => IngestError::Refused {
+            table: name.to_string(),
+            message,
+        },
+        None => kafka(source),
+    };
     let assigned = match spec.mode {
         ConsumerMode::Group => {
             let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
-            consumer.subscribe(&topics).map_err(kafka)?;
+            consumer.subscribe(&topics).map_err(refused_or)?;
             BTreeSet::new()
         }
-        ConsumerMode::Assign => {
-            assign_initial(&consumer, &spec, has_group, fetch.as_ref(), resume).map_err(kafka)?
-        }
+        ConsumerMode::Assign => assign_initial(&consumer, &spec, has_group, fetch.as_ref(), resume)
+            .map_err(refused_or)?,
     };
     let dead_letter = match &spec.on_error {
         OnError::DeadLetter { topic } => {
@@ -707,6 +744,7 @@ fn create_consumer(
         engine: engine.clone(),
         table: name.to_string(),
         start_time,
+        fatal: FatalErrorSlot::default(),
     })
 }
 
@@ -1064,6 +1102,9 @@ impl IngestLoop {
     /// 100 ms for the first one. An error no retry cures (see
     /// `fatal_error`) is returned as the table's failure message.
     fn poll_batch(&mut self, builder: &mut MessageBatchBuilder) -> Result<(), String> {
+        if let Some(message) = self.consumer.context().fatal.get() {
+            return Err(message);
+        }
         let polled = if self.fetch.is_some() {
             // Events, and the messages of any partition that was not routed.
             self.poll_consumer(builder, Duration::ZERO)

@@ -17,7 +17,6 @@ mod columns;
 mod commits;
 mod consumer;
 mod dead_letter;
-mod fatal_error;
 mod fetch_queue;
 mod progress;
 mod record_error;

@@ -80,7 +80,9 @@ fn ingest_error(p: &Pipeline, table: &str, e: IngestError) -> PipelineError {
         IngestError::Codec { side, source, .. } => {
             (Some(side.as_str().to_string()), source.to_string())
         }
-        IngestError::Config { message, .. } => (None, message.clone()),
+        IngestError::Config { message, .. } | IngestError::Refused { message, .. } => {
+            (None, message.clone())
+        }
         IngestError::Kafka { source, .. } => (None, format!("kafka: {source}")),
         IngestError::Engine { source, .. } => (None, source.to_string()),
     };

@@ -33,6 +33,7 @@ use super::record_fields::RecordColumns;
 use super::sink_runner::{SinkError, TableSink};
 use super::slice_encoding::{EncodedSlice, RowEncoders};
 use crate::ingest::ValueSpec;
+use crate::kafka_fatal::FatalErrorSlot;
 use crate::plugin_loader::PluginRegistry;
 
 /// Where records go: one topic, or a column naming the topic per row.
@@ -77,12 +78,19 @@ pub const DEFAULT_PRODUCER_PROPERTIES: &[(&str, &str)] = &[("linger.ms", "5")];
 /// short in case none comes (e.g. with `delivery.report.only.error`).
 pub const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 
+/// How long a cycle's flush waits for its records' delivery.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[derive(Default)]
 struct DeliveryErrors(Mutex<Vec<String>>);
 
-struct PublisherContext(Arc<DeliveryErrors>);
+struct PublisherContext(Arc<DeliveryErrors>, Arc<FatalErrorSlot>);
 
-impl ClientContext for PublisherContext {}
+impl ClientContext for PublisherContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.1.report(&error, reason);
+    }
+}
 
 impl ProducerContext for PublisherContext {
     type DeliveryOpaque = ();
@@ -108,6 +116,8 @@ pub struct KafkaPublisher {
     batch: Option<BatchProducer>,
     producer: BaseProducer<PublisherContext>,
     errors: Arc<DeliveryErrors>,
+    /// A refused login or the like, which no delivery report would tell.
+    fatal: Arc<FatalErrorSlot>,
     columns: RecordColumns,
     encoders: RowEncoders,
     blink: bool,
@@ -174,8 +184,9 @@ impl KafkaPublisher {
         for (k, v) in &properties {
             config.set(k, v);
         }
+        let fatal = Arc::new(FatalErrorSlot::default());
         let producer = config
-            .create_with_context(PublisherContext(errors.clone()))
+            .create_with_context(PublisherContext(errors.clone(), fatal.clone()))
             .map_err(|e| format!("kafka: {e}"))?;
         let batch = columns
             .batch_topic()
@@ -186,6 +197,7 @@ impl KafkaPublisher {
             batch,
             producer,
             errors,
+            fatal,
             columns,
             encoders: RowEncoders::new(key, value),
             blink,
@@ -248,11 +260,20 @@ impl KafkaPublisher {
         Ok(())
     }
 
+    /// Waits (up to 30 s) until every queued record is delivered, and fails
+    /// at once when librdkafka reports an error no retry cures (a refused
+    /// login) rather than after the whole wait.
     fn flush_all(&mut self) -> Result<(), PublishError> {
-        let flushed = self
-            .producer
-            .flush(Duration::from_secs(30))
-            .map_err(PublishError::Flush);
+        let deadline = std::time::Instant::now() + FLUSH_TIMEOUT;
+        let flushed = loop {
+            let flushed = self.producer.flush(Duration::from_millis(250));
+            if let Some(message) = self.fatal.get() {
+                return Err(PublishError::Refused(message));
+            }
+            if flushed.is_ok() || std::time::Instant::now() >= deadline {
+                break flushed.map_err(PublishError::Flush);
+            }
+        };
         let errors =
             std::mem::take(&mut *self.errors.0.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some(first) = errors.first() {

@@ -61,6 +61,9 @@ pub enum PublishError {
     /// The cycle's flush did not complete.
     #[error("kafka flush: {0}")]
     Flush(KafkaError),
+    /// The broker refused the producer (its login, its rights).
+    #[error("{0}")]
+    Refused(String),
     /// Records were not delivered.
     #[error("{first} ({count} delivery errors)")]
     Delivery {

@@ -1,16 +1,22 @@
-//! Which errors librdkafka reports while consuming stop a table.
+//! Which errors librdkafka reports stop a table or a sink.
 //!
 //! librdkafka retries transport errors (a broker down, a timeout) by itself
 //! and reports them only as news; those leave the table running. Errors that
 //! no retry can cure (the credentials, the ACLs, a topic that does not exist
 //! and is not auto-created) fail the table at once with the error and a hint,
 //! instead of a warning repeated in a log nobody reads.
+//!
+//! librdkafka reports some of them (a refused login) not with a message but
+//! to the client's context; [`FatalErrorSlot`] keeps the first for the code
+//! that drives the client.
 
-use rdkafka::error::RDKafkaErrorCode;
+use std::sync::{Mutex, PoisonError};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// A hint for a consumer error that retrying cannot cure, or `None` when
 /// librdkafka goes on by itself.
-pub(super) fn fatal_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
+pub(crate) fn fatal_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
     use RDKafkaErrorCode as C;
     Some(match code {
         C::TopicAuthorizationFailed
@@ -30,8 +36,35 @@ pub(super) fn fatal_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
 }
 
 /// The table's failure message for a fatal consumer error.
-pub(super) fn fatal_message(error: &impl std::fmt::Display, hint: &str) -> String {
+pub(crate) fn fatal_message(error: &impl std::fmt::Display, hint: &str) -> String {
     format!("kafka: {error} ({hint})")
+}
+
+/// The first error no retry cures that librdkafka reported to a client's
+/// context (`ClientContext::error`).
+#[derive(Debug, Default)]
+pub(crate) struct FatalErrorSlot(Mutex<Option<String>>);
+
+impl FatalErrorSlot {
+    /// Logs a client error as rdkafka does by default, and keeps it when no
+    /// retry cures it.
+    pub(crate) fn report(&self, error: &KafkaError, reason: &str) {
+        tracing::error!("librdkafka: {error}: {reason}");
+        if let Some(hint) = error.rdkafka_error_code().and_then(fatal_hint) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert_with(|| fatal_message(&reason, hint));
+        }
+    }
+
+    /// The kept error, as a failure message.
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 #[cfg(test)]
