@@ -1164,3 +1164,146 @@ fn every_partition_arrives_whole_and_in_offset_order_in_small_batches() {
     }
     assert_eq!(next, [PER_PARTITION; 3]);
 }
+
+/// Per partition, the `(offset, value)` rows of `t` in table order.
+fn rows_by_partition(t: &ConsumedTable) -> std::collections::BTreeMap<i32, Vec<(i64, String)>> {
+    let batch = rows(t);
+    let partitions = batch
+        .column_by_name("KafkaPartition")
+        .unwrap()
+        .as_primitive::<Int32Type>()
+        .values()
+        .to_vec();
+    let offsets = int64s(&batch, "KafkaOffset");
+    let values = strings(&batch, "V");
+    let mut by_partition = std::collections::BTreeMap::<i32, Vec<(i64, String)>>::new();
+    for ((p, o), v) in partitions.into_iter().zip(offsets).zip(values) {
+        by_partition.entry(p).or_default().push((o, v));
+    }
+    by_partition
+}
+
+/// The broker is killed (SIGKILL; tansu's sqlite storage is durable) while
+/// 200,000 records are being produced to 4 partitions, and restarted on the
+/// same port. An append table in assign mode and one in group mode each end
+/// with every record the topic holds exactly once, in offset order per
+/// partition; and every produced value is among them. (The producer may
+/// have written a record twice around the kill; the topic is the truth.)
+#[test]
+fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
+    const COUNT: usize = 200_000;
+    const PARTITIONS: i32 = 4;
+    let mut broker = Broker::start();
+    broker.create_topic("crash", PARTITIONS as u32);
+    let (engine, _cycles) = engine();
+    let value = || ValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
+    let assign = consume_to_table(
+        &engine,
+        "assign",
+        &plugins(),
+        spec(
+            &broker,
+            "crash",
+            ValueSpec::Ignore,
+            value(),
+            TableType::Append,
+        ),
+    )
+    .unwrap();
+    let mut group_spec = spec(
+        &broker,
+        "crash",
+        ValueSpec::Ignore,
+        value(),
+        TableType::Append,
+    );
+    group_spec.mode = ConsumerMode::Group;
+    for (k, v) in [
+        ("group.id", "crash-group"),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+    ] {
+        group_spec.properties.insert(k.into(), v.into());
+    }
+    let group = consume_to_table(&engine, "group", &plugins(), group_spec).unwrap();
+
+    let bootstrap = broker.bootstrap();
+    let producer = std::thread::spawn(move || {
+        std::process::Command::new(topictable_e2e::python())
+            .arg(topictable_e2e::workspace_root().join("tests/python/produce_stream.py"))
+            .args([
+                &bootstrap,
+                "crash",
+                &COUNT.to_string(),
+                &PARTITIONS.to_string(),
+            ])
+            .output()
+            .expect("run produce_stream.py")
+    });
+    wait_for(
+        "a quarter of the records in",
+        Duration::from_secs(300),
+        || (rows(&assign).num_rows() >= COUNT / 4).then_some(()),
+    );
+    assert!(!producer.is_finished(), "the kill must land mid-stream");
+    broker.stop(); // SIGKILL
+    std::thread::sleep(Duration::from_secs(1));
+    broker.restart();
+    let produced = producer.join().unwrap();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+
+    // The topic's contents: offsets 0..high watermark in each partition.
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    let high: Vec<i64> = (0..PARTITIONS)
+        .map(|p| {
+            client
+                .fetch_watermarks("crash", p, Duration::from_secs(10))
+                .unwrap()
+                .1
+        })
+        .collect();
+    let total: i64 = high.iter().sum();
+    assert!(total >= COUNT as i64, "the topic holds {total}");
+    eprintln!(
+        "the topic holds {total} records for {COUNT} produced (the producer wrote {} twice)",
+        total - COUNT as i64
+    );
+    for table in [&assign, &group] {
+        let name = table.table().name().to_string();
+        wait_for(
+            &format!("{name} to hold the whole topic"),
+            Duration::from_secs(300),
+            || (rows(table).num_rows() as i64 >= total).then_some(()),
+        );
+        // Give late duplicates, if any, a moment to show.
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(table.status(), IngestStatus::Running, "{name}");
+        let by_partition = rows_by_partition(table);
+        let mut values = BTreeSet::new();
+        for p in 0..PARTITIONS {
+            let got = &by_partition[&p];
+            let offsets: Vec<i64> = got.iter().map(|(o, _)| *o).collect();
+            let expected: Vec<i64> = (0..high[p as usize]).collect();
+            if offsets != expected {
+                let distinct: BTreeSet<i64> = offsets.iter().copied().collect();
+                let first_wrong = offsets.iter().zip(&expected).position(|(a, b)| a != b);
+                panic!(
+                    "{name}, partition {p}: {} rows, {} distinct offsets, {} expected; first out of place at row {first_wrong:?}",
+                    offsets.len(),
+                    distinct.len(),
+                    expected.len()
+                );
+            }
+            values.extend(got.iter().map(|(_, v)| v.parse::<usize>().unwrap()));
+        }
+        assert_eq!(values.len(), COUNT, "{name}: every produced value");
+    }
+}

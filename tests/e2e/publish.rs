@@ -749,3 +749,88 @@ fn a_failed_sink_shows_it_and_retry_resumes_without_losing_rows() {
         got.iter().map(|r| r["key"].as_i64().unwrap()).collect();
     assert_eq!(keys, [1, 2, 3].into(), "no row lost: {got:?}");
 }
+
+/// The broker is killed (SIGKILL) while 200,000 rows are being published,
+/// and restarted on the same port. With `on_failure = retry`, every row is
+/// read back by confluent-kafka, and the duplicates (an update retried after
+/// part of it was delivered) are counted and bounded by the largest update
+/// the sink was given: one in-flight cycle.
+#[test]
+fn a_broker_killed_mid_publish_loses_nothing_and_repeats_at_most_one_cycle() {
+    const COUNT: i64 = 200_000;
+    let mut broker = Broker::start();
+    broker.create_topic("published", 1);
+    let (engine, _cycles) = engine();
+    let table = engine.append_table("t", schema()).unwrap();
+    let largest_update = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _watch = {
+        let largest = largest_update.clone();
+        table.subscribe(move |u: &Arc<topictable_engine::Update>| {
+            largest.fetch_max(u.added.num_rows(), std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let spec = publish_spec(
+        &broker,
+        "published",
+        ValueSpec::Ignore,
+        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+    );
+    let retry = OnFailure::Retry {
+        max_retries: 0,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    };
+    let options = SinkOptions {
+        on_failure: retry,
+        ..SinkOptions::default()
+    };
+    let sink = start(&engine, &table, &spec, options);
+    let writer = table.writer().unwrap();
+    let pusher = std::thread::spawn(move || {
+        for chunk in (0..COUNT).collect::<Vec<_>>().chunks(1_000) {
+            let n = chunk.len();
+            writer
+                .push(rows(&vec!["S"; n], &vec![0.0; n], chunk))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    wait_for(
+        "a quarter of the rows delivered",
+        Duration::from_secs(300),
+        || (sink.counts().rows_delivered >= COUNT as u64 / 4).then_some(()),
+    );
+    assert!(
+        sink.counts().rows_delivered < COUNT as u64,
+        "the kill must land mid-stream"
+    );
+    broker.stop(); // SIGKILL
+    std::thread::sleep(Duration::from_secs(1));
+    broker.restart();
+    pusher.join().unwrap();
+    wait_for("every row delivered", Duration::from_secs(300), || {
+        (sink.counts().rows_delivered >= COUNT as u64).then_some(())
+    });
+    assert_eq!(sink.status(), SinkStatus::Running);
+
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    let (_, high) = client
+        .fetch_watermarks("published", 0, Duration::from_secs(10))
+        .unwrap();
+    let back = read_back(&broker, "published", high as usize, "raw", "long");
+    assert_eq!(back.len() as i64, high, "read the whole topic back");
+    let distinct: std::collections::BTreeSet<i64> =
+        back.iter().map(|r| r["value"].as_i64().unwrap()).collect();
+    assert_eq!(distinct.len() as i64, COUNT, "every row published");
+    let duplicates = high - COUNT;
+    let bound = largest_update.load(std::sync::atomic::Ordering::SeqCst) as i64;
+    eprintln!("{duplicates} duplicates; the largest update had {bound} rows");
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, more than one cycle's {bound} rows"
+    );
+}
