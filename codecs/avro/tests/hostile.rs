@@ -318,3 +318,49 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
         );
     }
 }
+
+/// A reader field the writer lacks takes its default, so a 6-byte message
+/// can be a long string in the output: a batch whose strings pass 2 GiB,
+/// past Arrow's 32-bit offsets, fails only the rows past that point, each
+/// with a row error; the rows before decode.
+#[test]
+fn rows_that_would_take_a_column_past_2_gib_are_row_errors() {
+    use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, server};
+    const DEFAULT: usize = 100_000;
+    let registry = server::spawn("127.0.0.1:0").unwrap();
+    let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();
+    let writer = json!({"type": "record", "name": "R", "fields": [{"name": "a", "type": "int"}]});
+    let default = "x".repeat(DEFAULT);
+    let reader = json!({"type": "record", "name": "R", "fields": [
+        {"name": "a", "type": "int"},
+        {"name": "s", "type": "string", "default": default}]});
+    let writer_id = client
+        .register("w", &Schema::avro(writer.to_string()))
+        .unwrap();
+    client
+        .register("t-value", &Schema::avro(reader.to_string()))
+        .unwrap();
+    let mut message = vec![0u8];
+    message.extend(writer_id.to_be_bytes());
+    message.extend(long(7));
+    let config = json!({"schema_registry_url": registry.url(), "topic": "t"});
+    let config = AvroCodec.description().config.validate(&config).unwrap();
+    let d = AvroCodec.new_decoder(&config, Side::Value).unwrap();
+    let fit = i32::MAX as usize / DEFAULT; // rows whose defaults fit
+    let out = decode_in_time(d, vec![message; fit + 3]);
+    let rows: Vec<usize> = out.errors.iter().map(|e| e.row).collect();
+    assert_eq!(rows, vec![fit, fit + 1, fit + 2]);
+    assert!(
+        out.errors[0].message.contains("past 2 GiB"),
+        "{}",
+        out.errors[0].message
+    );
+    use arrow_array::Array;
+    let s = out.batch.column_by_name("s").unwrap();
+    let s = s
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert_eq!(s.value(fit - 1).len(), DEFAULT);
+    assert!(s.is_null(fit) && s.is_null(fit + 2));
+}

@@ -77,7 +77,18 @@ pub struct Column {
 pub struct Columns {
     /// Every column; nested ones are referred to by index.
     pub cols: Vec<Column>,
+    /// A value was not written because it would take a column past Arrow's
+    /// 32-bit offsets (2 GiB of bytes, or 2^31 list items, in one batch);
+    /// the decoder fails the row ([`Columns::take_overflow`]).
+    overflow: bool,
 }
+
+/// The most bytes (or list items) one column takes in one batch: Arrow's
+/// `i32` offsets.
+pub const MAX_OFFSET: usize = i32::MAX as usize;
+
+/// The row error for a row that would take a column past [`MAX_OFFSET`].
+pub const PAST_2_GIB: &str = "this row would take a column past 2 GiB (2^31 bytes or list items) in one batch; use smaller batches (fewer or smaller messages per poll)";
 
 /// The zero value of each data kind, for a cell that holds no value.
 macro_rules! push_zero {
@@ -186,9 +197,20 @@ impl Columns {
             } else {
                 c.nulls.append_non_null();
             }
-            data.extend_from_slice(value);
+            if data.len() + value.len() > MAX_OFFSET {
+                self.overflow = true;
+            } else {
+                data.extend_from_slice(value);
+            }
+            // Never past MAX_OFFSET, so the cast is exact.
             offsets.push(data.len() as i32);
         }
+    }
+
+    /// Whether a value was refused since the last call for passing
+    /// [`MAX_OFFSET`]; the row that wrote it must be failed.
+    pub fn take_overflow(&mut self) -> bool {
+        std::mem::take(&mut self.overflow)
     }
 
     /// Appends a cell holding the zero value (valid), or a null.
@@ -208,7 +230,14 @@ impl Columns {
         let Data::List { child, .. } = &self.cols[col].data else {
             return;
         };
-        let n = self.len(*child) as i32;
+        let n = match i32::try_from(self.len(*child)) {
+            Ok(n) => n,
+            Err(_) => {
+                // The row's items stay in the child; the failed row is cut back.
+                self.overflow = true;
+                i32::MAX
+            }
+        };
         let c = &mut self.cols[col];
         if let Data::List { offsets, .. } = &mut c.data {
             offsets.push(n);

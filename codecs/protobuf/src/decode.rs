@@ -14,7 +14,7 @@ use topictable_sdk::arrow_schema::{Schema, SchemaRef};
 use topictable_sdk::preview::preview_bytes;
 use topictable_sdk::{Decoded, Decoder, MessageBatch, PluginError, RowError, Side};
 
-use crate::columns::Columns;
+use crate::columns::{Columns, PAST_2_GIB};
 use crate::config::{ProtobufConfig, Protocol};
 use crate::descriptors::{self, Compiled};
 use crate::plan::{Builder, Plan, PlanOptions, bind};
@@ -398,8 +398,11 @@ impl Decoder for ProtobufDecoder {
                     }
                 },
             };
+            let overflow = self.columns.take_overflow();
             if let Err(message) = outcome {
                 self.fail_row(row, message, &mut errors);
+            } else if overflow {
+                self.fail_row(row, PAST_2_GIB.to_string(), &mut errors);
             }
         }
         let columns: Vec<_> = self

@@ -196,3 +196,36 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
         );
     }
 }
+
+/// Two bytes of input can be a long enum value name in the output: a batch
+/// whose names pass 2 GiB, past Arrow's 32-bit offsets, fails only the rows
+/// past that point, each with a row error; the rows before decode.
+#[test]
+fn rows_that_would_take_a_column_past_2_gib_are_row_errors() {
+    const NAME: usize = 100_000;
+    let long_name = format!("V{}", "X".repeat(NAME - 1));
+    let schema = format!(
+        "syntax = \"proto3\"; package big; enum E {{ ZERO = 0; {long_name} = 1; }} message M {{ E e = 1; }}"
+    );
+    let mut d = inline_decoder(&schema, "big.M");
+    let message: &[u8] = &[0x08, 0x01]; // e = 1
+    let fit = i32::MAX as usize / NAME; // rows whose names fit
+    let messages = vec![message; fit + 3];
+    let out = decode(d.as_mut(), &messages);
+    let rows: Vec<usize> = out.errors.iter().map(|e| e.row).collect();
+    assert_eq!(rows, vec![fit, fit + 1, fit + 2]);
+    assert!(
+        out.errors[0].message.contains("past 2 GiB"),
+        "{}",
+        out.errors[0].message
+    );
+    let names = out
+        .batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert_eq!(names.value(fit - 1), long_name);
+    use arrow_array::Array;
+    assert!(names.is_null(fit) && names.is_null(fit + 2));
+}
