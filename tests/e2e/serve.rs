@@ -510,6 +510,8 @@ fn orders_pipeline(bootstrap: &str, on_error: &str) -> String {
     format!(
         r#"[kafka]
 "bootstrap.servers" = "{bootstrap}"
+# Unused over plaintext; here to show that GET masks it.
+"ssl.key.password" = "MARKER-KEY-PASS"
 
 [[table]]
 name = "opsOrders"
@@ -768,6 +770,13 @@ fn serve_runs_pauses_resumes_restarts_and_deletes_pipelines_over_rest() {
         def["definition"].as_str().unwrap().contains("\"skip\""),
         "{def}"
     );
+    // Secrets are masked in what the API returns; the comments stay.
+    let shown = def["definition"].as_str().unwrap();
+    assert!(
+        !shown.contains("MARKER") && shown.contains("\"ssl.key.password\" = \"***\""),
+        "{shown}"
+    );
+    assert!(shown.contains("# Unused over plaintext"), "{shown}");
 
     // Metrics parse with Prometheus' own Python parser; the lag is 0.
     let (_, _, metrics) = get(&format!("{base}/metrics"), None);

@@ -27,6 +27,7 @@ mod build;
 mod error;
 mod model;
 mod parse;
+mod redact;
 mod references;
 
 pub use build::{RunningPipeline, start, validate};
@@ -35,3 +36,4 @@ pub use model::{
     Aggregation, DerivedTable, Operation, Pipeline, SinkDecl, SinkTarget, TimeTableSource,
 };
 pub use parse::{load, parse, parse_duration};
+pub use redact::{is_secret_key, redact_secrets};

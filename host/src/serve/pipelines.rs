@@ -45,7 +45,7 @@ pub(super) struct PipelineSummary {
 #[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct PipelineDefinition {
     name: String,
-    /// The pipeline file as given (TOML).
+    /// The pipeline file as given (TOML), with secret values shown as `***`.
     definition: String,
     /// Its tables, sources first.
     tables: Vec<String>,
@@ -56,7 +56,7 @@ pub(super) struct PipelineDefinition {
 fn definition(p: &HostedPipeline) -> PipelineDefinition {
     PipelineDefinition {
         name: p.name().to_string(),
-        definition: p.text(),
+        definition: crate::pipeline::redact_secrets(&p.text()),
         tables: p.pipeline().table_names(),
         sinks: p.pipeline().sinks.iter().map(|s| s.name.clone()).collect(),
     }
