@@ -572,6 +572,69 @@ fn a_dead_letter_record_the_broker_refuses_fails_the_table() {
     assert_eq!(rows(&t).num_rows(), 0, "nothing of the batch is taken");
 }
 
+/// A dead-letter record too large to send fails the table (naming the
+/// dead-letter topic), and in group mode nothing from the bad record on is
+/// committed. tansu does not enforce a topic's `max.message.bytes`, so the
+/// limit here is librdkafka's `message.max.bytes`, which the dead-letter
+/// producer takes from the table's properties.
+#[test]
+fn a_dead_letter_record_too_large_to_send_fails_the_table_and_commits_nothing_past_it() {
+    let broker = Broker::start();
+    broker.create_topic("bad.big", 1);
+    broker.create_topic("big.dlq", 1);
+    let p = TestProducer::new(&broker);
+    p.send("bad.big", 0, None, Some(&7i64.to_be_bytes()), &[]);
+    p.send("bad.big", 0, None, Some(&[b'x'; 4000]), &[]);
+    p.send("bad.big", 0, None, Some(&9i64.to_be_bytes()), &[]);
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "bad.big",
+        ValueSpec::Ignore,
+        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        TableType::Append,
+    );
+    s.mode = ConsumerMode::Group;
+    s.on_error = OnError::DeadLetter {
+        topic: "big.dlq".into(),
+    };
+    for (k, v) in [("group.id", "big-group"), ("message.max.bytes", "2000")] {
+        s.properties.insert(k.into(), v.into());
+    }
+    let mut t = consume_to_table(&engine, "bad.big", &plugins(), s).unwrap();
+    let why = wait_for("the table to fail", Duration::from_secs(60), || {
+        match t.status() {
+            IngestStatus::Failed(why) => Some(why),
+            _ => None,
+        }
+    });
+    assert!(
+        why.contains("big.dlq") && why.to_lowercase().contains("too large"),
+        "{why}"
+    );
+    assert_eq!(t.error_counts().dead_lettered, 0);
+    t.stop();
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "big-group")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition("bad.big", 0);
+    let committed = client
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    let offset = committed.elements()[0].offset();
+    assert!(
+        matches!(
+            offset,
+            rdkafka::Offset::Invalid | rdkafka::Offset::Offset(0 | 1)
+        ),
+        "committed {offset:?}: past the record that was not dead-lettered"
+    );
+}
+
 #[test]
 fn on_error_dead_letter_writes_the_original_with_context_headers() {
     let broker = Broker::start();
