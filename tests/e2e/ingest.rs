@@ -1370,3 +1370,97 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
         assert_eq!(values.len(), COUNT, "{name}: every produced value");
     }
 }
+
+/// A group-mode member reading `topic` into an append table with column `V`.
+fn crash_member(broker: &Broker, engine: &Engine, name: &str, topic: &str) -> ConsumedTable {
+    let value = ValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
+    let mut s = spec(broker, topic, ValueSpec::Ignore, value, TableType::Append);
+    s.mode = ConsumerMode::Group;
+    for (k, v) in [
+        ("group.id", "churn"),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+    ] {
+        s.properties.insert(k.into(), v.into());
+    }
+    consume_to_table(engine, name, &plugins(), s).unwrap()
+}
+
+/// Three members join and leave a group while records are produced: a
+/// message polled for a partition the member has since lost is not pushed,
+/// and what a member made visible is committed before it hands a partition
+/// over, so every record of the topic is in exactly one member's table.
+/// (Rows a member read stay in its table when the partition moves on: an
+/// append table keeps what it read.)
+#[test]
+fn members_joining_and_leaving_while_producing_read_every_record_once_between_them() {
+    const COUNT: usize = 20_000;
+    const PARTITIONS: i32 = 6;
+    let broker = Broker::start();
+    broker.create_topic("churn", PARTITIONS as u32);
+    plugins(); // built and loaded before the clock starts
+    let bootstrap = broker.bootstrap();
+    let producer = std::thread::spawn(move || {
+        std::process::Command::new(topictable_e2e::python())
+            .arg(topictable_e2e::workspace_root().join("tests/python/produce_stream.py"))
+            .args([
+                &bootstrap,
+                "churn",
+                &COUNT.to_string(),
+                &PARTITIONS.to_string(),
+                "500",
+            ])
+            .output()
+            .expect("run produce_stream.py")
+    });
+    let engines: Vec<_> = (0..3).map(|_| engine()).collect();
+    let has_rows = |t: &ConsumedTable| {
+        wait_for(
+            &format!("{} to get partitions", t.table().name()),
+            Duration::from_secs(60),
+            || (rows(t).num_rows() > 0).then_some(()),
+        )
+    };
+    let t0 = std::time::Instant::now();
+    let mut a = crash_member(&broker, &engines[0].0, "a", "churn");
+    has_rows(&a);
+    let mut b = crash_member(&broker, &engines[1].0, "b", "churn");
+    has_rows(&b);
+    let c = crash_member(&broker, &engines[2].0, "c", "churn");
+    has_rows(&c);
+    a.stop();
+    std::thread::sleep(Duration::from_secs(1));
+    b.stop();
+    let still_producing = !producer.is_finished();
+    let elapsed = t0.elapsed();
+    let produced = producer.join().unwrap();
+    assert!(
+        still_producing,
+        "members must leave while records are produced ({elapsed:?}): {}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let read = |t: &ConsumedTable| rows(t).num_rows();
+    wait_for(
+        "every record read between them",
+        Duration::from_secs(120),
+        || (read(&a) + read(&b) + read(&c) >= COUNT).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let mut seen = std::collections::BTreeMap::<(i32, i64), &str>::new();
+    for (name, t) in [("a", &a), ("b", &b), ("c", &c)] {
+        assert!(read(t) > 0, "{name} read something");
+        for (p, got) in rows_by_partition(t) {
+            for (offset, _) in got {
+                if let Some(other) = seen.insert((p, offset), name) {
+                    panic!("partition {p} offset {offset} read by {other} and by {name}");
+                }
+            }
+        }
+    }
+    assert_eq!(seen.len(), COUNT, "every record once");
+}

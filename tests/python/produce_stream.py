@@ -2,16 +2,20 @@
 broker restart: the value of record i is the text of i, sent to partition
 i % PARTITIONS. Deliveries are retried for up to two minutes.
 
-Usage: produce_stream.py BOOTSTRAP TOPIC COUNT PARTITIONS
+Usage: produce_stream.py BOOTSTRAP TOPIC COUNT PARTITIONS [RATE]
+RATE (records per second) paces the records; by default they go at once.
 Prints how many were delivered; exits non-zero if any delivery failed.
 """
 import sys
+import time
 
 from confluent_kafka import Producer
 
 
 def main() -> None:
     bootstrap, topic, count, partitions = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    rate = float(sys.argv[5]) if len(sys.argv) > 5 else None
+    start = time.time()
     producer = Producer({
         "bootstrap.servers": bootstrap,
         "linger.ms": 20,
@@ -35,6 +39,10 @@ def main() -> None:
             except BufferError:
                 producer.poll(0.05)
         producer.poll(0)
+        if rate is not None:
+            ahead = start + (i + 1) / rate - time.time()
+            if ahead > 0:
+                time.sleep(ahead)
     producer.flush(180)
     if failures or delivered[0] != count:
         sys.exit(f"delivered {delivered[0]} of {count}; failures: {failures[:3]}")

@@ -261,6 +261,9 @@ struct IngestContext {
     start_time: Option<i64>,
     /// A refused login or the like, reported to the context, not by `poll`.
     fatal: FatalErrorSlot,
+    /// Partitions revoked by a rebalance since the poll loop last looked:
+    /// messages of theirs it polled before the rebalance must not be pushed.
+    revoked: Mutex<BTreeSet<(String, i32)>>,
 }
 
 impl ClientContext for IngestContext {
@@ -310,7 +313,12 @@ impl ConsumerContext for IngestContext {
     }
 
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(_) = rebalance {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            lock(&self.revoked).extend(
+                tpl.elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition())),
+            );
             // Hand over cleanly: what we made visible is committed before
             // another member takes the partitions.
             let offsets = wait_until_visible(
@@ -368,6 +376,34 @@ fn consume_planned(
         shared,
         thread: Some(thread),
     })
+}
+
+/// Removes from `builder` the messages of `revoked` partitions: polled
+/// before a rebalance took the partitions away, they are another member's
+/// now, which reads them from the committed offset. Pushing them here too
+/// would put them in two members' tables.
+fn drop_revoked(builder: &mut MessageBatchBuilder, revoked: &BTreeSet<(String, i32)>) {
+    let batch = builder.finish();
+    let view = batch.view();
+    for i in 0..view.len() {
+        let (topic, partition) = (view.topic(i), view.partitions[i]);
+        if revoked.contains(&(topic.to_string(), partition)) {
+            continue;
+        }
+        let headers: Vec<(&str, Option<&[u8]>)> = view
+            .headers(i)
+            .map(|(k, v)| (std::str::from_utf8(k).unwrap_or_default(), v))
+            .collect();
+        builder.push(
+            topic,
+            partition,
+            view.offsets[i],
+            Some(view.timestamps[i]),
+            view.keys.get(i),
+            view.values.get(i),
+            &headers,
+        );
+    }
 }
 
 /// Why the broker refused `consumer`, if it did. A call that failed on a
@@ -745,6 +781,7 @@ fn create_consumer(
         table: name.to_string(),
         start_time,
         fatal: FatalErrorSlot::default(),
+        revoked: Mutex::default(),
     })
 }
 
@@ -1128,7 +1165,15 @@ impl IngestLoop {
         let mut timeout = first_wait;
         while !batch_full(builder, self.spec.max_batch) {
             match self.consumer.poll(timeout) {
-                None => break,
+                None => {
+                    // A rebalance ends `poll` with nothing: every message
+                    // taken so far came before it.
+                    let revoked = std::mem::take(&mut *lock(&self.consumer.context().revoked));
+                    if !revoked.is_empty() {
+                        drop_revoked(builder, &revoked);
+                    }
+                    break;
+                }
                 Some(Err(e)) => {
                     if let Some(hint) = e.rdkafka_error_code().and_then(fatal_hint) {
                         return Err(fatal_message(&e, hint));
@@ -1707,6 +1752,56 @@ mod tests {
         assert!(
             message.starts_with("kafka: ") && message.contains("not authorized"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn messages_of_revoked_partitions_are_dropped_and_the_rest_kept_whole() {
+        let mut b = MessageBatchBuilder::default();
+        b.push(
+            "t",
+            0,
+            10,
+            Some(5),
+            Some(b"k0"),
+            Some(b"v0"),
+            &[("h", Some(b"x"))],
+        );
+        b.push("t", 1, 20, None, None, Some(b"v1"), &[]);
+        b.push(
+            "u",
+            1,
+            30,
+            Some(7),
+            Some(b"k2"),
+            None,
+            &[("a", None), ("b", Some(b"y"))],
+        );
+        b.push("t", 1, 21, Some(8), None, Some(b"v3"), &[]);
+        drop_revoked(&mut b, &BTreeSet::from([("t".to_string(), 1)]));
+        let batch = b.finish();
+        let v = batch.view();
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (v.topic(0), v.partitions[0], v.offsets[0], v.timestamps[0]),
+            ("t", 0, 10, 5)
+        );
+        assert_eq!(
+            (v.keys.get(0), v.values.get(0)),
+            (Some(&b"k0"[..]), Some(&b"v0"[..]))
+        );
+        assert_eq!(
+            v.headers(0).collect::<Vec<_>>(),
+            vec![(&b"h"[..], Some(&b"x"[..]))]
+        );
+        assert_eq!(
+            (v.topic(1), v.partitions[1], v.offsets[1], v.timestamps[1]),
+            ("u", 1, 30, 7)
+        );
+        assert_eq!(v.values.get(1), None);
+        assert_eq!(
+            v.headers(1).collect::<Vec<_>>(),
+            vec![(&b"a"[..], None), (&b"b"[..], Some(&b"y"[..]))]
         );
     }
 }
