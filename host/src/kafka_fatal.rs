@@ -65,6 +65,12 @@ impl FatalErrorSlot {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// The kept error, forgetting it: for a client that goes on (a sink under
+    /// `on_failure = "retry"` must see whether the next attempt fails again).
+    pub(crate) fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +98,30 @@ mod tests {
         ] {
             assert!(fatal_hint(code).is_none(), "{code:?}");
         }
+    }
+
+    #[test]
+    fn the_slot_keeps_the_first_fatal_error_until_taken() {
+        let slot = FatalErrorSlot::default();
+        slot.report(
+            &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        assert_eq!(slot.get(), None, "librdkafka retries that by itself");
+        slot.report(
+            &KafkaError::Global(RDKafkaErrorCode::Authentication),
+            "SASL SCRAM authentication failed",
+        );
+        slot.report(
+            &KafkaError::Global(RDKafkaErrorCode::TopicAuthorizationFailed),
+            "later",
+        );
+        let kept = slot.get().unwrap();
+        assert!(
+            kept.starts_with("kafka: SASL SCRAM authentication failed (authentication failed"),
+            "{kept}"
+        );
+        assert_eq!(slot.take(), Some(kept));
+        assert_eq!(slot.get(), None, "a retry starts afresh");
     }
 }

@@ -267,7 +267,7 @@ impl KafkaPublisher {
         let deadline = std::time::Instant::now() + FLUSH_TIMEOUT;
         let flushed = loop {
             let flushed = self.producer.flush(Duration::from_millis(250));
-            if let Some(message) = self.fatal.get() {
+            if let Some(message) = self.fatal.take() {
                 return Err(PublishError::Refused(message));
             }
             if flushed.is_ok() || std::time::Instant::now() >= deadline {

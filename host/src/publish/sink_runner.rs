@@ -125,6 +125,14 @@ impl Shared {
     fn set(&self, status: SinkStatus) {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
     }
+    /// `Running` becomes `Lagging`; any other status (a failure above all)
+    /// stays what it is.
+    fn mark_lagging(&self) {
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        if *status == SinkStatus::Running {
+            *status = SinkStatus::Lagging;
+        }
+    }
     fn get(&self) -> SinkStatus {
         self.status
             .lock()
@@ -200,7 +208,7 @@ pub fn start_sink(
         match tx.try_send(u.clone()) {
             Ok(()) => {}
             Err(TrySendError::Full(u)) => {
-                listener_shared.set(SinkStatus::Lagging);
+                listener_shared.mark_lagging();
                 let _ = tx.send(u);
             }
             Err(TrySendError::Disconnected(_)) => {
@@ -274,6 +282,9 @@ fn run_sink(
     if let Some(u) = initial.filter(|u| u.added.num_rows() > 0)
         && !deliver(sink_name, sink.as_mut(), &u, on_failure, thread_shared)
     {
+        // The queue goes first, so that no cycle waits on a stopped sink
+        // while it closes.
+        drop(rx);
         let _ = sink.close();
         return;
     }
@@ -286,6 +297,7 @@ fn run_sink(
             Ok(u) if u.cycle <= after_cycle => {}
             Ok(u) => {
                 if !deliver(sink_name, sink.as_mut(), &u, on_failure, thread_shared) {
+                    drop(rx);
                     let _ = sink.close();
                     return;
                 }
@@ -527,6 +539,51 @@ mod tests {
         assert_eq!(
             status,
             SinkStatus::Failed("sink `s` panicked: a sink bug".into())
+        );
+    }
+
+    /// A failed sink stays Failed while updates keep coming (no `Lagging`
+    /// over it), and no cycle waits on it while it closes.
+    #[test]
+    fn a_failed_sink_stays_failed_and_holds_no_cycle_back() {
+        struct SlowToClose;
+        impl TableSink for SlowToClose {
+            fn write(&mut self, _: &Update) -> Result<(), SinkError> {
+                Err(SinkError::Rows("row 0: refused".into()))
+            }
+            fn flush(&mut self) -> Result<(), SinkError> {
+                Ok(())
+            }
+            fn close(&mut self) -> Result<(), SinkError> {
+                std::thread::sleep(Duration::from_secs(2));
+                Ok(())
+            }
+        }
+        let engine = Engine::new();
+        let schema = Arc::new(Schema::new(vec![Field::new("N", DataType::Int64, false)]));
+        let table = engine.append_table("t", schema.clone()).unwrap();
+        let options = SinkOptions {
+            queue_capacity: 1,
+            ..retry_without_end()
+        };
+        let running = start_sink("s", &engine, &table, Box::new(SlowToClose), options).unwrap();
+        let started = Instant::now();
+        for n in 0..20 {
+            let rows =
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![n]))])
+                    .unwrap();
+            table.writer().unwrap().push(rows).unwrap();
+            engine.run_cycle().unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(1800),
+            "cycles waited for the closing sink"
+        );
+        assert!(
+            matches!(running.status(), SinkStatus::Failed(_)),
+            "{:?}",
+            running.status()
         );
     }
 }
