@@ -18,6 +18,9 @@ pub(crate) type NextOffsets = BTreeMap<(String, i32), i64>;
 pub(crate) struct CommitTracker {
     /// `(engine cycle read after the push, next offset per topic/partition)`, oldest first.
     pending: VecDeque<(u64, NextOffsets)>,
+    /// Per topic/partition, the offset after the last message pushed: where
+    /// this table goes on if the partition is assigned to it again.
+    pushed_up_to: NextOffsets,
 }
 
 impl CommitTracker {
@@ -27,8 +30,20 @@ impl CommitTracker {
     /// full buffer blocks across any number of cycles.
     pub(crate) fn pushed(&mut self, cycle: u64, next_offsets: NextOffsets) {
         if !next_offsets.is_empty() {
+            for (tp, &next) in &next_offsets {
+                let up_to = self.pushed_up_to.entry(tp.clone()).or_insert(next);
+                *up_to = (*up_to).max(next);
+            }
             self.pending.push_back((cycle, next_offsets));
         }
+    }
+
+    /// The offset after the last message of `topic`/`partition` pushed into
+    /// the table, if any was.
+    pub(crate) fn pushed_up_to(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.pushed_up_to
+            .get(&(topic.to_string(), partition))
+            .copied()
     }
 
     /// Takes the offsets whose rows are surely visible at `completed_cycle`:

@@ -272,6 +272,49 @@ impl ClientContext for IngestContext {
     }
 }
 
+impl IngestContext {
+    /// A partition assigned (again) to a table that already holds rows of it
+    /// goes on after the last of them when the group's commit is behind
+    /// them: after a broker restart or a lost session the commit may be, and
+    /// reading from it would put those rows in the table twice. A commit
+    /// ahead of them (another member read on) is kept.
+    fn go_on_from_own_rows(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let ours: Vec<(String, i32, i64)> = {
+            let tracker = lock(&self.tracker);
+            tpl.elements()
+                .iter()
+                .filter_map(|e| {
+                    let up_to = tracker.pushed_up_to(e.topic(), e.partition())?;
+                    Some((e.topic().to_string(), e.partition(), up_to))
+                })
+                .collect()
+        };
+        if ours.is_empty() {
+            return;
+        }
+        let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(5));
+        for (topic, partition, up_to) in ours {
+            let commit = committed
+                .as_ref()
+                .ok()
+                .and_then(|c| c.find_partition(&topic, partition))
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            if commit.is_none_or(|c| c < up_to) {
+                tracing::info!(
+                    table = %self.table,
+                    "{topic}/{partition} assigned again: going on at offset {up_to}, after the rows the table holds (the group's commit: {commit:?})"
+                );
+                if let Err(e) = tpl.set_partition_offset(&topic, partition, Offset::Offset(up_to)) {
+                    tracing::warn!(table = %self.table, "{topic}/{partition}: {e}");
+                }
+            }
+        }
+    }
+}
+
 impl ConsumerContext for IngestContext {
     fn rebalance(
         &self,
@@ -288,6 +331,9 @@ impl ConsumerContext for IngestContext {
                 table = %self.table,
                 "cannot find the offsets for the start time ({e}); partitions with no committed offset start at the end"
             );
+        }
+        if assign {
+            self.go_on_from_own_rows(consumer, tpl);
         }
         // The rest is rdkafka's default `rebalance`, which an override cannot call.
         let rebalance = match err {
