@@ -42,6 +42,15 @@ fn int64s(batch: &RecordBatch, column: &str) -> Vec<i64> {
         .to_vec()
 }
 
+fn int32s(batch: &RecordBatch, column: &str) -> Vec<i32> {
+    batch
+        .column_by_name(column)
+        .unwrap()
+        .as_primitive::<Int32Type>()
+        .values()
+        .to_vec()
+}
+
 fn rows(t: &ConsumedTable) -> RecordBatch {
     t.table().snapshot().expect("snapshot")
 }
@@ -127,14 +136,7 @@ fn seed_test_topic_as_append_ring_and_blink_with_last_by() {
     let all = wait_rows(&append, 5);
     assert_eq!(strings(&all, "Command"), commands);
     assert_eq!(int64s(&all, "KafkaOffset"), [0, 1, 2, 3, 4]);
-    assert!(
-        all.column_by_name("KafkaPartition")
-            .unwrap()
-            .as_primitive::<Int32Type>()
-            .values()
-            .iter()
-            .all(|&p| p == 0)
-    );
+    assert!(int32s(&all, "KafkaPartition").iter().all(|&p| p == 0));
     assert_eq!(
         all.column_by_name("KafkaTimestamp").unwrap().null_count(),
         0
@@ -834,14 +836,7 @@ fn optional_columns_headers_sizes_and_renamed_standard_columns() {
             .collect::<Vec<_>>(),
         [Some(2), None]
     );
-    assert_eq!(
-        got.column_by_name("ValueBytes")
-            .unwrap()
-            .as_primitive::<Int32Type>()
-            .values()
-            .to_vec(),
-        [5, 7]
-    );
+    assert_eq!(int32s(&got, "ValueBytes"), [5, 7]);
     assert_eq!(strings(&got, "Trace"), ["t-1", "<null>"]);
     assert_eq!(
         got.column_by_name("Retries")
@@ -1038,14 +1033,7 @@ fn a_partition_list_reads_exactly_those_partitions() {
     wait_exactly(&t, &set(&["p0-0", "p0-1", "p2-0", "p2-1"]));
     send(2);
     wait_exactly(&t, &set(&["p0-0", "p0-1", "p0-2", "p2-0", "p2-1", "p2-2"]));
-    let partitions: BTreeSet<i32> = rows(&t)
-        .column_by_name("KafkaPartition")
-        .unwrap()
-        .as_primitive::<Int32Type>()
-        .values()
-        .iter()
-        .copied()
-        .collect();
+    let partitions: BTreeSet<i32> = int32s(&rows(&t), "KafkaPartition").into_iter().collect();
     assert_eq!(partitions, BTreeSet::from([0, 2]));
 }
 
@@ -1210,12 +1198,7 @@ fn every_partition_arrives_whole_and_in_offset_order_in_small_batches() {
     let t = consume_to_table(&engine, "ordered", &plugins(), s).unwrap();
     let got = wait_rows(&t, 3 * PER_PARTITION as usize);
     assert_eq!(got.num_rows(), 3 * PER_PARTITION as usize, "no duplicates");
-    let partitions = got
-        .column_by_name("KafkaPartition")
-        .unwrap()
-        .as_primitive::<Int32Type>()
-        .values()
-        .to_vec();
+    let partitions = int32s(&got, "KafkaPartition");
     let offsets = int64s(&got, "KafkaOffset");
     let commands = strings(&got, "Command");
     let mut next = [0i64; 3];
@@ -1231,12 +1214,7 @@ fn every_partition_arrives_whole_and_in_offset_order_in_small_batches() {
 /// Per partition, the `(offset, value)` rows of `t` in table order.
 fn rows_by_partition(t: &ConsumedTable) -> std::collections::BTreeMap<i32, Vec<(i64, String)>> {
     let batch = rows(t);
-    let partitions = batch
-        .column_by_name("KafkaPartition")
-        .unwrap()
-        .as_primitive::<Int32Type>()
-        .values()
-        .to_vec();
+    let partitions = int32s(&batch, "KafkaPartition");
     let offsets = int64s(&batch, "KafkaOffset");
     let values = strings(&batch, "V");
     let mut by_partition = std::collections::BTreeMap::<i32, Vec<(i64, String)>>::new();
