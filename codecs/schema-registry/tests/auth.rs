@@ -35,6 +35,27 @@ fn one_request_server() -> (String, std::thread::JoinHandle<String>) {
 }
 
 #[test]
+fn basic_auth_is_sent_and_failover_uses_the_next_url() {
+    let (url, seen) = one_request_server();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config =
+        ClientConfig::new(&format!("http://{dead},{url}")).with_basic_auth("alice", "s3cret");
+    let client = RegistryClient::new(config).unwrap();
+    let s = client.schema_by_id(3).unwrap();
+    assert_eq!(s.schema.schema, "\"string\"");
+    let request = seen.join().unwrap().to_ascii_lowercase();
+    // base64("alice:s3cret")
+    assert!(
+        request.contains("authorization: basic ywxpy2u6cznjcmv0"),
+        "{request}"
+    );
+    assert!(request.starts_with("get /schemas/ids/3 "), "{request}");
+}
+
+#[test]
 fn a_bearer_token_is_sent() {
     let (url, seen) = one_request_server();
     let client = RegistryClient::new(ClientConfig::new(&url).with_bearer_token("tok-123")).unwrap();
