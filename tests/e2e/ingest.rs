@@ -1211,6 +1211,31 @@ fn every_partition_arrives_whole_and_in_offset_order_in_small_batches() {
     assert_eq!(next, [PER_PARTITION; 3]);
 }
 
+/// Runs `tests/python/produce_stream.py` on another thread: `count` records
+/// to `partitions` partitions of `topic`, `rate` a second (or at once).
+fn produce_in_background(
+    broker: &Broker,
+    topic: &str,
+    count: usize,
+    partitions: i32,
+    rate: Option<u32>,
+) -> std::thread::JoinHandle<std::process::Output> {
+    let mut args = vec![
+        broker.bootstrap(),
+        topic.to_string(),
+        count.to_string(),
+        partitions.to_string(),
+    ];
+    args.extend(rate.map(|r| r.to_string()));
+    std::thread::spawn(move || {
+        std::process::Command::new(topictable_e2e::python())
+            .arg(topictable_e2e::workspace_root().join("tests/python/produce_stream.py"))
+            .args(&args)
+            .output()
+            .expect("run produce_stream.py")
+    })
+}
+
 /// Per partition, the `(offset, value)` rows of `t` in table order.
 fn rows_by_partition(t: &ConsumedTable) -> std::collections::BTreeMap<i32, Vec<(i64, String)>> {
     let batch = rows(t);
@@ -1251,36 +1276,9 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
         ),
     )
     .unwrap();
-    let mut group_spec = spec(
-        &broker,
-        "crash",
-        ValueSpec::Ignore,
-        value(),
-        TableType::Append,
-    );
-    group_spec.mode = ConsumerMode::Group;
-    for (k, v) in [
-        ("group.id", "crash-group"),
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-    ] {
-        group_spec.properties.insert(k.into(), v.into());
-    }
-    let group = consume_to_table(&engine, "group", &plugins(), group_spec).unwrap();
+    let group = group_member_of(&broker, &engine, "group", "crash", "crash-group");
 
-    let bootstrap = broker.bootstrap();
-    let producer = std::thread::spawn(move || {
-        std::process::Command::new(topictable_e2e::python())
-            .arg(topictable_e2e::workspace_root().join("tests/python/produce_stream.py"))
-            .args([
-                &bootstrap,
-                "crash",
-                &COUNT.to_string(),
-                &PARTITIONS.to_string(),
-            ])
-            .output()
-            .expect("run produce_stream.py")
-    });
+    let producer = produce_in_background(&broker, "crash", COUNT, PARTITIONS, None);
     wait_for(
         "a quarter of the records in",
         Duration::from_secs(300),
@@ -1349,13 +1347,19 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
     }
 }
 
-/// A group-mode member reading `topic` into an append table with column `V`.
-fn crash_member(broker: &Broker, engine: &Engine, name: &str, topic: &str) -> ConsumedTable {
+/// A member of `group` reading `topic` into an append table with column `V`.
+fn group_member_of(
+    broker: &Broker,
+    engine: &Engine,
+    name: &str,
+    topic: &str,
+    group: &str,
+) -> ConsumedTable {
     let value = ValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
     let mut s = spec(broker, topic, ValueSpec::Ignore, value, TableType::Append);
     s.mode = ConsumerMode::Group;
     for (k, v) in [
-        ("group.id", "churn"),
+        ("group.id", group),
         ("session.timeout.ms", "6000"),
         ("heartbeat.interval.ms", "500"),
     ] {
@@ -1377,20 +1381,7 @@ fn members_joining_and_leaving_while_producing_read_every_record_once_between_th
     let broker = Broker::start();
     broker.create_topic("churn", PARTITIONS as u32);
     plugins(); // built and loaded before the clock starts
-    let bootstrap = broker.bootstrap();
-    let producer = std::thread::spawn(move || {
-        std::process::Command::new(topictable_e2e::python())
-            .arg(topictable_e2e::workspace_root().join("tests/python/produce_stream.py"))
-            .args([
-                &bootstrap,
-                "churn",
-                &COUNT.to_string(),
-                &PARTITIONS.to_string(),
-                "500",
-            ])
-            .output()
-            .expect("run produce_stream.py")
-    });
+    let producer = produce_in_background(&broker, "churn", COUNT, PARTITIONS, Some(500));
     let engines: Vec<_> = (0..3).map(|_| engine()).collect();
     let has_rows = |t: &ConsumedTable| {
         wait_for(
@@ -1400,11 +1391,11 @@ fn members_joining_and_leaving_while_producing_read_every_record_once_between_th
         )
     };
     let t0 = std::time::Instant::now();
-    let mut a = crash_member(&broker, &engines[0].0, "a", "churn");
+    let mut a = group_member_of(&broker, &engines[0].0, "a", "churn", "churn");
     has_rows(&a);
-    let mut b = crash_member(&broker, &engines[1].0, "b", "churn");
+    let mut b = group_member_of(&broker, &engines[1].0, "b", "churn", "churn");
     has_rows(&b);
-    let c = crash_member(&broker, &engines[2].0, "c", "churn");
+    let c = group_member_of(&broker, &engines[2].0, "c", "churn", "churn");
     has_rows(&c);
     a.stop();
     std::thread::sleep(Duration::from_secs(1));
