@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use topictable::ingest::{ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec};
+use topictable::ingest::{
+    ConsumerMode, DeadLetterRetry, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
+};
 use topictable::pipeline::{Operation, parse, parse_duration};
 use topictable_engine::TableType;
 
@@ -84,6 +86,8 @@ value = { format = "simple", type = "int64", encoding = "text" }
 columns = { partition = "P", offset = false, receive_time = true, headers = { trace = "string", n = { column = "N", type = "int64" } } }
 on_error = "dead-letter"
 dead_letter_topic = "t.dlq"
+dead_letter_retries = 5
+dead_letter_retry_backoff = "250ms"
 properties = { "group.id" = "g", "fetch.min.bytes" = 1 }
 max_batch = 100
 
@@ -125,7 +129,11 @@ type = "blink"
     assert_eq!(
         t.on_error,
         OnError::DeadLetter {
-            topic: "t.dlq".into()
+            topic: "t.dlq".into(),
+            retry: DeadLetterRetry {
+                max_retries: 5,
+                backoff: Duration::from_millis(250),
+            },
         }
     );
     assert_eq!(t.properties["security.protocol"], "SASL_SSL");
@@ -171,6 +179,12 @@ fn mistakes_name_file_table_key_and_expectation() {
         (
             format!("{base}on_error = \"dead-letter\"\n"),
             "p.toml: table `t`, key `dead_letter_topic`: on_error = \"dead-letter\" needs `dead_letter_topic`",
+        ),
+        (
+            format!(
+                "{base}on_error = \"dead-letter\"\ndead_letter_topic = \"d\"\ndead_letter_retries = -1\n"
+            ),
+            "p.toml: table `t`, key `dead_letter_retries`: expected a whole number",
         ),
         (
             format!("{base}columns = {{ partiton = false }}\n"),

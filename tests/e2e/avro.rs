@@ -178,7 +178,7 @@ fn a_registry_outage_holds_the_partition_and_loses_nothing_under_each_policy() {
         spec.on_error = match policy {
             "fail" => OnError::Fail,
             "skip" => OnError::Skip,
-            _ => OnError::DeadLetter { topic: dlq.clone() },
+            _ => OnError::dead_letter(dlq.clone()),
         };
         let table = consume_to_table(&engine, &topic, &plugins(), spec).expect("consume");
         producer.send_values(&topic, 0, &first);

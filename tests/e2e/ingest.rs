@@ -9,8 +9,8 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use serde_json::json;
 use topictable::ingest::{
-    ConsumeSpec, ConsumedTable, ConsumerMode, IngestStatus, InitialOffsets, OnError, Partitions,
-    StartAt, ValueSpec, consume_to_table,
+    ConsumeSpec, ConsumedTable, ConsumerMode, DeadLetterRetry, IngestStatus, InitialOffsets,
+    OnError, Partitions, StartAt, ValueSpec, consume_to_table,
 };
 use topictable_e2e::{Broker, TestProducer, plugins, run_python, wait_for};
 use topictable_engine::{Engine, TableType};
@@ -556,9 +556,7 @@ fn a_dead_letter_record_the_broker_refuses_fails_the_table() {
         ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
         TableType::Append,
     );
-    s.on_error = OnError::DeadLetter {
-        topic: "no.such.dlq".into(),
-    };
+    s.on_error = OnError::dead_letter("no.such.dlq");
     // The dead-letter producer takes the table's properties: give up soon.
     s.properties
         .insert("message.timeout.ms".into(), "3000".into());
@@ -572,6 +570,54 @@ fn a_dead_letter_record_the_broker_refuses_fails_the_table() {
     assert!(why.contains("no.such.dlq"), "{why}");
     assert_eq!(t.error_counts().dead_lettered, 0);
     assert_eq!(rows(&t).num_rows(), 0, "nothing of the batch is taken");
+}
+
+/// With `dead_letter_retries`, a dead-letter record the broker refuses is
+/// sent again with backoff while the table waits: here the dead-letter topic
+/// is created only after the first refusals, and then the bad record lands
+/// there, the good rows arrive, and the table never fails. Before, the first
+/// refusal failed the table.
+#[test]
+fn a_refused_dead_letter_record_is_retried_with_backoff_when_asked() {
+    let broker = Broker::start();
+    broker.create_topic("bad.late", 1);
+    bad_int_records(&TestProducer::new(&broker), "bad.late");
+    let (engine, _cycles) = engine();
+    let mut s = spec(
+        &broker,
+        "bad.late",
+        ValueSpec::Ignore,
+        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        TableType::Append,
+    );
+    s.on_error = OnError::DeadLetter {
+        topic: "late.dlq".into(),
+        retry: DeadLetterRetry {
+            max_retries: 100,
+            backoff: Duration::from_millis(200),
+        },
+    };
+    s.properties
+        .insert("message.timeout.ms".into(), "1000".into());
+    let t = consume_to_table(&engine, "bad.late", &plugins(), s).unwrap();
+    // Long enough for the first sends to be refused and retried.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(t.status(), IngestStatus::Running);
+    assert_eq!(
+        rows(&t).num_rows(),
+        0,
+        "the batch waits for its dead letter"
+    );
+    assert_eq!(t.error_counts().dead_lettered, 0);
+    broker.create_topic("late.dlq", 1);
+    let got = wait_rows(&t, 2);
+    assert_eq!(int64s(&got, "Qty"), [7, 9]);
+    assert_eq!(t.error_counts().dead_lettered, 1);
+    assert_eq!(t.status(), IngestStatus::Running);
+    let out = run_python("consume.py", &[&broker.bootstrap(), "late.dlq", "1"]);
+    let record: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(record["value"], json!("3132333435"), "{out}");
+    assert_eq!(record["headers"]["topictable.errors.offset"], json!("1"));
 }
 
 /// A dead-letter record too large to send fails the table (naming the
@@ -597,9 +643,7 @@ fn a_dead_letter_record_too_large_to_send_fails_the_table_and_commits_nothing_pa
         TableType::Append,
     );
     s.mode = ConsumerMode::Group;
-    s.on_error = OnError::DeadLetter {
-        topic: "big.dlq".into(),
-    };
+    s.on_error = OnError::dead_letter("big.dlq");
     for (k, v) in [("group.id", "big-group"), ("message.max.bytes", "2000")] {
         s.properties.insert(k.into(), v.into());
     }
@@ -648,9 +692,7 @@ fn on_error_dead_letter_writes_the_original_with_context_headers() {
         &broker,
         &engine,
         "bad.dlq",
-        OnError::DeadLetter {
-            topic: "bad.dlq.errors".into(),
-        },
+        OnError::dead_letter("bad.dlq.errors"),
     );
     let got = wait_rows(&t, 2);
     assert_eq!(

@@ -263,9 +263,7 @@ fn json_dead_letter_keeps_malformed_and_mistyped_records_with_context_headers() 
     let spec = json_orders_spec(
         &broker,
         "orders.dlq",
-        OnError::DeadLetter {
-            topic: "orders.dlq.errors".into(),
-        },
+        OnError::dead_letter("orders.dlq.errors"),
     );
     let t = consume_to_table(&engine, "orders", &plugins(), spec).unwrap();
     let kept = wait_for("the good rows", WAIT, || {

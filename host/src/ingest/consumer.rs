@@ -520,8 +520,8 @@ fn start_loop(
             .map_err(refused_or)?,
     };
     let dead_letter = match &spec.on_error {
-        OnError::DeadLetter { topic } => {
-            Some(DeadLetterQueue::new(&spec.properties, topic).map_err(kafka)?)
+        OnError::DeadLetter { topic, retry } => {
+            Some(DeadLetterQueue::new(&spec.properties, topic, *retry).map_err(kafka)?)
         }
         _ => None,
     };
@@ -1393,7 +1393,7 @@ impl IngestLoop {
                 let sent = bad
                     .iter()
                     .try_for_each(|(&row, error)| dlq.send(batch, row, error))
-                    .and_then(|()| dlq.flush());
+                    .and_then(|()| dlq.flush(&|| self.shared.stop.load(Relaxed)));
                 match sent {
                     Ok(()) => self.shared.counts.add_dead_lettered(bad.len() as u64),
                     Err(e) => {

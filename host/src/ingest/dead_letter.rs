@@ -3,42 +3,57 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::{ClientConfig, ClientContext, Message};
 use topictable_sdk::MessageBatch;
 
-use super::RecordError;
+use super::{DeadLetterRetry, RecordError};
 
 /// The prefix of the context headers.
 pub const HEADER_PREFIX: &str = "topictable.errors.";
 
-/// Keeps the first delivery the broker refused (too large, unknown topic,
-/// not authorized, timed out), for [`DeadLetterQueue::flush`] to report:
-/// a queued record is not a delivered one.
+/// The deliveries the broker refused (too large, unknown topic, not
+/// authorized, timed out) since the last flush, for [`DeadLetterQueue::flush`]
+/// to report or send again: a queued record is not a delivered one.
 #[derive(Default)]
-struct Deliveries(Mutex<Option<String>>);
+struct Refused {
+    /// The first refusal's reason.
+    first: Option<String>,
+    /// The refused records themselves, kept only when they may be retried.
+    records: Vec<OwnedMessage>,
+}
+
+struct Deliveries {
+    refused: Mutex<Refused>,
+    keep_records: bool,
+}
 
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
-        if let Err((e, _)) = result {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert_with(|| e.to_string());
+        if let Err((e, message)) = result {
+            let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+            refused.first.get_or_insert_with(|| e.to_string());
+            if self.keep_records {
+                refused.records.push(message.detach());
+            }
         }
     }
 }
+
+/// The longest wait between two sends of a refused dead-letter record.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Writes undecodable records to a dead-letter topic.
 pub struct DeadLetterQueue {
     producer: BaseProducer<Deliveries>,
     topic: String,
+    retry: DeadLetterRetry,
 }
 
 impl DeadLetterQueue {
@@ -46,6 +61,7 @@ impl DeadLetterQueue {
     pub fn new(
         properties: &BTreeMap<String, String>,
         topic: &str,
+        retry: DeadLetterRetry,
     ) -> Result<Self, rdkafka::error::KafkaError> {
         let mut config = ClientConfig::new();
         for (k, v) in properties {
@@ -55,9 +71,14 @@ impl DeadLetterQueue {
             }
         }
         config.set("enable.idempotence", "true");
+        let deliveries = Deliveries {
+            refused: Mutex::default(),
+            keep_records: retry.max_retries > 0,
+        };
         Ok(Self {
-            producer: config.create_with_context(Deliveries::default())?,
+            producer: config.create_with_context(deliveries)?,
             topic: topic.to_string(),
+            retry,
         })
     }
 
@@ -108,26 +129,80 @@ impl DeadLetterQueue {
             .map_err(|(e, _)| format!("dead-letter produce to {} failed: {e}", self.topic))
     }
 
-    /// Waits until every queued record is acknowledged.
-    pub fn flush(&self) -> Result<(), String> {
-        self.producer
-            .flush(Duration::from_secs(30))
-            .map_err(|e| format!("dead-letter flush to {} failed: {e}", self.topic))?;
-        let refused = self
-            .producer
-            .context()
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        match refused {
-            None => Ok(()),
-            Some(e) => Err(format!(
-                "the dead-letter topic {} refused a record: {e} (nothing past the bad record is committed)",
-                self.topic
-            )),
+    /// Waits until every queued record is acknowledged. A refused record is
+    /// sent again, after a growing wait, as often as the retry policy allows
+    /// (or until `stop` says so); then the first refusal is the error.
+    pub fn flush(&self, stop: &dyn Fn() -> bool) -> Result<(), String> {
+        let mut backoff = self.retry.backoff;
+        let mut retries = 0;
+        loop {
+            self.producer
+                .flush(Duration::from_secs(30))
+                .map_err(|e| format!("dead-letter flush to {} failed: {e}", self.topic))?;
+            let refused = std::mem::take(
+                &mut *self
+                    .producer
+                    .context()
+                    .refused
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            let Some(e) = refused.first else {
+                return Ok(());
+            };
+            if retries >= self.retry.max_retries || !wait(backoff, stop) {
+                return Err(format!(
+                    "the dead-letter topic {} refused a record: {e} (nothing past the bad record is committed{})",
+                    self.topic,
+                    if retries > 0 {
+                        format!("; sent {} times", retries + 1)
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            retries += 1;
+            tracing::warn!(
+                topic = %self.topic,
+                refused = refused.records.len(),
+                retry = retries,
+                of = self.retry.max_retries,
+                "the dead-letter topic refused records ({e}); sent again after {backoff:?}"
+            );
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            for message in &refused.records {
+                self.resend(message)?;
+            }
         }
     }
+
+    fn resend(&self, message: &OwnedMessage) -> Result<(), String> {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.topic);
+        if let Some(headers) = message.headers() {
+            record = record.headers(headers.clone());
+        }
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(value) = message.payload() {
+            record = record.payload(value);
+        }
+        self.producer
+            .send(record)
+            .map_err(|(e, _)| format!("dead-letter produce to {} failed: {e}", self.topic))
+    }
+}
+
+/// Sleeps `how_long` in short steps; false if `stop` said so meanwhile.
+fn wait(how_long: Duration, stop: &dyn Fn() -> bool) -> bool {
+    let until = Instant::now() + how_long;
+    while Instant::now() < until {
+        if stop() {
+            return false;
+        }
+        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+    }
+    !stop()
 }
 
 fn is_consumer_only(key: &str) -> bool {

@@ -31,6 +31,6 @@ pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use progress::{LAGGING_AFTER, PartitionPosition, Progress};
 pub use record_error::{ErrorCountsSnapshot, ErrorReason, RecordError};
 pub use spec::{
-    ConsumeSpec, ConsumerMode, HeaderColumns, HeaderType, InitialOffsets, OnError, Partitions,
-    StandardColumns, StartAt, ValueSpec,
+    ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets, OnError,
+    Partitions, StandardColumns, StartAt, ValueSpec,
 };

@@ -1,6 +1,7 @@
 //! What to consume and how: the arguments of `consumeToTable`, as data.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -181,7 +182,39 @@ pub enum OnError {
     DeadLetter {
         /// The dead-letter topic.
         topic: String,
+        /// What to do when the broker refuses a dead-letter record.
+        retry: DeadLetterRetry,
     },
+}
+
+impl OnError {
+    /// `dead-letter` to `topic`, failing the table at the first refused record.
+    pub fn dead_letter(topic: impl Into<String>) -> Self {
+        Self::DeadLetter {
+            topic: topic.into(),
+            retry: DeadLetterRetry::default(),
+        }
+    }
+}
+
+/// How often a dead-letter record the broker refused (unknown topic, not
+/// authorized, timed out) is sent again before the table fails; the table
+/// waits meanwhile, so nothing is skipped or committed past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLetterRetry {
+    /// Sends after the first; 0 fails the table at the first refusal.
+    pub max_retries: u32,
+    /// The first wait, doubled after each retry up to 30 s.
+    pub backoff: Duration,
+}
+
+impl Default for DeadLetterRetry {
+    fn default() -> Self {
+        Self {
+            max_retries: 0,
+            backoff: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Everything `consume_to_table` needs.

@@ -14,8 +14,8 @@ use super::model::{
     Aggregation, DerivedTable, Operation, Pipeline, SinkDecl, SinkTarget, TimeTableSource,
 };
 use crate::ingest::{
-    ConsumeSpec, ConsumerMode, HeaderColumns, HeaderType, InitialOffsets, OnError, Partitions,
-    StandardColumns, StartAt, ValueSpec, check_start,
+    ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets, OnError,
+    Partitions, StandardColumns, StartAt, ValueSpec, check_start,
 };
 
 /// Where in the file we are, for error messages.
@@ -400,7 +400,7 @@ fn entry_name(file: &Path, t: &TomlTable, kind: &str) -> Result<String, Pipeline
     string(&anon, "name", name)
 }
 
-const SOURCE_KEYS: [&str; 14] = [
+const SOURCE_KEYS: [&str; 16] = [
     "name",
     "topic",
     "topics",
@@ -413,6 +413,8 @@ const SOURCE_KEYS: [&str; 14] = [
     "columns",
     "on_error",
     "dead_letter_topic",
+    "dead_letter_retries",
+    "dead_letter_retry_backoff",
     "properties",
     "max_batch",
 ];
@@ -530,6 +532,7 @@ fn source(
                         "on_error = \"dead-letter\" needs `dead_letter_topic`",
                     )
                 })?,
+                retry: dead_letter_retry(&at, t)?,
             },
             other => {
                 return Err(at.err(
@@ -542,6 +545,21 @@ fn source(
     // The consumer's own check, reported at the key it names.
     check_start(&spec).map_err(|e| at.err(e.key, e.message))?;
     Ok((name, spec))
+}
+
+/// `dead_letter_retries` and `dead_letter_retry_backoff`.
+fn dead_letter_retry(at: &At<'_>, t: &TomlTable) -> Result<DeadLetterRetry, PipelineError> {
+    let mut retry = DeadLetterRetry::default();
+    if let Some(v) = t.get("dead_letter_retries") {
+        retry.max_retries = v
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| at.err("dead_letter_retries", "expected a whole number"))?;
+    }
+    if let Some(v) = t.get("dead_letter_retry_backoff") {
+        retry.backoff = duration(at, "dead_letter_retry_backoff", v)?;
+    }
+    Ok(retry)
 }
 
 /// `Sum(Shares = Qty)`, `WSum(Qty, Notional = LastPrice)`, `Count(N)`, …
