@@ -230,12 +230,25 @@ impl Planner<'_> {
         Ok(())
     }
 
+    /// Whether `mapping` names `path` or a field inside it.
+    fn mapped_within(&self, path: &str) -> bool {
+        self.opts.mapping.keys().any(|k| {
+            k.strip_prefix(path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(&self.opts.separator))
+        })
+    }
+
     /// A top-level field, or a field of a flattened record.
     fn top_field(&mut self, node: NodeId, path: &str, depth: usize) -> Result<Target, String> {
         if depth > MAX_DEPTH {
             return Err(format!(
                 "field `{path}`: records nest more than {MAX_DEPTH} levels deep (a recursive type cannot be flattened)"
             ));
+        }
+        // Under `mapping_only`, a field that no mapped path is in is skipped
+        // whole, without planning what it holds.
+        if self.opts.mapping_only && !self.mapped_within(path) {
+            return Ok(Target::Drop);
         }
         self.count(path)?;
         let inner = self.set.nullable_inner(node).unwrap_or(node);

@@ -6,6 +6,8 @@
 //! their default; `int → long → float → double` and `string ↔ bytes` promote;
 //! enum symbols map by name (or to the reader's default symbol).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::columns::{ColId, Columns, Data};
@@ -79,8 +81,8 @@ pub enum Skip {
     Array(Box<Skip>),
     /// A map of values.
     Map(Box<Skip>),
-    /// A record's fields.
-    Record(Vec<Skip>),
+    /// A record's fields that take bytes; shared by every use of the record.
+    Record(Arc<[Skip]>),
     /// A union's branches.
     Union(Vec<Skip>),
 }
@@ -203,6 +205,7 @@ pub fn resolve(
         writer,
         reader,
         nodes: std::cell::Cell::new(0),
+        skips: RefCell::default(),
     }
     .resolve(wroot, rroot, target, "", 0)
     .map_err(|e| e.to_string())
@@ -213,6 +216,8 @@ struct Resolver<'a> {
     reader: &'a SchemaSet,
     /// Program steps built so far, capped at [`MAX_PLAN_NODES`].
     nodes: std::cell::Cell<usize>,
+    /// The skip of each writer record planned so far, by node.
+    skips: RefCell<HashMap<NodeId, Skip>>,
 }
 
 /// Counts one more program step; a schema that expands past
@@ -229,35 +234,52 @@ fn count_node(nodes: &std::cell::Cell<usize>, path: &str) -> Result<(), String> 
     Ok(())
 }
 
-fn skip(
-    set: &SchemaSet,
-    node: NodeId,
-    depth: usize,
-    nodes: &std::cell::Cell<usize>,
-) -> Result<Skip, String> {
-    if depth > MAX_DEPTH {
-        return Err("a recursive type nests too deep to skip".into());
+impl Resolver<'_> {
+    /// How to skip the writer's `node`. A named record is planned once and
+    /// its skip shared by every place that uses it, so a schema whose types
+    /// double at every level stays small when nobody reads it; a record that
+    /// takes no bytes (only nulls and such records) skips as nothing, so a
+    /// datum's bytes bound the steps its skip takes.
+    fn skip(&self, node: NodeId, depth: usize) -> Result<Skip, String> {
+        if depth > MAX_DEPTH {
+            return Err("a recursive type nests too deep to skip".into());
+        }
+        let set = self.writer;
+        if let Some(done) = self.skips.borrow().get(&node) {
+            return Ok(done.clone());
+        }
+        count_node(&self.nodes, "(skipped)")?;
+        let skip = |n: NodeId| self.skip(n, depth + 1);
+        let planned = match &set.node(node).kind {
+            Kind::Null => Skip::Nothing,
+            Kind::Boolean => Skip::Bytes(1),
+            Kind::Int | Kind::Long | Kind::Enum { .. } => Skip::Varint,
+            Kind::Float => Skip::Bytes(4),
+            Kind::Double => Skip::Bytes(8),
+            Kind::Fixed { size, .. } => Skip::Bytes(*size),
+            Kind::Bytes | Kind::String => Skip::Prefixed,
+            Kind::Array(i) => Skip::Array(Box::new(skip(*i)?)),
+            Kind::Map(v) => Skip::Map(Box::new(skip(*v)?)),
+            Kind::Record { fields, .. } => {
+                let mut taken = Vec::new();
+                for f in fields {
+                    match skip(f.ty)? {
+                        Skip::Nothing => {}
+                        s => taken.push(s),
+                    }
+                }
+                let planned = if taken.is_empty() {
+                    Skip::Nothing
+                } else {
+                    Skip::Record(taken.into())
+                };
+                self.skips.borrow_mut().insert(node, planned.clone());
+                planned
+            }
+            Kind::Union(b) => Skip::Union(b.iter().map(|b| skip(*b)).collect::<Result<_, _>>()?),
+        };
+        Ok(planned)
     }
-    count_node(nodes, "(skipped)")?;
-    let skip = |n: NodeId| skip(set, n, depth + 1, nodes);
-    Ok(match &set.node(node).kind {
-        Kind::Null => Skip::Nothing,
-        Kind::Boolean => Skip::Bytes(1),
-        Kind::Int | Kind::Long | Kind::Enum { .. } => Skip::Varint,
-        Kind::Float => Skip::Bytes(4),
-        Kind::Double => Skip::Bytes(8),
-        Kind::Fixed { size, .. } => Skip::Bytes(*size),
-        Kind::Bytes | Kind::String => Skip::Prefixed,
-        Kind::Array(i) => Skip::Array(Box::new(skip(*i)?)),
-        Kind::Map(v) => Skip::Map(Box::new(skip(*v)?)),
-        Kind::Record { fields, .. } => Skip::Record(
-            fields
-                .iter()
-                .map(|f| skip(f.ty))
-                .collect::<Result<_, _>>()?,
-        ),
-        Kind::Union(b) => Skip::Union(b.iter().map(|b| skip(*b)).collect::<Result<_, _>>()?),
-    })
 }
 
 fn join(path: &str, name: &str) -> String {
@@ -351,7 +373,7 @@ impl Resolver<'_> {
         }
         count_node(&self.nodes, path)?;
         if let Target::Drop = target {
-            return skip(self.writer, w, depth, &self.nodes).map(Op::Skip);
+            return self.skip(w, depth).map(Op::Skip);
         }
         let wn = self.writer.node(w);
         if let Kind::Union(branches) = &wn.kind {
@@ -531,7 +553,7 @@ impl Resolver<'_> {
                                 depth + 1,
                             )?
                         }
-                        None => Op::Skip(skip(self.writer, f.ty, depth + 1, &self.nodes)?),
+                        None => Op::Skip(self.skip(f.ty, depth + 1)?),
                     };
                     fields.push((f.name.clone(), op));
                 }
@@ -553,6 +575,8 @@ impl Resolver<'_> {
                         writer: self.reader,
                         reader: self.reader,
                         nodes: std::cell::Cell::new(self.nodes.get()),
+                        // Its nodes are the reader's, not the writer's.
+                        skips: RefCell::default(),
                     };
                     let op = same.resolve(f.ty, f.ty, &targets[i], &fpath, depth + 1)?;
                     self.nodes.set(same.nodes.get());
@@ -842,7 +866,7 @@ impl Skip {
                 }
             },
             Skip::Record(fields) => {
-                for f in fields {
+                for f in fields.iter() {
                     f.run(cur)?;
                 }
             }

@@ -605,6 +605,9 @@ impl<'a> Builder<'a> {
             let Kind::Message(m) = f.kind() else {
                 unreachable!("value_kind is None only for messages")
             };
+            if !self.reaches(path) {
+                return Ok(Action::Skip);
+            }
             let (context, fields) = self.context(&m, path)?;
             if fields.is_empty() {
                 return Ok(Action::Skip);
@@ -650,6 +653,9 @@ impl<'a> Builder<'a> {
                 let Kind::Message(m) = f.kind() else {
                     unreachable!("value_kind is None only for messages")
                 };
+                if !self.reaches(path) {
+                    return Ok(Action::Skip);
+                }
                 let g = self.groups;
                 self.groups += 1;
                 self.stack.push(m.full_name().to_string());
@@ -713,6 +719,15 @@ impl<'a> Builder<'a> {
         }))
     }
 
+    /// Whether anything inside the message at `path` can become a column;
+    /// if not, it is skipped without planning what it holds (which, for a
+    /// message type used in many places, nested, could be huge).
+    fn reaches(&self, path: &str) -> bool {
+        let included =
+            self.opts.include.is_empty() || self.opts.include.iter().any(|p| glob_reaches(p, path));
+        included && !self.opts.exclude.iter().any(|p| glob_prefix(p, path))
+    }
+
     /// Whether the leaf (or list, or map) at `path` becomes a column.
     fn keep(&self, path: &str) -> bool {
         let included =
@@ -738,23 +753,35 @@ fn zero_fill(f: &FieldDescriptor, enums: EnumsAs) -> FillKind {
 /// Whether `pattern` matches `path` or one of its ancestors (`/a/b` keeps
 /// `/a/b/c`); `*` matches within a segment, `**` any number of segments.
 pub fn glob_prefix(pattern: &str, path: &str) -> bool {
+    glob_match(pattern, path, false)
+}
+
+/// Whether `pattern` matches `path`, one of its ancestors, or may match a
+/// field inside it: whether a message at `path` must be planned at all.
+pub fn glob_reaches(pattern: &str, path: &str) -> bool {
+    glob_match(pattern, path, true)
+}
+
+/// [`glob_prefix`], and with `inside` also a pattern longer than `path`
+/// whose start matches it.
+fn glob_match(pattern: &str, path: &str, inside: bool) -> bool {
     let pat: Vec<&str> = pattern
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    fn go(pat: &[&str], segs: &[&str]) -> bool {
+    fn go(pat: &[&str], segs: &[&str], inside: bool) -> bool {
         match pat.split_first() {
             None => true,
-            Some((&"**", rest)) => (0..=segs.len()).any(|i| go(rest, &segs[i..])),
+            Some((&"**", rest)) => (0..=segs.len()).any(|i| go(rest, &segs[i..], inside)),
             Some((p, rest)) => match segs.split_first() {
-                None => false,
-                Some((s, srest)) => segment_match(p, s) && go(rest, srest),
+                None => inside,
+                Some((s, srest)) => segment_match(p, s) && go(rest, srest, inside),
             },
         }
     }
-    go(&pat, &segs)
+    go(&pat, &segs, inside)
 }
 
 fn segment_match(p: &str, s: &str) -> bool {
@@ -828,7 +855,7 @@ fn pair(own: &Columns, a: usize, reader: &Columns, b: usize, map: &mut HashMap<u
 
 #[cfg(test)]
 mod tests {
-    use super::glob_prefix;
+    use super::{glob_prefix, glob_reaches};
 
     #[test]
     fn globs_match_a_path_or_its_ancestors() {
@@ -842,5 +869,16 @@ mod tests {
         assert!(glob_prefix("/**/lat", "/ship_to/geo/lat"));
         assert!(glob_prefix("/**", "/x"));
         assert!(!glob_prefix("/x/**/lat", "/y/lat"));
+    }
+
+    #[test]
+    fn globs_reach_into_a_message_that_holds_a_match() {
+        assert!(glob_reaches("/a/b", "/a"));
+        assert!(glob_reaches("/a/b", "/a/b/c"));
+        assert!(!glob_reaches("/a/b", "/c"));
+        assert!(!glob_reaches("/a/b", "/a/c"));
+        assert!(glob_reaches("/*/b", "/x"));
+        assert!(glob_reaches("/**/lat", "/anything"));
+        assert!(!glob_reaches("/x/**/lat", "/y"));
     }
 }

@@ -108,7 +108,7 @@ fn resolve(base: &Path, reference: &str) -> Result<String, String> {
     }
     if let Some(path) = reference.strip_prefix("file:") {
         let full = base.join(path);
-        return std::fs::read_to_string(&full)
+        return read_small_file(&full)
             .map(|s| s.strip_suffix('\n').unwrap_or(&s).to_string())
             .map(|s| s.strip_suffix('\r').unwrap_or(&s).to_string())
             .map_err(|e| format!("`${{file:{path}}}`: cannot read {}: {e}", full.display()));
@@ -117,6 +117,30 @@ fn resolve(base: &Path, reference: &str) -> Result<String, String> {
         "`${{{reference}}}`: expected `${{env:NAME}}`, `${{env:NAME:-default}}` or `${{file:PATH}}` \
          (write `$${{` for a literal `${{`)"
     ))
+}
+
+/// The most a `${file:PATH}` reference reads: a password, a token or a URL
+/// is far smaller, and `/dev/zero` must not fill the memory.
+const MAX_FILE_REFERENCE: u64 = 1 << 20;
+
+/// The file's text, refused when it is not a regular file (a FIFO or a
+/// terminal would block the reader) or larger than [`MAX_FILE_REFERENCE`].
+fn read_small_file(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, Read};
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE_REFERENCE + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_REFERENCE {
+        return Err(Error::other(format!(
+            "larger than {} KiB, which no secret or setting needs",
+            MAX_FILE_REFERENCE >> 10
+        )));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -167,6 +191,25 @@ mod tests {
             expand_text("${vault:x}")
                 .unwrap_err()
                 .contains("expected `${env:NAME}`")
+        );
+    }
+
+    /// A reference to a device, a FIFO or a huge file is an error, not a
+    /// read that blocks or fills the memory (pipelines also come over the
+    /// REST API). Before, `${file:/dev/zero}` read until memory ran out.
+    #[test]
+    fn a_file_reference_reads_only_a_small_regular_file() {
+        let e = expand_text("${file:/dev/zero}").unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; MAX_FILE_REFERENCE as usize + 1]).unwrap();
+        let e = expand_str(dir.path(), "${file:big}").unwrap_err();
+        assert!(e.contains("larger than 1024 KiB"), "{e}");
+        std::fs::write(&big, vec![b'x'; MAX_FILE_REFERENCE as usize]).unwrap();
+        assert_eq!(
+            expand_str(dir.path(), "${file:big}").unwrap().len(),
+            1 << 20
         );
     }
 
