@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use topictable::ingest::{
-    ConsumerMode, DeadLetterRetry, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
+    ConsumerMode, DeadLetterRetry, HeaderColumns, OnError, OnRevoke, Partitions, StartAt, ValueSpec,
 };
 use topictable::pipeline::{Operation, parse, parse_duration};
 use topictable_engine::TableType;
@@ -158,6 +158,13 @@ fn group_mode_takes_a_start_time_for_partitions_without_commits() {
     let (_, spec) = &p.sources[0];
     assert_eq!(spec.mode, ConsumerMode::Group);
     assert_eq!(spec.offsets.default, StartAt::Timestamp(1_795_428_000_000));
+    assert_eq!(spec.on_revoke, OnRevoke::Remove, "the default");
+    let keep = parse(
+        Path::new("p.toml"),
+        &format!("{text}on_revoke = \"keep\"\ncolumns = {{ partition = false }}\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(keep.sources[0].1.on_revoke, OnRevoke::Keep);
 }
 
 #[test]
@@ -185,6 +192,20 @@ fn mistakes_name_file_table_key_and_expectation() {
                 "{base}on_error = \"dead-letter\"\ndead_letter_topic = \"d\"\ndead_letter_retries = -1\n"
             ),
             "p.toml: table `t`, key `dead_letter_retries`: expected a whole number",
+        ),
+        (
+            format!("{base}on_revoke = \"drop\"\n"),
+            "p.toml: table `t`, key `on_revoke`: expected \"remove\" or \"keep\", found \"drop\"",
+        ),
+        (
+            format!(
+                "{base}mode = \"group\"\nproperties = {{ \"group.id\" = \"g\" }}\ncolumns = {{ partition = false }}\n"
+            ),
+            "p.toml: table `t`, key `on_revoke`: in group mode a member removes the rows of a partition the group moves away, found by the partition column: keep that column (or set on_revoke = \"keep\" to keep the rows of partitions the group moves to another member)",
+        ),
+        (
+            "[[table]]\nname = \"t\"\ntopics = [\"x\", \"y\"]\nvalue = { format = \"simple\", type = \"int64\" }\nmode = \"group\"\nproperties = { \"group.id\" = \"g\" }\n".into(),
+            "p.toml: table `t`, key `on_revoke`: in group mode a member removes the rows of a partition the group moves away, and with several topics it needs the topic column to find them: add `columns = { topic = true }` (or set on_revoke = \"keep\" to keep the rows of partitions the group moves to another member)",
         ),
         (
             format!("{base}columns = {{ partiton = false }}\n"),

@@ -498,15 +498,15 @@ fn a_plugin_built_against_another_abi_is_refused_without_running_its_init() {
             host_abi,
             ..
         } => {
-            assert_eq!(plugin_abi, "2.0.0");
-            assert_eq!(*host_abi, "1.0.0");
+            assert_eq!(plugin_abi, "3.0.0");
+            assert_eq!(*host_abi, topictable_sdk::abi::ABI_VERSION);
         }
         other => panic!("expected IncompatibleAbi, got {other}"),
     }
     let message = errors[0].to_string();
     assert!(
-        message.contains("ABI 2.0.0")
-            && message.contains("ABI 1.0.0")
+        message.contains("ABI 3.0.0")
+            && message.contains(&format!("ABI {}", topictable_sdk::abi::ABI_VERSION))
             && message.contains("rebuild the plugin against topictable-sdk"),
         "{message}"
     );

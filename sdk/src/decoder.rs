@@ -12,11 +12,27 @@ pub struct RowError {
     pub row: usize,
     /// What was expected and what came, e.g. `expected 8 bytes for int64, got 5: …`.
     pub message: String,
+    /// Whether the message itself is bad, and what the host does with it.
+    pub kind: RowErrorKind,
+}
+
+/// Why a row could not be decoded, which decides what the host does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowErrorKind {
+    /// The message is bad: the table's bad-record policy applies
+    /// (`on_error = fail | skip | dead-letter`).
+    #[default]
+    Bad,
     /// The message may be fine: what failed is outside it (its schema
-    /// registry cannot be reached, or answers 5xx). The host then holds the
-    /// message's partition at it and decodes it again later, instead of
-    /// applying the bad-record policy.
-    pub retry: bool,
+    /// registry cannot be reached, or answers 5xx). The host holds the
+    /// message's partition at it and decodes it again later.
+    RetryLater,
+    /// The message did not fit in this batch: a column would pass what one
+    /// Arrow array holds (2 GiB of bytes, 2^31 list items). The host takes
+    /// the rows before it, and decodes this row and the ones after it again
+    /// as a batch of their own. A row that does not fit even as the first of
+    /// a batch is bad.
+    BatchFull,
 }
 
 impl RowError {
@@ -25,17 +41,27 @@ impl RowError {
         Self {
             row,
             message: message.into(),
-            retry: false,
+            kind: RowErrorKind::Bad,
         }
     }
 
     /// A row that could not be decoded now, through no fault of its own
-    /// (see [`RowError::retry`]).
+    /// (see [`RowErrorKind::RetryLater`]).
     pub fn retry_later(row: usize, message: impl Into<String>) -> Self {
         Self {
             row,
             message: message.into(),
-            retry: true,
+            kind: RowErrorKind::RetryLater,
+        }
+    }
+
+    /// A row that did not fit in this batch's columns (see
+    /// [`RowErrorKind::BatchFull`]).
+    pub fn batch_full(row: usize, message: impl Into<String>) -> Self {
+        Self {
+            row,
+            message: message.into(),
+            kind: RowErrorKind::BatchFull,
         }
     }
 }

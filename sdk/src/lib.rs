@@ -33,7 +33,7 @@ mod sink;
 
 pub use abi::panic_message;
 pub use config::{ConfigError, ConfigKey, ConfigSpec, ConfigType};
-pub use decoder::{Decoded, Decoder, RowError};
+pub use decoder::{Decoded, Decoder, RowError, RowErrorKind};
 pub use encoder::{Encoded, Encoder};
 pub use error::PluginError;
 pub use message::{BinaryColumn, MessageBatch, MessageBatchBuilder, OwnedMessageBatch};

@@ -10,7 +10,7 @@ use arrow_array::{Array, RecordBatch};
 use serde_json::json;
 use topictable::ingest::{
     ConsumeSpec, ConsumedTable, ConsumerMode, DeadLetterRetry, IngestStatus, InitialOffsets,
-    OnError, Partitions, StartAt, ValueSpec, consume_to_table,
+    OnError, OnRevoke, Partitions, StartAt, ValueSpec, consume_to_table,
 };
 use topictable_e2e::{Broker, TestProducer, plugins, run_python, wait_for};
 use topictable_engine::{Engine, TableType};
@@ -1318,7 +1318,14 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
         ),
     )
     .unwrap();
-    let group = group_member_of(&broker, &engine, "group", "crash", "crash-group");
+    let group = group_member_of(
+        &broker,
+        &engine,
+        "group",
+        "crash",
+        "crash-group",
+        OnRevoke::Remove,
+    );
 
     let producer = produce_in_background(&broker, "crash", COUNT, PARTITIONS, None);
     wait_for(
@@ -1396,10 +1403,12 @@ fn group_member_of(
     name: &str,
     topic: &str,
     group: &str,
+    on_revoke: OnRevoke,
 ) -> ConsumedTable {
     let value = ValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
     let mut s = spec(broker, topic, ValueSpec::Ignore, value, TableType::Append);
     s.mode = ConsumerMode::Group;
+    s.on_revoke = on_revoke;
     for (k, v) in [
         ("group.id", group),
         ("session.timeout.ms", "6000"),
@@ -1414,8 +1423,8 @@ fn group_member_of(
 /// message polled for a partition the member has since lost is not pushed,
 /// and what a member made visible is committed before it hands a partition
 /// over, so every record of the topic is in exactly one member's table.
-/// (Rows a member read stay in its table when the partition moves on: an
-/// append table keeps what it read.)
+/// (With `on_revoke = "keep"`, rows a member read stay in its table when the
+/// partition moves on.)
 #[test]
 fn members_joining_and_leaving_while_producing_read_every_record_once_between_them() {
     const COUNT: usize = 20_000;
@@ -1433,11 +1442,32 @@ fn members_joining_and_leaving_while_producing_read_every_record_once_between_th
         )
     };
     let t0 = std::time::Instant::now();
-    let mut a = group_member_of(&broker, &engines[0].0, "a", "churn", "churn");
+    let mut a = group_member_of(
+        &broker,
+        &engines[0].0,
+        "a",
+        "churn",
+        "churn",
+        OnRevoke::Keep,
+    );
     has_rows(&a);
-    let mut b = group_member_of(&broker, &engines[1].0, "b", "churn", "churn");
+    let mut b = group_member_of(
+        &broker,
+        &engines[1].0,
+        "b",
+        "churn",
+        "churn",
+        OnRevoke::Keep,
+    );
     has_rows(&b);
-    let c = group_member_of(&broker, &engines[2].0, "c", "churn", "churn");
+    let c = group_member_of(
+        &broker,
+        &engines[2].0,
+        "c",
+        "churn",
+        "churn",
+        OnRevoke::Keep,
+    );
     has_rows(&c);
     a.stop();
     std::thread::sleep(Duration::from_secs(1));
@@ -1474,4 +1504,69 @@ fn members_joining_and_leaving_while_producing_read_every_record_once_between_th
         }
     }
     assert_eq!(seen.len(), COUNT, "every record once");
+}
+
+/// With `on_revoke = "remove"` (the default), the rows of partitions a
+/// rebalance moves to another member leave the old member's table, and a
+/// `last_by` on it holds only the partitions it still owns: no stale keys.
+/// Partitions it keeps (an eager rebalance revokes them all, then assigns
+/// them back) keep their rows. Before, the old member kept every row.
+#[test]
+fn a_partition_moved_to_another_member_leaves_the_old_members_table() {
+    const PARTITIONS: i32 = 4;
+    let broker = Broker::start();
+    broker.create_topic("moved", PARTITIONS as u32);
+    plugins();
+    let produced = produce_in_background(&broker, "moved", 400, PARTITIONS, None)
+        .join()
+        .unwrap();
+    assert!(produced.status.success());
+    let (engine_a, _cycles_a) = engine();
+    let (engine_b, _cycles_b) = engine();
+    let a = group_member_of(&broker, &engine_a, "a", "moved", "movers", OnRevoke::Remove);
+    let latest_a = a.table().last_by(["KafkaPartition"]).unwrap();
+    wait_for("a to read the topic", Duration::from_secs(60), || {
+        (rows(&a).num_rows() == 400).then_some(())
+    });
+    wait_for("a's last_by", Duration::from_secs(10), || {
+        (latest_a.snapshot().unwrap().num_rows() == 4).then_some(())
+    });
+
+    let b = group_member_of(&broker, &engine_b, "b", "moved", "movers", OnRevoke::Remove);
+    wait_for(
+        "the group to split the partitions",
+        Duration::from_secs(60),
+        || (latest_a.snapshot().unwrap().num_rows() == 2).then_some(()),
+    );
+    let produced = produce_in_background(&broker, "moved", 400, PARTITIONS, None)
+        .join()
+        .unwrap();
+    assert!(produced.status.success());
+    // a: its two partitions, all 200 records each; b: the other two, from
+    // the commit a made when it handed them over (after their first 100).
+    wait_for("both to read the rest", Duration::from_secs(60), || {
+        (rows(&a).num_rows() == 400 && rows(&b).num_rows() == 200).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (of_a, of_b) = (rows_by_partition(&a), rows_by_partition(&b));
+    assert_eq!(
+        (of_a.len(), of_b.len()),
+        (2, 2),
+        "a: {:?}, b: {:?}",
+        of_a.keys(),
+        of_b.keys()
+    );
+    for (p, got) in &of_a {
+        assert!(!of_b.contains_key(p), "partition {p} in both tables");
+        let offsets: Vec<i64> = got.iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, (0..200).collect::<Vec<_>>(), "a, partition {p}");
+    }
+    for (p, got) in &of_b {
+        let offsets: Vec<i64> = got.iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, (100..200).collect::<Vec<_>>(), "b, partition {p}");
+    }
+    let mut latest: Vec<i32> = int32s(&latest_a.snapshot().unwrap(), "KafkaPartition");
+    latest.sort();
+    assert_eq!(latest, of_a.keys().copied().collect::<Vec<_>>());
+    assert_eq!(a.status(), IngestStatus::Running);
 }

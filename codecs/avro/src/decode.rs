@@ -12,7 +12,7 @@ use topictable_sdk::{Decoded, Decoder, MessageBatch, PluginError, RowError, Side
 use crate::config::{AvroConfig, Protocol, parse_schema};
 use crate::datum::Cursor;
 use crate::plan::ReaderPlan;
-use crate::program::{Op, resolve};
+use crate::program::{Op, PAST_2_GIB, resolve};
 
 /// How long a registry failure for one schema id is reused before asking again.
 const REGISTRY_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -238,6 +238,14 @@ impl Decoder for AvroDecoder {
                     "{} bytes left after the datum (written with another schema?)",
                     cur.remaining()
                 )),
+                Err(e) if e.message == PAST_2_GIB => {
+                    // This row and the rest go to a batch of their own.
+                    for rest in row..messages.len() {
+                        self.null_row(rest);
+                        errors.push(RowError::batch_full(rest, PAST_2_GIB));
+                    }
+                    break;
+                }
                 Err(e) => Some(e.to_string()),
             };
             if let Some(why) = failure {

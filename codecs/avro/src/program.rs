@@ -190,8 +190,14 @@ pub(crate) const MAX_PLAN_NODES: usize = 100_000;
 /// rows before it are kept.
 #[cold]
 fn past_2_gib() -> String {
-    "this row would take a column past 2 GiB (2^31 items or bytes) in one batch; use smaller batches (fewer or smaller messages per poll)".to_string()
+    PAST_2_GIB.to_string()
 }
+
+/// Why a row did not fit in this batch's columns (the decoder reports it as
+/// `RowErrorKind::BatchFull`, and the host decodes the row again in a
+/// batch of its own).
+pub const PAST_2_GIB: &str =
+    "this row would take a column past 2 GiB (2^31 items or bytes) in one batch";
 
 /// Builds the program reading `writer`'s `wroot` into the reader plan's targets.
 pub fn resolve(

@@ -346,7 +346,9 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
         let out = d.decode(&b.finish().view()).unwrap();
         assert_eq!(out.errors.len(), 2, "{url}");
         assert!(
-            out.errors.iter().all(|e| e.retry == retry),
+            out.errors
+                .iter()
+                .all(|e| (e.kind == topictable_sdk::RowErrorKind::RetryLater) == retry),
             "{url}: {:?}",
             out.errors
         );
@@ -355,10 +357,11 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
 
 /// A reader field the writer lacks takes its default, so a 6-byte message
 /// can be a long string in the output: a batch whose strings pass 2 GiB,
-/// past Arrow's 32-bit offsets, fails only the rows past that point, each
-/// with a row error; the rows before decode.
+/// past Arrow's 32-bit offsets, marks the rows past that point `BatchFull`
+/// (the host decodes them again in a batch of their own); the rows before
+/// decode.
 #[test]
-fn rows_that_would_take_a_column_past_2_gib_are_row_errors() {
+fn rows_that_would_take_a_column_past_2_gib_go_to_a_batch_of_their_own() {
     use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, server};
     const DEFAULT: usize = 100_000;
     let registry = server::spawn("127.0.0.1:0").unwrap();
@@ -388,6 +391,12 @@ fn rows_that_would_take_a_column_past_2_gib_are_row_errors() {
         out.errors[0].message.contains("past 2 GiB"),
         "{}",
         out.errors[0].message
+    );
+    assert!(
+        out.errors
+            .iter()
+            .all(|e| e.kind == topictable_sdk::RowErrorKind::BatchFull),
+        "the host decodes them again in a batch of their own"
     );
     use arrow_array::Array;
     let s = out.batch.column_by_name("s").unwrap();

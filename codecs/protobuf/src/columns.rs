@@ -88,7 +88,8 @@ pub struct Columns {
 pub const MAX_OFFSET: usize = i32::MAX as usize;
 
 /// The row error for a row that would take a column past [`MAX_OFFSET`].
-pub const PAST_2_GIB: &str = "this row would take a column past 2 GiB (2^31 bytes or list items) in one batch; use smaller batches (fewer or smaller messages per poll)";
+pub const PAST_2_GIB: &str =
+    "this row would take a column past 2 GiB (2^31 bytes or list items) in one batch";
 
 /// The zero value of each data kind, for a cell that holds no value.
 macro_rules! push_zero {

@@ -399,10 +399,15 @@ impl Decoder for ProtobufDecoder {
                 },
             };
             let overflow = self.columns.take_overflow();
-            if let Err(message) = outcome {
+            if overflow {
+                // This row and the rest go to a batch of their own.
+                for rest in row..messages.len() {
+                    self.null_row(rest);
+                    errors.push(RowError::batch_full(rest, PAST_2_GIB));
+                }
+                break;
+            } else if let Err(message) = outcome {
                 self.fail_row(row, message, &mut errors);
-            } else if overflow {
-                self.fail_row(row, PAST_2_GIB.to_string(), &mut errors);
             }
         }
         let columns: Vec<_> = self

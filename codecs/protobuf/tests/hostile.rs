@@ -235,7 +235,9 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
         let out = decode(d.as_mut(), &[framed, framed]);
         assert_eq!(out.errors.len(), 2, "{url}");
         assert!(
-            out.errors.iter().all(|e| e.retry == retry),
+            out.errors
+                .iter()
+                .all(|e| (e.kind == topictable_sdk::RowErrorKind::RetryLater) == retry),
             "{url}: {:?}",
             out.errors
         );
@@ -244,9 +246,10 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
 
 /// Two bytes of input can be a long enum value name in the output: a batch
 /// whose names pass 2 GiB, past Arrow's 32-bit offsets, fails only the rows
-/// past that point, each with a row error; the rows before decode.
+/// past that point, each marked `BatchFull` (the host decodes them again
+/// in a batch of their own); the rows before decode.
 #[test]
-fn rows_that_would_take_a_column_past_2_gib_are_row_errors() {
+fn rows_that_would_take_a_column_past_2_gib_go_to_a_batch_of_their_own() {
     const NAME: usize = 100_000;
     let long_name = format!("V{}", "X".repeat(NAME - 1));
     let schema = format!(
@@ -263,6 +266,12 @@ fn rows_that_would_take_a_column_past_2_gib_are_row_errors() {
         out.errors[0].message.contains("past 2 GiB"),
         "{}",
         out.errors[0].message
+    );
+    assert!(
+        out.errors
+            .iter()
+            .all(|e| e.kind == topictable_sdk::RowErrorKind::BatchFull),
+        "the host decodes them again in a batch of their own"
     );
     let names = out
         .batch

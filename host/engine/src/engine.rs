@@ -272,11 +272,36 @@ impl Engine {
 
     /// Creates a source table of the given type.
     pub fn source_table(&self, name: &str, schema: SchemaRef, kind: TableType) -> Result<Table> {
+        self.new_source(name, schema, kind, false)
+    }
+
+    /// Creates a source table whose rows its writers may also remove
+    /// ([`Writer::remove_where`]), e.g. the rows of a Kafka partition a
+    /// consumer group moved away. Even an append table is then not add-only
+    /// for the operators on it (a `last_by` keeps each key's rows to fall
+    /// back on), so use it only where removals happen.
+    pub fn removable_source_table(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        kind: TableType,
+    ) -> Result<Table> {
+        self.new_source(name, schema, kind, true)
+    }
+
+    fn new_source(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        kind: TableType,
+        removable: bool,
+    ) -> Result<Table> {
         let writer = WriterShared::new(
             name,
             schema.clone(),
             self.shared.config.writer_capacity_rows,
             self.shared.wake.clone(),
+            removable,
         );
         let op = SourceOp {
             writer: writer.clone(),
@@ -287,7 +312,7 @@ impl Engine {
                 name: name.to_string(),
                 schema: schema.clone(),
                 blink: kind == TableType::Blink,
-                add_only: kind == TableType::Append,
+                add_only: kind == TableType::Append && !removable,
                 parents: Vec::new(),
                 op: Box::new(op),
             })

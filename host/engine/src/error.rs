@@ -67,6 +67,12 @@ pub enum EngineError {
         /// Buffer capacity in rows.
         capacity: usize,
     },
+    /// Rows were to be removed from a source table not created removable.
+    #[error("table `{table}` was not created removable, so its rows cannot be removed")]
+    NotRemovable {
+        /// Source table.
+        table: String,
+    },
     /// The table is not a source, so it has no writer.
     #[error("table `{table}` is not a writable source")]
     NotASource {

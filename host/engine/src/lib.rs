@@ -84,4 +84,4 @@ pub use table::TableType;
 pub use table::handle::{Subscription, Table};
 pub use time_table::{ROW_NUMBER_COLUMN, TIMESTAMP_COLUMN};
 pub use update::{RowKey, Update};
-pub use writer::Writer;
+pub use writer::{RowFilter, Writer};

@@ -2,17 +2,33 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_schema::{ArrowError, SchemaRef};
 
 use crate::cycle::CycleWake;
 use crate::error::{EngineError, Result};
+
+/// Picks the rows a [`Writer::remove_where`] removes: `true` for each row
+/// of the batch to remove (a null keeps the row).
+pub type RowFilter =
+    Arc<dyn Fn(&RecordBatch) -> std::result::Result<BooleanArray, ArrowError> + Send + Sync>;
 
 /// Rows waiting for the next cycle.
 #[derive(Default)]
 struct Buffer {
     batches: Vec<RecordBatch>,
     rows: usize,
+    /// Removals asked for, each with how many of `batches` came before it.
+    removals: Vec<(usize, RowFilter)>,
+}
+
+/// What a cycle takes from a writer buffer.
+pub(crate) struct Drained {
+    /// The batches pushed, in order, none empty.
+    pub batches: Vec<RecordBatch>,
+    /// The removals asked for, each with how many of `batches` came before
+    /// it (and so are subject to it, as are the rows the table holds).
+    pub removals: Vec<(usize, RowFilter)>,
 }
 
 /// State shared by a source table and all of its writers.
@@ -22,21 +38,41 @@ pub(crate) struct WriterShared {
     capacity: usize,
     buffer: Mutex<Buffer>,
     drained: Condvar,
+    /// Whether [`Writer::remove_where`] may remove rows (the table was
+    /// created removable, so no operator takes it for add-only).
+    removable: bool,
     /// Asks for an early cycle when a writer finds the buffer full.
     wake: Arc<CycleWake>,
 }
 
 impl WriterShared {
     /// A buffer holding at most `capacity` rows (at least one).
-    pub fn new(table: &str, schema: SchemaRef, capacity: usize, wake: Arc<CycleWake>) -> Arc<Self> {
+    pub fn new(
+        table: &str,
+        schema: SchemaRef,
+        capacity: usize,
+        wake: Arc<CycleWake>,
+        removable: bool,
+    ) -> Arc<Self> {
         Arc::new(WriterShared {
             table: table.to_string(),
             schema,
             capacity: capacity.max(1),
             buffer: Mutex::new(Buffer::default()),
             drained: Condvar::new(),
+            removable,
             wake,
         })
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The table's schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, Buffer> {
@@ -44,16 +80,18 @@ impl WriterShared {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes everything buffered, concatenated, and wakes blocked writers.
-    pub fn drain(&self) -> Vec<RecordBatch> {
-        let mut batches = {
+    /// Takes everything buffered and wakes blocked writers.
+    pub fn drain(&self) -> Drained {
+        let drained = {
             let mut buf = self.lock();
             buf.rows = 0;
-            std::mem::take(&mut buf.batches)
+            Drained {
+                batches: std::mem::take(&mut buf.batches),
+                removals: std::mem::take(&mut buf.removals),
+            }
         };
         self.drained.notify_all();
-        batches.retain(|b| b.num_rows() > 0);
-        batches
+        drained
     }
 
     /// Checks `batch` against the table schema and rebinds it to that schema.
@@ -164,6 +202,25 @@ impl Writer {
             buf.rows += n;
             offset += n;
         }
+        Ok(())
+    }
+
+    /// Removes, at the next cycle, every row held by the table or pushed
+    /// before this call for which `filter` says so; rows pushed after it are
+    /// not touched. Only for a table created with
+    /// [`crate::Engine::removable_source_table`] (others are add-only, and
+    /// their operators rely on it): else [`EngineError::NotRemovable`].
+    pub fn remove_where(&self, filter: RowFilter) -> Result<()> {
+        if !self.shared.removable {
+            return Err(EngineError::NotRemovable {
+                table: self.shared.table.clone(),
+            });
+        }
+        let mut buf = self.shared.lock();
+        let at = buf.batches.len();
+        buf.removals.push((at, filter));
+        drop(buf);
+        self.shared.wake.request();
         Ok(())
     }
 

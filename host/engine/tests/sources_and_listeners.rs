@@ -257,3 +257,118 @@ fn background_thread_runs_cycles() {
     assert_eq!(f64s(&last.snapshot().unwrap(), "Price"), vec![Some(2.0)]);
     assert!(engine.cycle() >= 1);
 }
+
+fn qty_is(n: i32) -> topictable_engine::RowFilter {
+    Arc::new(move |b: &arrow_array::RecordBatch| {
+        let qty = b
+            .column_by_name("Qty")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::Int32Array>()
+            .unwrap();
+        Ok(qty.iter().map(|q| q.map(|q| q == n)).collect())
+    })
+}
+
+/// A removable append table drops the rows a writer's filter picks: those
+/// it holds and those pushed before the request, not those pushed after;
+/// and a `last_by` on it falls back to the key's earlier row.
+#[test]
+fn a_removable_table_removes_what_a_filter_picks_and_last_by_falls_back() {
+    let engine = Engine::new();
+    let t = engine
+        .removable_source_table("o", orders_schema(), TableType::Append)
+        .unwrap();
+    let last = t.last_by(["Symbol"]).unwrap();
+    let (_sub, rx) = t.subscribe_channel();
+    let w = t.writer().unwrap();
+    w.push(orders(&[
+        ("A", "1", 1.0, 0),
+        ("A", "2", 2.0, 1),
+        ("B", "3", 3.0, 1),
+    ]))
+    .unwrap();
+    engine.run_cycle().unwrap();
+    let _ = rx.try_recv().unwrap();
+    let by_symbol = |b: &arrow_array::RecordBatch| -> Vec<(Option<String>, Option<String>)> {
+        let mut rows: Vec<_> = strs(b, "Symbol").into_iter().zip(strs(b, "Id")).collect();
+        rows.sort();
+        rows
+    };
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        by_symbol(&last.snapshot().unwrap()),
+        [(some("A"), some("2")), (some("B"), some("3"))]
+    );
+    w.push(orders(&[("A", "4", 4.0, 1)])).unwrap();
+    w.remove_where(qty_is(1)).unwrap();
+    w.push(orders(&[("B", "5", 5.0, 1)])).unwrap();
+    engine.run_cycle().unwrap();
+    assert_eq!(strs(&t.snapshot().unwrap(), "Id"), [some("1"), some("5")]);
+    let u = rx.try_recv().unwrap();
+    assert_eq!(u.removed_keys, [1, 2]);
+    assert_eq!(strs(&u.removed, "Id"), [some("2"), some("3")]);
+    assert_eq!(strs(&u.added, "Id"), [some("5")], "row 4 never appears");
+    assert_eq!(
+        by_symbol(&last.snapshot().unwrap()),
+        [(some("A"), some("1")), (some("B"), some("5"))]
+    );
+    // Later rows of the same partition stay.
+    w.push(orders(&[("A", "6", 6.0, 1)])).unwrap();
+    engine.run_cycle().unwrap();
+    assert_eq!(
+        strs(&t.snapshot().unwrap(), "Id"),
+        [some("1"), some("5"), some("6")]
+    );
+}
+
+/// Ring and blink tables take removals too, merged in key order with their
+/// own evictions; a table not created removable refuses them.
+#[test]
+fn ring_and_blink_tables_take_removals_and_others_refuse_them() {
+    let engine = Engine::new();
+    let ring = engine
+        .removable_source_table("r", orders_schema(), TableType::Ring(3))
+        .unwrap();
+    let (_sub, rx) = ring.subscribe_channel();
+    let w = ring.writer().unwrap();
+    w.push(orders(&[
+        ("A", "1", 1.0, 0),
+        ("A", "2", 2.0, 1),
+        ("A", "3", 3.0, 0),
+    ]))
+    .unwrap();
+    engine.run_cycle().unwrap();
+    let _ = rx.try_recv().unwrap();
+    w.remove_where(qty_is(1)).unwrap();
+    w.push(orders(&[("A", "4", 4.0, 0), ("A", "5", 5.0, 0)]))
+        .unwrap();
+    engine.run_cycle().unwrap();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        strs(&ring.snapshot().unwrap(), "Id"),
+        [some("3"), some("4"), some("5")]
+    );
+    let u = rx.try_recv().unwrap();
+    assert_eq!(
+        u.removed_keys,
+        [0, 1],
+        "the removal and the eviction, in key order"
+    );
+
+    let blink = engine
+        .removable_source_table("b", orders_schema(), TableType::Blink)
+        .unwrap();
+    let w = blink.writer().unwrap();
+    w.push(orders(&[("A", "1", 1.0, 0), ("A", "2", 2.0, 1)]))
+        .unwrap();
+    w.remove_where(qty_is(1)).unwrap();
+    engine.run_cycle().unwrap();
+    assert_eq!(strs(&blink.snapshot().unwrap(), "Id"), [some("1")]);
+
+    let plain = engine.append_table("p", orders_schema()).unwrap();
+    assert!(matches!(
+        plain.writer().unwrap().remove_where(qty_is(1)),
+        Err(EngineError::NotRemovable { .. })
+    ));
+}

@@ -46,6 +46,13 @@ impl CommitTracker {
             .copied()
     }
 
+    /// Forgets the rows of `topic`/`partition` pushed so far (they were
+    /// removed from the table): if the partition is assigned again, it starts
+    /// at the group's committed offset.
+    pub(crate) fn forget(&mut self, topic: &str, partition: i32) {
+        self.pushed_up_to.remove(&(topic.to_string(), partition));
+    }
+
     /// Takes the offsets whose rows are surely visible at `completed_cycle`:
     /// a push seen at cycle `c` is drained by cycle `c + 1` or, if it raced
     /// with that cycle's start, by `c + 2`.

@@ -16,7 +16,9 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use topictable_engine::{Engine, Table, Writer};
-use topictable_sdk::{Decoded, Decoder, MessageBatch, MessageBatchBuilder, Side, panic_message};
+use topictable_sdk::{
+    Decoded, Decoder, MessageBatch, MessageBatchBuilder, RowErrorKind, Side, panic_message,
+};
 
 use super::commits::{CommitTracker, commit, push_and_track, wait_until_visible};
 use super::dead_letter::DeadLetterQueue;
@@ -27,7 +29,7 @@ use super::record_error::{
 };
 use super::registry_hold::HeldPartitions;
 use super::spec::{
-    ConsumeSpec, ConsumerMode, HeaderColumns, OnError, Partitions, StartAt, ValueSpec,
+    ConsumeSpec, ConsumerMode, HeaderColumns, OnError, OnRevoke, Partitions, StartAt, ValueSpec,
 };
 use crate::kafka_fatal::{FatalErrorSlot, fatal_hint, fatal_message};
 use crate::plugin_loader::{CreateError, PluginRegistry};
@@ -264,6 +266,14 @@ struct IngestContext {
     /// Partitions revoked by a rebalance since the poll loop last looked:
     /// messages of theirs it polled before the rebalance must not be pushed.
     revoked: Mutex<BTreeSet<(String, i32)>>,
+    /// `on_revoke = "remove"`: whether to track [`Self::lost`] at all.
+    remove_lost: bool,
+    /// Partitions revoked and not (yet) assigned again: an eager rebalance
+    /// revokes every partition, then assigns most of them back.
+    revoked_pending: Mutex<BTreeSet<(String, i32)>>,
+    /// Partitions a completed rebalance moved to another member, whose rows
+    /// the poll loop removes from the table.
+    lost: Mutex<BTreeSet<(String, i32)>>,
 }
 
 impl ClientContext for IngestContext {
@@ -273,6 +283,27 @@ impl ClientContext for IngestContext {
 }
 
 impl IngestContext {
+    /// At an assignment: the partitions revoked before it and not in it
+    /// moved to another member. Their rows are to go, and if one comes back
+    /// later it starts at the group's commit, not after rows no longer held.
+    fn note_lost(&self, assigned: &TopicPartitionList) {
+        if !self.remove_lost {
+            return;
+        }
+        let mut pending = std::mem::take(&mut *lock(&self.revoked_pending));
+        for e in assigned.elements() {
+            pending.remove(&(e.topic().to_string(), e.partition()));
+        }
+        if pending.is_empty() {
+            return;
+        }
+        let mut tracker = lock(&self.tracker);
+        for (topic, partition) in &pending {
+            tracker.forget(topic, *partition);
+        }
+        lock(&self.lost).extend(pending);
+    }
+
     /// A partition assigned (again) to a table that already holds rows of it
     /// goes on after the last of them when the group's commit is behind
     /// them: after a broker restart or a lost session the commit may be, and
@@ -333,6 +364,7 @@ impl ConsumerContext for IngestContext {
             );
         }
         if assign {
+            self.note_lost(tpl);
             self.go_on_from_own_rows(consumer, tpl);
         }
         // The rest is rdkafka's default `rebalance`, which an override cannot call.
@@ -360,11 +392,15 @@ impl ConsumerContext for IngestContext {
 
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
-            lock(&self.revoked).extend(
-                tpl.elements()
-                    .iter()
-                    .map(|e| (e.topic().to_string(), e.partition())),
-            );
+            let revoked: Vec<(String, i32)> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            lock(&self.revoked).extend(revoked.iter().cloned());
+            if self.remove_lost {
+                lock(&self.revoked_pending).extend(revoked);
+            }
             // Hand over cleanly: what we made visible is committed before
             // another member takes the partitions.
             let offsets = wait_until_visible(
@@ -399,12 +435,15 @@ fn consume_planned(
     plan: SourcePlan,
     spec: ConsumeSpec,
 ) -> Result<ConsumedTable, IngestError> {
-    let table = engine
-        .source_table(name, plan.schema.clone(), spec.table_type)
-        .map_err(|source| IngestError::Engine {
-            table: name.to_string(),
-            source: Box::new(source),
-        })?;
+    let table = if removes_lost_partitions(&spec) {
+        engine.removable_source_table(name, plan.schema.clone(), spec.table_type)
+    } else {
+        engine.source_table(name, plan.schema.clone(), spec.table_type)
+    };
+    let table = table.map_err(|source| IngestError::Engine {
+        table: name.to_string(),
+        source: Box::new(source),
+    })?;
     let shared = Arc::new(Shared {
         name: name.to_string(),
         stop: AtomicBool::new(false),
@@ -429,11 +468,19 @@ fn consume_planned(
 /// now, which reads them from the committed offset. Pushing them here too
 /// would put them in two members' tables.
 fn drop_revoked(builder: &mut MessageBatchBuilder, revoked: &BTreeSet<(String, i32)>) {
+    retain_messages(builder, |_, topic, partition| {
+        !revoked.contains(&(topic.to_string(), partition))
+    });
+}
+
+/// Keeps in `builder` the messages for which `keep(index, topic, partition)`
+/// says so, in order.
+fn retain_messages(builder: &mut MessageBatchBuilder, keep: impl Fn(usize, &str, i32) -> bool) {
     let batch = builder.finish();
     let view = batch.view();
     for i in 0..view.len() {
         let (topic, partition) = (view.topic(i), view.partitions[i]);
-        if revoked.contains(&(topic.to_string(), partition)) {
+        if !keep(i, topic, partition) {
             continue;
         }
         let headers: Vec<(&str, Option<&[u8]>)> = view
@@ -700,6 +747,29 @@ pub fn check_start(spec: &ConsumeSpec) -> Result<(), StartMismatch> {
                         .into(),
                 );
             }
+            if spec.on_revoke == OnRevoke::Remove {
+                let keep = "or set on_revoke = \"keep\" to keep the rows of partitions the group \
+                            moves to another member";
+                if spec.columns.partition.is_none() {
+                    return mismatch(
+                        "on_revoke",
+                        format!(
+                            "in group mode a member removes the rows of a partition the group \
+                             moves away, found by the partition column: keep that column ({keep})"
+                        ),
+                    );
+                }
+                if spec.topics.len() > 1 && spec.columns.topic.is_none() {
+                    return mismatch(
+                        "on_revoke",
+                        format!(
+                            "in group mode a member removes the rows of a partition the group \
+                             moves away, and with several topics it needs the topic column to \
+                             find them: add `columns = {{ topic = true }}` ({keep})"
+                        ),
+                    );
+                }
+            }
             let expected = "in group mode each partition starts at the group's committed offset: \
                  expected \"committed\", \"beginning\", \"end\" or { timestamp = … } (where a \
                  partition with no committed offset starts)";
@@ -828,6 +898,51 @@ fn create_consumer(
         start_time,
         fatal: FatalErrorSlot::default(),
         revoked: Mutex::default(),
+        remove_lost: removes_lost_partitions(spec),
+        revoked_pending: Mutex::default(),
+        lost: Mutex::default(),
+    })
+}
+
+/// Whether the table removes the rows of partitions the group moves away.
+fn removes_lost_partitions(spec: &ConsumeSpec) -> bool {
+    spec.mode == ConsumerMode::Group && spec.on_revoke == OnRevoke::Remove
+}
+
+/// Picks the rows of `lost` partitions by the table's partition column (and
+/// topic column, if it has one).
+fn rows_of_partitions(
+    lost: BTreeSet<(String, i32)>,
+    partition_column: String,
+    topic_column: Option<String>,
+) -> topictable_engine::RowFilter {
+    Arc::new(move |batch: &RecordBatch| {
+        use arrow_array::cast::AsArray;
+        let missing = |c: &str| arrow_schema::ArrowError::SchemaError(format!("no column `{c}`"));
+        let partitions = batch
+            .column_by_name(&partition_column)
+            .ok_or_else(|| missing(&partition_column))?
+            .as_primitive_opt::<arrow_array::types::Int32Type>()
+            .ok_or_else(|| missing(&partition_column))?;
+        let topics = match &topic_column {
+            Some(c) => Some(
+                batch
+                    .column_by_name(c)
+                    .ok_or_else(|| missing(c))?
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| missing(c))?,
+            ),
+            None => None,
+        };
+        Ok((0..batch.num_rows())
+            .map(|i| {
+                let p = partitions.value(i);
+                Some(match topics {
+                    Some(t) => lost.contains(&(t.value(i).to_string(), p)),
+                    None => lost.iter().any(|(_, lp)| *lp == p),
+                })
+            })
+            .collect())
     })
 }
 
@@ -1010,6 +1125,9 @@ struct BatchOutcome {
     holds: Vec<(String, i32, i64, String)>,
     /// Partitions read past without a hold (their holds, if any, are over).
     read: Vec<(String, i32)>,
+    /// The first row that did not fit in the batch's columns: it and the
+    /// rows after it are to be decoded again as a batch of their own.
+    split_from: Option<usize>,
 }
 
 impl IngestLoop {
@@ -1027,37 +1145,56 @@ impl IngestLoop {
                 self.fail(message);
                 break;
             }
-            if !builder.is_empty() {
-                let outcome = self.process(&builder.batch().view());
-                let handled = outcome.next_offsets.clone();
-                let pushed = push_and_track(
-                    &self.writer,
-                    &self.engine,
-                    &self.tracker,
-                    outcome.rows,
-                    outcome.next_offsets,
-                );
-                if pushed.is_ok() {
-                    lock(&self.shared.progress).handled(&handled);
-                    if !self.apply_holds(&outcome.holds, &outcome.read) {
-                        break;
-                    }
-                }
-                match pushed {
-                    Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
-                    Err(e) => {
-                        self.fail(format!("cannot push rows into the table: {e}"));
-                        break;
-                    }
-                };
-                if let Some(message) = outcome.failure {
-                    self.fail(message);
-                    break;
-                }
+            if !self.ingest(&mut builder) {
+                break;
             }
             self.maintain();
         }
         self.shutdown();
+    }
+
+    /// Decodes and pushes the messages of `builder`; a batch whose columns
+    /// filled up is pushed up to that point, and the rest decoded again as
+    /// a batch of its own. False when the table must stop.
+    fn ingest(&mut self, builder: &mut MessageBatchBuilder) -> bool {
+        while !builder.is_empty() {
+            let outcome = self.process(&builder.batch().view());
+            let handled = outcome.next_offsets.clone();
+            let pushed = push_and_track(
+                &self.writer,
+                &self.engine,
+                &self.tracker,
+                outcome.rows,
+                outcome.next_offsets,
+            );
+            if pushed.is_ok() {
+                lock(&self.shared.progress).handled(&handled);
+                if !self.apply_holds(&outcome.holds, &outcome.read) {
+                    return false;
+                }
+            }
+            match pushed {
+                Ok(n) => self.shared.rows.fetch_add(n as u64, Relaxed),
+                Err(e) => {
+                    self.fail(format!("cannot push rows into the table: {e}"));
+                    return false;
+                }
+            };
+            if let Some(message) = outcome.failure {
+                self.fail(message);
+                return false;
+            }
+            let Some(first) = outcome.split_from else {
+                break;
+            };
+            tracing::debug!(
+                table = %self.shared.name,
+                "a batch's columns filled up at message {first} of {}: the rest is decoded as a batch of its own",
+                builder.len()
+            );
+            retain_messages(builder, |i, _, _| i >= first);
+        }
+        true
     }
 
     /// Pauses or resumes the partitions when asked. While paused, the pause
@@ -1218,6 +1355,7 @@ impl IngestLoop {
                     if !revoked.is_empty() {
                         drop_revoked(builder, &revoked);
                     }
+                    self.remove_lost_rows()?;
                     break;
                 }
                 Some(Err(e)) => {
@@ -1311,6 +1449,26 @@ impl IngestLoop {
         Ok(())
     }
 
+    /// Removes the rows of the partitions a rebalance moved to another
+    /// member (`on_revoke = "remove"`), at the next cycle.
+    fn remove_lost_rows(&mut self) -> Result<(), String> {
+        let lost = std::mem::take(&mut *lock(&self.consumer.context().lost));
+        if lost.is_empty() {
+            return Ok(());
+        }
+        let Some(partition) = self.spec.columns.partition.clone() else {
+            return Ok(());
+        };
+        tracing::info!(
+            table = %self.shared.name,
+            "partitions moved to another member; removing their rows: {lost:?}"
+        );
+        let filter = rows_of_partitions(lost, partition, self.spec.columns.topic.clone());
+        self.writer
+            .remove_where(filter)
+            .map_err(|e| format!("removing the rows of partitions moved away: {e}"))
+    }
+
     fn decode(
         decoder: &mut Option<Box<dyn Decoder>>,
         batch: &MessageBatch<'_>,
@@ -1336,7 +1494,11 @@ impl IngestLoop {
         let id = |i: usize| (batch.topic_ids[i], batch.partitions[i]);
         let mut held_from: BTreeMap<(u32, i32), (usize, &str)> = BTreeMap::new();
         for decoded in [&key, &value].into_iter().flatten().flatten() {
-            for e in decoded.errors.iter().filter(|e| e.retry) {
+            for e in decoded
+                .errors
+                .iter()
+                .filter(|e| e.kind == RowErrorKind::RetryLater)
+            {
                 let first = held_from.entry(id(e.row)).or_insert((e.row, &e.message));
                 if e.row < first.0 {
                     *first = (e.row, &e.message);
@@ -1345,19 +1507,36 @@ impl IngestLoop {
         }
         let held = |i: usize| held_from.get(&id(i)).is_some_and(|&(first, _)| i >= first);
 
+        // The first row that did not fit in the batch's columns: it and the
+        // rows after it are decoded again as a batch of their own. As the
+        // first row of a batch, it does not fit at all: then it is bad.
+        let split_from = [&key, &value]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|d| d.errors.iter())
+            .filter(|e| e.kind == RowErrorKind::BatchFull && e.row > 0)
+            .map(|e| e.row)
+            .min();
+        let later = |i: usize| split_from.is_some_and(|r| i >= r);
+
         // Every bad row, first reason wins (key before value).
         let mut bad: BTreeMap<usize, RecordError> = BTreeMap::new();
         for (side, out) in [(Side::Key, &key), (Side::Value, &value)] {
             match out {
                 Some(Ok(decoded)) => {
-                    for e in decoded.errors.iter().filter(|e| !held(e.row)) {
+                    for e in decoded
+                        .errors
+                        .iter()
+                        .filter(|e| !held(e.row) && !later(e.row))
+                    {
                         bad.entry(e.row).or_insert_with(|| {
                             RecordError::new(batch, e.row, side, e.message.clone(), false)
                         });
                     }
                 }
                 Some(Err(message)) => {
-                    for row in (0..n).filter(|&row| !held(row)) {
+                    for row in (0..n).filter(|&row| !held(row) && !later(row)) {
                         bad.entry(row).or_insert_with(|| {
                             RecordError::new(batch, row, side, message.clone(), true)
                         });
@@ -1371,7 +1550,7 @@ impl IngestLoop {
         }
 
         // How many rows (in order) this batch handles, and whether to stop.
-        let mut handled = n;
+        let mut handled = split_from.unwrap_or(n);
         let mut failure = None;
         match &self.spec.on_error {
             OnError::Fail => {
@@ -1456,11 +1635,13 @@ impl IngestLoop {
                         failure: Some(e),
                         holds: Vec::new(),
                         read: Vec::new(),
+                        split_from: None,
                     };
                 }
             }
         };
         BatchOutcome {
+            split_from: split_from.filter(|_| failure.is_none()),
             rows,
             next_offsets,
             failure,
@@ -1664,7 +1845,11 @@ mod tests {
     }
 
     /// Decodes each value as UTF-8 text into `V`; panics on a value `"boom"`.
-    struct TextDecoder;
+    /// A batch holds at most `fits` bytes of text: the rows past that are
+    /// `BatchFull`, as a codec's past 2 GiB of column are.
+    struct TextDecoder {
+        fits: usize,
+    }
 
     impl Decoder for TextDecoder {
         fn output_schema(&self) -> SchemaRef {
@@ -1678,6 +1863,7 @@ mod tests {
             &mut self,
             messages: &MessageBatch<'_>,
         ) -> Result<Decoded, topictable_sdk::PluginError> {
+            let (mut bytes, mut errors) = (0, Vec::new());
             let values: Vec<Option<String>> = (0..messages.len())
                 .map(|i| {
                     let v = messages
@@ -1687,13 +1873,21 @@ mod tests {
                     if v.as_deref() == Some("boom") {
                         panic!("a decoder bug met {v:?}");
                     }
+                    bytes += v.as_ref().map_or(0, String::len);
+                    if bytes > self.fits || !errors.is_empty() {
+                        errors.push(topictable_sdk::RowError::batch_full(
+                            i,
+                            "the column is full",
+                        ));
+                        return None;
+                    }
                     v
                 })
                 .collect();
             let column: ArrayRef = Arc::new(arrow_array::StringArray::from(values));
             Ok(Decoded {
                 batch: RecordBatch::try_new(self.output_schema(), vec![column])?,
-                errors: Vec::new(),
+                errors,
             })
         }
     }
@@ -1724,6 +1918,15 @@ mod tests {
     }
 
     fn consume_text(engine: &Engine, bootstrap: &str, mode: ConsumerMode) -> ConsumedTable {
+        consume_text_fitting(engine, bootstrap, mode, usize::MAX)
+    }
+
+    fn consume_text_fitting(
+        engine: &Engine,
+        bootstrap: &str,
+        mode: ConsumerMode,
+        fits: usize,
+    ) -> ConsumedTable {
         let mut spec = spec(mode, InitialOffsets::all(StartAt::Beginning), &[]);
         spec.properties
             .insert("bootstrap.servers".into(), bootstrap.into());
@@ -1731,7 +1934,7 @@ mod tests {
         if mode == ConsumerMode::Group {
             spec.properties.insert("group.id".into(), "g".into());
         }
-        let plan = SourcePlan::new("t", &spec, None, Some(Box::new(TextDecoder))).unwrap();
+        let plan = SourcePlan::new("t", &spec, None, Some(Box::new(TextDecoder { fits }))).unwrap();
         consume_planned(engine, "t", plan, spec).unwrap()
     }
 
@@ -1765,6 +1968,57 @@ mod tests {
             "{message}"
         );
         assert_eq!(table.table().num_rows().unwrap(), 2, "rows already in stay");
+        table.stop();
+    }
+
+    /// A batch whose columns fill up (a codec's 2 GiB) is pushed up to that
+    /// row, and the rest is decoded again as batches of their own: every row
+    /// arrives, in order, with no error. A row too big even as the first of
+    /// a batch is bad. Before, the rows past the point were row errors.
+    #[test]
+    fn a_batch_whose_columns_fill_up_is_split() {
+        use arrow_array::cast::AsArray;
+        let values: Vec<String> = (0..10).map(|i| format!("v{i:02}")).collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let cluster = cluster_with(&refs);
+        let engine = Engine::new();
+        let _cycles = engine.start_with_period(Duration::from_millis(10));
+        // Three 3-byte values fit in a batch.
+        let mut table = consume_text_fitting(
+            &engine,
+            &cluster.bootstrap_servers(),
+            ConsumerMode::Assign,
+            10,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while table.table().num_rows().unwrap() < 10 {
+            assert!(
+                Instant::now() < deadline,
+                "{:?}: {} rows",
+                table.status(),
+                table.table().num_rows().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let rows = table.table().snapshot().unwrap();
+        let got: Vec<&str> = rows
+            .column_by_name("V")
+            .unwrap()
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(got, refs);
+        assert_eq!(table.error_counts().decode_errors, 0);
+        assert_eq!(table.status(), IngestStatus::Running);
+        // Too big for any batch: a bad record, here under on_error = fail.
+        produce(&cluster.bootstrap_servers(), &["far-too-long"]);
+        let message = wait_for_failure(&table);
+        assert!(
+            message.contains("offset 10") && message.contains("the column is full"),
+            "{message}"
+        );
+        assert_eq!(table.table().num_rows().unwrap(), 10);
         table.stop();
     }
 

@@ -32,5 +32,5 @@ pub use progress::{LAGGING_AFTER, PartitionPosition, Progress};
 pub use record_error::{ErrorCountsSnapshot, ErrorReason, RecordError};
 pub use spec::{
     ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets, OnError,
-    Partitions, StandardColumns, StartAt, ValueSpec,
+    OnRevoke, Partitions, StandardColumns, StartAt, ValueSpec,
 };

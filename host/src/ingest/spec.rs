@@ -242,6 +242,23 @@ pub struct ConsumeSpec {
     pub on_error: OnError,
     /// The most messages decoded in one batch.
     pub max_batch: usize,
+    /// Group mode: what becomes of a partition's rows when a rebalance moves
+    /// the partition to another member.
+    pub on_revoke: OnRevoke,
+}
+
+/// Group mode: what a member's table does with the rows of a partition the
+/// group moved to another member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnRevoke {
+    /// Remove them (by the partition column, and the topic column when
+    /// several topics feed the table), so that a `last_by` or `agg_by` over
+    /// the table holds only the partitions this member owns: no stale keys.
+    /// The new owner reads on from the group's committed offset.
+    #[default]
+    Remove,
+    /// Keep them: the table keeps everything this member read.
+    Keep,
 }
 
 impl ConsumeSpec {
@@ -263,6 +280,7 @@ impl ConsumeSpec {
             columns: StandardColumns::default(),
             on_error: OnError::Fail,
             max_batch: 16_384,
+            on_revoke: OnRevoke::Remove,
         }
     }
 }

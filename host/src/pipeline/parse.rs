@@ -15,7 +15,7 @@ use super::model::{
 };
 use crate::ingest::{
     ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets, OnError,
-    Partitions, StandardColumns, StartAt, ValueSpec, check_start,
+    OnRevoke, Partitions, StandardColumns, StartAt, ValueSpec, check_start,
 };
 
 /// Where in the file we are, for error messages.
@@ -400,7 +400,7 @@ fn entry_name(file: &Path, t: &TomlTable, kind: &str) -> Result<String, Pipeline
     string(&anon, "name", name)
 }
 
-const SOURCE_KEYS: [&str; 16] = [
+const SOURCE_KEYS: [&str; 17] = [
     "name",
     "topic",
     "topics",
@@ -415,6 +415,7 @@ const SOURCE_KEYS: [&str; 16] = [
     "dead_letter_topic",
     "dead_letter_retries",
     "dead_letter_retry_backoff",
+    "on_revoke",
     "properties",
     "max_batch",
 ];
@@ -538,6 +539,18 @@ fn source(
                 return Err(at.err(
                     "on_error",
                     format!("expected \"fail\", \"skip\" or \"dead-letter\", found \"{other}\""),
+                ));
+            }
+        };
+    }
+    if let Some(v) = t.get("on_revoke") {
+        spec.on_revoke = match string(&at, "on_revoke", v)?.as_str() {
+            "remove" => OnRevoke::Remove,
+            "keep" => OnRevoke::Keep,
+            other => {
+                return Err(at.err(
+                    "on_revoke",
+                    format!("expected \"remove\" or \"keep\", found \"{other}\""),
                 ));
             }
         };

@@ -39,7 +39,7 @@ pub use sink_factory::{FfiSinkFactory, ForeignSinkFactory};
 use abi_stable::StableAbi;
 use abi_stable::std_types::{RString, RVec};
 
-use crate::{PluginError, RowError, Side};
+use crate::{PluginError, RowError, RowErrorKind, Side};
 
 /// `abi_stable`'s library handles, for the host's loader.
 pub use abi_stable::library::{
@@ -137,8 +137,40 @@ pub struct FfiRowError {
     pub row: u64,
     /// What went wrong.
     pub message: RString,
-    /// Decode it again later (see `RowError::retry`).
-    pub retry: bool,
+    /// What the host does with it (see `RowErrorKind`).
+    pub kind: FfiRowErrorKind,
+}
+
+/// A [`crate::RowErrorKind`] across the ABI.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, StableAbi)]
+pub enum FfiRowErrorKind {
+    /// The message is bad.
+    Bad,
+    /// Decode it again later.
+    RetryLater,
+    /// Decode it again in a batch of its own.
+    BatchFull,
+}
+
+impl From<RowErrorKind> for FfiRowErrorKind {
+    fn from(kind: RowErrorKind) -> Self {
+        match kind {
+            RowErrorKind::Bad => Self::Bad,
+            RowErrorKind::RetryLater => Self::RetryLater,
+            RowErrorKind::BatchFull => Self::BatchFull,
+        }
+    }
+}
+
+impl From<FfiRowErrorKind> for RowErrorKind {
+    fn from(kind: FfiRowErrorKind) -> Self {
+        match kind {
+            FfiRowErrorKind::Bad => Self::Bad,
+            FfiRowErrorKind::RetryLater => Self::RetryLater,
+            FfiRowErrorKind::BatchFull => Self::BatchFull,
+        }
+    }
 }
 
 pub(crate) fn row_errors_to_ffi(errors: Vec<RowError>) -> RVec<FfiRowError> {
@@ -150,7 +182,7 @@ pub(crate) fn row_errors_to_ffi(errors: Vec<RowError>) -> RVec<FfiRowError> {
         .map(|e| FfiRowError {
             row: e.row as u64,
             message: e.message.into(),
-            retry: e.retry,
+            kind: e.kind.into(),
         })
         .collect()
 }
@@ -164,7 +196,7 @@ pub(crate) fn row_errors_from_ffi(errors: RVec<FfiRowError>) -> Vec<RowError> {
         .map(|e| RowError {
             row: e.row as usize,
             message: e.message.into_string(),
-            retry: e.retry,
+            kind: e.kind.into(),
         })
         .collect()
 }

@@ -16,8 +16,9 @@ use crate::{Codec, SinkFactory};
 
 /// The plugin ABI version. A host loads plugins whose ABI has the same major
 /// version and a minor version at least its own (later minors only append
-/// fields to [`PluginModule`]).
-pub const ABI_VERSION: &str = "1.0.0";
+/// fields to [`PluginModule`]). 2.0.0: a row error carries a kind (bad,
+/// retry later, batch full) where 1.x had a retry flag.
+pub const ABI_VERSION: &str = "2.0.0";
 
 /// The version of this SDK crate.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -46,4 +46,8 @@ impl SourceStore for AppendStore {
     fn version(&self) -> VersionRef {
         std::sync::Arc::new(self.chunks.version())
     }
+
+    fn rows_mut(&mut self) -> &mut ChunkList {
+        &mut self.chunks
+    }
 }

@@ -53,4 +53,8 @@ impl SourceStore for BlinkStore {
     fn version(&self) -> VersionRef {
         std::sync::Arc::new(self.chunks.version())
     }
+
+    fn rows_mut(&mut self) -> &mut ChunkList {
+        &mut self.chunks
+    }
 }

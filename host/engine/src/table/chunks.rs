@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
 
 use crate::update::RowKey;
@@ -165,6 +165,47 @@ impl ChunkList {
             self.len -= take;
             n -= take;
         }
+        Ok((keys, concat(&self.schema, &parts)?))
+    }
+
+    /// Removes the rows for which `filter` is true (null keeps a row) and
+    /// returns them with their keys, in key order. A chunk with removed rows
+    /// splits into the runs of rows it keeps.
+    pub fn remove_where(
+        &mut self,
+        filter: &dyn Fn(&RecordBatch) -> Result<BooleanArray, ArrowError>,
+    ) -> Result<(Vec<RowKey>, RecordBatch), ArrowError> {
+        let mut kept = VecDeque::with_capacity(self.chunks.len());
+        let mut parts = Vec::new();
+        let mut keys = Vec::new();
+        for chunk in std::mem::take(&mut self.chunks) {
+            let mask = filter(&chunk.batch)?;
+            let gone = |i: usize| mask.is_valid(i) && mask.value(i);
+            if mask.true_count() == 0 {
+                kept.push_back(chunk);
+                continue;
+            }
+            let n = chunk.batch.num_rows();
+            let mut i = 0;
+            while i < n {
+                let (start, remove) = (i, gone(i));
+                while i < n && gone(i) == remove {
+                    i += 1;
+                }
+                let (first, run) = (
+                    chunk.first + start as RowKey,
+                    chunk.batch.slice(start, i - start),
+                );
+                if remove {
+                    keys.extend(first..first + run.num_rows() as RowKey);
+                    parts.push(run);
+                } else {
+                    kept.push_back(Chunk { first, batch: run });
+                }
+            }
+        }
+        self.chunks = kept;
+        self.len -= keys.len();
         Ok((keys, concat(&self.schema, &parts)?))
     }
 

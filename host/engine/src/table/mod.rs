@@ -31,6 +31,8 @@ pub(crate) trait SourceStore: Send {
     fn ingest(&mut self, batches: Vec<RecordBatch>, cycle: u64) -> Result<Option<Update>>;
     /// The current rows.
     fn version(&self) -> VersionRef;
+    /// The rows held, for removals ([`crate::Writer::remove_where`]).
+    fn rows_mut(&mut self) -> &mut chunks::ChunkList;
 }
 
 /// Builds a store for `kind`.

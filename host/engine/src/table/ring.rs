@@ -60,4 +60,8 @@ impl SourceStore for RingStore {
     fn version(&self) -> VersionRef {
         std::sync::Arc::new(self.chunks.version())
     }
+
+    fn rows_mut(&mut self) -> &mut ChunkList {
+        &mut self.chunks
+    }
 }
