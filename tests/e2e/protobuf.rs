@@ -144,3 +144,160 @@ fn raw_protobuf_records_through_tansu_with_local_proto_files() {
     assert_eq!(rows_when(&orders, 2), vec![full_row, sparse_row]);
     assert_eq!(orders.error_counts().decode_errors, 0);
 }
+
+/// `files` (the fixtures, with `Line` given `extra` fields) compiled with
+/// protox, as [`user_files`] gives them.
+fn user_files_with_line_fields(extra: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("acme")).unwrap();
+    for file in ["acme/order.proto", "acme/common.proto"] {
+        let mut text = std::fs::read_to_string(protos().join(file)).unwrap();
+        if file == "acme/order.proto" {
+            text = text.replacen(
+                "    double price = 3;\n",
+                &format!("    double price = 3;\n{extra}"),
+                1,
+            );
+        }
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    protox::compile(["acme/order.proto"], [dir.path()])
+        .expect("compile the changed fixtures")
+        .file
+        .iter()
+        .filter(|f| !f.name().starts_with("google/"))
+        .map(|f| base64::engine::general_purpose::STANDARD.encode(f.encode_to_vec()))
+        .collect()
+}
+
+fn lines(from: usize, n: usize, note: bool) -> Vec<Value> {
+    (from..from + n)
+        .map(|i| match note {
+            true => json!({"sku": format!("L-{i}"), "qty": i, "note": "v2"}),
+            false => json!({"sku": format!("L-{i}"), "qty": i}),
+        })
+        .collect()
+}
+
+/// A Protobuf table under `topictable run --http`: records of a schema id
+/// not seen yet arrive while the registry is down. The table holds the
+/// partition, and the REST status (`WaitingForRegistry`) and the metrics
+/// (`topictable_table_waiting_for_registry` 1) say so; nothing is a bad
+/// record. When the registry is back, every record arrives once and the
+/// state is `Running` again.
+#[test]
+fn a_registry_outage_holds_a_protobuf_table_and_the_api_and_metrics_say_so() {
+    use topictable_e2e::{TestProducer, TopictableProcess, serialize_with_python, wait_for};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut registry = Registry::start_persistent(&dir.path().join("schemas.json"));
+    let broker = Broker::start();
+    broker.create_topic("outage.pb", 1);
+    let producer = TestProducer::new(&broker);
+    let case = |files: Vec<String>, records: Vec<Value>| {
+        json!({"files": files, "cases": [
+            {"topic": "outage.pb", "message": "acme.Order.Line", "records": records}]})
+    };
+    let n = 50;
+    let v1 = serialize_with_python(
+        "produce_protobuf.py",
+        &registry,
+        &case(user_files(), lines(0, n, false)),
+    );
+    producer.send_values("outage.pb", 0, &v1);
+    let pipeline = dir.path().join("lines.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"[kafka]
+"bootstrap.servers" = "{}"
+
+[[table]]
+name = "lines"
+topic = "outage.pb"
+type = "append"
+offsets = "beginning"
+value = {{ format = "protobuf", schema_registry_url = "{}", message = "acme.Order.Line" }}
+"#,
+            broker.bootstrap(),
+            registry.url()
+        ),
+    )
+    .unwrap();
+    let run = TopictableProcess::start(&[
+        "run".as_ref(),
+        pipeline.as_os_str(),
+        "--http".as_ref(),
+        "127.0.0.1:0".as_ref(),
+    ]);
+    let base = run.http_base_url();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let get = |path: &str| -> String {
+        agent
+            .get(&format!("{base}{path}"))
+            .call()
+            .expect("HTTP request")
+            .into_body()
+            .read_to_string()
+            .expect("body")
+    };
+    let table = || -> Value {
+        let status: Value = serde_json::from_str(&get("/api/v1/pipelines/lines/status")).unwrap();
+        status["tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == "lines"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no table `lines` in {status}"))
+    };
+    let waiting_metric = || -> Option<f64> {
+        get("/metrics")
+            .lines()
+            .find(|l| {
+                l.starts_with("topictable_table_waiting_for_registry{")
+                    && l.contains("table=\"lines\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    wait_for("the first records", Duration::from_secs(60), || {
+        (table()["rows"] == n).then_some(())
+    });
+    assert_eq!(waiting_metric(), Some(0.0));
+
+    // v2 (a `note` field more) is registered now, a new id the table has
+    // not seen, and produced while the registry is down.
+    let v2 = serialize_with_python(
+        "produce_protobuf.py",
+        &registry,
+        &case(
+            user_files_with_line_fields("    string note = 4;\n"),
+            lines(n, n, true),
+        ),
+    );
+    assert_ne!(v1[0][1..5], v2[0][1..5], "a new schema id for v2");
+    registry.stop();
+    producer.send_values("outage.pb", 0, &v2);
+    let held = wait_for("the table to wait", Duration::from_secs(60), || {
+        let t = table();
+        (t["state"] == "WaitingForRegistry").then_some(t)
+    });
+    assert!(
+        held.to_string().contains("Waiting for schema registry"),
+        "{held}"
+    );
+    assert_eq!(held["rows"], n, "nothing of v2 yet");
+    assert_eq!(waiting_metric(), Some(1.0));
+
+    registry.restart();
+    let back = wait_for("the table to run again", Duration::from_secs(60), || {
+        let t = table();
+        (t["state"] == "Running" && t["rows"] == 2 * n).then_some(t)
+    });
+    assert_eq!(back["errors"]["decode_errors"], 0, "{back}");
+    assert_eq!(waiting_metric(), Some(0.0));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(table()["rows"], 2 * n, "every record once");
+    drop(run);
+}
