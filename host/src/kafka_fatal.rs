@@ -27,12 +27,24 @@ pub(crate) fn fatal_hint(code: RDKafkaErrorCode) -> Option<&'static str> {
         C::SaslAuthenticationFailed | C::Authentication => {
             "authentication failed; check the sasl.* and ssl.* properties"
         }
+        C::SSL => TLS_HINT,
         C::UnknownTopicOrPartition | C::UnknownTopic => {
             "the topic does not exist and the broker does not create it; create it first"
         }
         C::Fatal => "librdkafka stopped the consumer",
         _ => return None,
     })
+}
+
+const TLS_HINT: &str = "the TLS handshake failed; check the ssl.* properties \
+                        (ssl.ca.location, ssl.certificate.location, ssl.key.location)";
+
+/// Whether a transport failure is the broker refusing the TLS handshake
+/// with an alert (no or a bad client certificate, an unknown CA). Under TLS
+/// 1.3 the client learns it only on its first read, so librdkafka reports
+/// a broker transport failure, which it would retry forever.
+fn refused_by_tls_alert(reason: &str) -> bool {
+    reason.contains("SSL routines") && reason.contains("SSL alert number")
 }
 
 /// The table's failure message for a fatal consumer error.
@@ -50,7 +62,11 @@ impl FatalErrorSlot {
     /// retry cures it.
     pub(crate) fn report(&self, error: &KafkaError, reason: &str) {
         tracing::error!("librdkafka: {error}: {reason}");
-        if let Some(hint) = error.rdkafka_error_code().and_then(fatal_hint) {
+        let hint = error
+            .rdkafka_error_code()
+            .and_then(fatal_hint)
+            .or_else(|| refused_by_tls_alert(reason).then_some(TLS_HINT));
+        if let Some(hint) = hint {
             self.0
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -98,6 +114,21 @@ mod tests {
         ] {
             assert!(fatal_hint(code).is_none(), "{code:?}");
         }
+    }
+
+    #[test]
+    fn a_tls_alert_is_fatal_and_a_plain_transport_failure_is_not() {
+        let transport = KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure);
+        let slot = FatalErrorSlot::default();
+        slot.report(&transport, "ssl://b:9093/bootstrap: Connection refused");
+        assert_eq!(slot.get(), None);
+        slot.report(
+            &transport,
+            "ssl://b:9093/bootstrap: Receive failed: error:0A00045C:SSL routines::tlsv13 alert \
+             certificate required: SSL alert number 116",
+        );
+        assert!(slot.get().unwrap().contains("TLS handshake failed"));
+        assert_eq!(fatal_hint(RDKafkaErrorCode::SSL), Some(TLS_HINT));
     }
 
     #[test]

@@ -1570,3 +1570,65 @@ fn a_partition_moved_to_another_member_leaves_the_old_members_table() {
     assert_eq!(latest, of_a.keys().copied().collect::<Vec<_>>());
     assert_eq!(a.status(), IngestStatus::Running);
 }
+
+/// `security.protocol = "SSL"` and the `ssl.*` properties pass through to
+/// librdkafka: a table reads a broker reachable only over mutual TLS (tansu
+/// behind a TLS front that asks for a client certificate). Without the
+/// client certificate, the handshake is refused and the table fails naming
+/// the TLS handshake instead of "broker transport failure".
+#[test]
+fn a_table_reads_a_broker_over_mutual_tls_and_fails_without_a_client_certificate() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let tls = topictable_e2e::tls::TlsBroker::start();
+    tls.broker.create_topic("secure", 1);
+    let mut config = rdkafka::ClientConfig::new();
+    for (k, v) in tls.client_properties() {
+        config.set(k, v);
+    }
+    let producer: BaseProducer = config.create().unwrap();
+    for i in 0..3i64 {
+        producer
+            .send(BaseRecord::<(), [u8]>::to("secure").payload(&i.to_be_bytes()[..]))
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let (engine, _cycles) = engine();
+    let table = |name: &str, properties: Vec<(String, String)>| {
+        let mut s = spec(
+            &tls.broker,
+            "secure",
+            ValueSpec::Ignore,
+            ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+            TableType::Append,
+        );
+        s.properties = properties.into_iter().collect();
+        consume_to_table(&engine, name, &plugins(), s).unwrap()
+    };
+    let secure = table("secure", tls.client_properties());
+    assert_eq!(int64s(&wait_rows(&secure, 3), "Qty"), [0, 1, 2]);
+
+    let without_certificate: Vec<(String, String)> = tls
+        .client_properties()
+        .into_iter()
+        .filter(|(k, _)| k != "ssl.certificate.location" && k != "ssl.key.location")
+        .collect();
+    let mut s = spec(
+        &tls.broker,
+        "secure",
+        ValueSpec::Ignore,
+        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        TableType::Append,
+    );
+    s.properties = without_certificate.into_iter().collect();
+    let why = match consume_to_table(&engine, "refused", &plugins(), s) {
+        Err(e) => e.to_string(),
+        Ok(t) => wait_for("the table to fail", Duration::from_secs(60), || {
+            match t.status() {
+                IngestStatus::Failed(why) => Some(why),
+                _ => None,
+            }
+        }),
+    };
+    assert!(why.contains("TLS handshake failed"), "{why}");
+}

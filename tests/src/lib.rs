@@ -46,6 +46,8 @@ fn free_port() -> u16 {
         .port()
 }
 
+pub mod tls;
+
 /// A tansu broker with durable sqlite storage, killed when dropped.
 pub struct Broker {
     dir: tempfile::TempDir,
@@ -53,6 +55,8 @@ pub struct Broker {
     child: Option<Child>,
     /// Started with `--authentication`: clients must log in with SASL/SCRAM.
     authentication: bool,
+    /// What it tells clients to connect to, if not where it listens.
+    advertised: Option<String>,
 }
 
 impl Broker {
@@ -63,17 +67,38 @@ impl Broker {
             port: free_port(),
             child: None,
             authentication: false,
+            advertised: None,
         };
         broker.launch();
         broker
     }
 
+    /// Starts a broker on a free loopback port that tells clients to
+    /// connect to `advertised` (`tcp://HOST:PORT`), e.g. a TLS front.
+    pub fn start_advertising(advertised: &str) -> Self {
+        let mut broker = Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            port: free_port(),
+            child: None,
+            authentication: false,
+            advertised: Some(advertised.to_string()),
+        };
+        broker.launch();
+        broker
+    }
+
+    /// The port it listens on (plaintext).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     fn launch(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = self.advertised.clone().unwrap_or_else(|| url.clone());
         let log = std::fs::File::create(self.dir.path().join("tansu.log")).expect("log file");
         let child = Command::new(tansu_binary())
             .current_dir(self.dir.path())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .args(self.authentication.then_some("--authentication"))
             .stdout(Stdio::null())
