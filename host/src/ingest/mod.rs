@@ -13,19 +13,24 @@
 //! cover are visible in a completed update cycle, so a restart re-reads what
 //! was not yet visible: at-least-once.
 
+mod client;
 mod columns;
 mod commits;
 mod consumer;
 mod dead_letter;
 mod fetch_queue;
+mod ingest_loop;
 mod progress;
+mod rebalance;
 mod record_error;
 mod registry_hold;
 mod spec;
+mod start;
 
+pub use client::CONSUMER_DEFAULTS;
 pub use consumer::{
-    CONSUMER_DEFAULTS, ConsumedTable, IngestError, IngestProbe, IngestStatus, SourcePlan,
-    StartMismatch, check_start, consume_to_table, plan_source,
+    ConsumedTable, IngestError, IngestProbe, IngestStatus, SourcePlan, consume_to_table,
+    plan_source,
 };
 pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use progress::{LAGGING_AFTER, PartitionPosition, Progress};
@@ -34,3 +39,4 @@ pub use spec::{
     ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets, OnError,
     OnRevoke, Partitions, StandardColumns, StartAt, ValueSpec,
 };
+pub use start::{StartMismatch, check_start};
