@@ -11,7 +11,7 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// topictable turns Kafka topics into live, incrementally updated tables, and
 /// tables back into topics. Message formats (simple, JSON, Avro, Protobuf)
@@ -104,4 +104,19 @@ pub fn run() -> ExitCode {
             unreachable!("handled above")
         }
     }
+}
+
+/// `--token` (or `TOPICTABLE_TOKEN`) of the servers: `run --http`, `demo
+/// --http`, `serve` and `registry`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TokenArg {
+    /// Require `Authorization: Bearer TOKEN` on every request, except GET
+    /// /metrics and the web view's files (its page asks for the token).
+    #[arg(
+        long,
+        env = "TOPICTABLE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use super::TokenArg;
+
 /// Exit code when the host answered with an error (a bad query, a failed table).
 const EXIT_QUERY: u8 = 1;
 /// Exit code when the host could not be reached.
@@ -31,7 +33,8 @@ pub enum QueryFormat {
     after_help = "Every live table is a SQL table under its own name; identifiers keep \
 their case (quote odd names: \"My Table\"). The tables of one pipeline are read at one \
 completed cycle.\n\nExamples:\n  topictable query \"SELECT Symbol, sum(Qty) FROM orders GROUP BY Symbol\"\n  \
-topictable query --format csv \"SELECT * FROM quotes ORDER BY Price DESC LIMIT 10\" > top.csv"
+topictable query --format csv \"SELECT * FROM quotes ORDER BY Price DESC LIMIT 10\" > top.csv",
+    mut_arg("token", |a| a.help("The host's --token, if it has one"))
 )]
 pub struct QueryArgs {
     /// The SQL query (DataFusion's dialect: joins, GROUP BY, window functions...).
@@ -42,14 +45,9 @@ pub struct QueryArgs {
     /// How to print the answer.
     #[arg(long, value_enum, default_value = "table")]
     pub format: QueryFormat,
-    /// The host's --token, if it has one.
-    #[arg(
-        long,
-        env = "TOPICTABLE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    /// The host's --token, if it has one (its help is set above).
+    #[command(flatten)]
+    pub token: TokenArg,
 }
 
 /// Runs `topictable query`.
@@ -72,7 +70,7 @@ pub fn query(args: QueryArgs) -> ExitCode {
     let mut request = agent
         .post(format!("{base}/api/v1/query?format={wire}"))
         .header("Content-Type", "text/plain; charset=utf-8");
-    if let Some(token) = &args.token {
+    if let Some(token) = &args.token.token {
         request = request.header("Authorization", format!("Bearer {token}"));
     }
     let mut response = match request.send(args.sql.as_str()) {

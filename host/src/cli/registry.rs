@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
+
+use super::TokenArg;
 use topictable_schema_registry::{RegistryLimits, RegistryServer};
 
 /// Options of `topictable registry`.
@@ -18,15 +20,10 @@ pub struct RegistryArgs {
     /// Keep the schemas in this JSON file (loaded at start, written and synced to disk before each registration is answered); default: in memory.
     #[arg(long, value_name = "FILE")]
     pub persist: Option<PathBuf>,
-    /// Require `Authorization: Bearer TOKEN` on every request (clients set
+    /// The token every request must bear (clients set
     /// `registry_bearer_token`; confluent-kafka `bearer.auth.token`).
-    #[arg(
-        long,
-        env = "TOPICTABLE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub token: TokenArg,
     /// The most schemas (distinct ids) to hold; more are refused with 422.
     #[arg(long, value_name = "N", default_value_t = RegistryLimits::default().max_schemas)]
     pub max_schemas: usize,
@@ -52,7 +49,7 @@ pub fn registry(args: RegistryArgs) -> ExitCode {
             max_schemas: args.max_schemas,
             max_schema_bytes: args.max_schema_bytes,
         })
-        .with_token(args.token.clone());
+        .with_token(args.token.token.clone());
     let handle = match server.spawn(args.listen.as_str()) {
         Ok(h) => h,
         Err(e) => {

@@ -14,6 +14,7 @@ use topictable::publish::SinkStatus;
 use topictable::serve::{self, ServeMetrics};
 use topictable::worker::{HostedPipeline, Worker};
 
+use super::TokenArg;
 use super::output::{LiveView, SnapshotFormat, parse_snapshot_arg, write_snapshot};
 
 /// Exit code: the pipeline could not start, or a snapshot could not be written.
@@ -73,15 +74,9 @@ pub struct ServeArgs {
     /// (port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
-    /// With --http: require `Authorization: Bearer TOKEN` on every request
-    /// but GET /metrics and the web page's assets.
-    #[arg(
-        long,
-        env = "TOPICTABLE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    /// With --http: the token every request must bear.
+    #[command(flatten)]
+    pub token: TokenArg,
 }
 
 struct ExitWhen {
@@ -167,7 +162,7 @@ pub fn start_server(
         addr,
         worker.clone(),
         metrics.clone(),
-        serve_args.token.clone(),
+        serve_args.token.token.clone(),
     ) {
         Ok(server) => {
             let at = server.addr();

@@ -12,6 +12,7 @@ use topictable::PluginRegistry;
 use topictable::serve::ServeMetrics;
 use topictable::worker::{StateDir, Worker, WorkerError};
 
+use super::TokenArg;
 use super::run::{EXIT_CONFIG, EXIT_RUNTIME, ServeArgs, start_server};
 
 /// Options of `topictable serve`.
@@ -32,15 +33,9 @@ pub struct ServeCmdArgs {
     /// --token) to serve other machines.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8083")]
     pub http: String,
-    /// Require `Authorization: Bearer TOKEN` on every request but GET
-    /// /metrics and the web page's assets.
-    #[arg(
-        long,
-        env = "TOPICTABLE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    /// The token every request must bear.
+    #[command(flatten)]
+    pub token: TokenArg,
 }
 
 /// Runs `topictable serve` until Ctrl-C.
