@@ -5,7 +5,7 @@
 #
 #   scripts/test.sh          # everything: format, lint, unit, loading, leak check, fuzzing
 #   SKIP_LINT=1 scripts/test.sh
-#   FUZZ_SECONDS=10 scripts/test.sh   # shorter fuzzing (default 60 s per target)
+#   FUZZ_SECONDS=10 scripts/test.sh   # shorter fuzzing (default 45 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -58,7 +58,7 @@ valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --show-leak-
     --error-exitcode=99 "$exe" --test-threads=1
 echo "valgrind: no definite leaks"
 
-step "fuzz: every target in fuzz/ for ${FUZZ_SECONDS:-60} s from its seeds (scripts/fuzz.sh)"
+step "fuzz: every target in fuzz/ for ${FUZZ_SECONDS:-45} s from its seeds (scripts/fuzz.sh)"
 # Crash inputs kept under fuzz/regressions/ are replayed first; any crash fails the run.
 scripts/fuzz.sh
 

@@ -153,7 +153,9 @@ fn a_registry_outage_holds_the_partition_and_loses_nothing_under_each_policy() {
     let mut registry = Registry::start_persistent(&dir.path().join("schemas.json"));
     let broker = Broker::start();
     let producer = TestProducer::new(&broker);
-    let n = 200;
+    // 1,000 records produced while the registry is down: 500 of a new
+    // schema id on partition 0, 500 of a known one on partition 1.
+    let n = 500;
     for policy in ["fail", "skip", "dead-letter"] {
         let topic = format!("outage.{policy}");
         broker.create_topic(&topic, 2);
