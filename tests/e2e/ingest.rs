@@ -355,6 +355,8 @@ fn group_member(broker: &Broker, engine: &Engine, name: &str, group: &str) -> Co
         TableType::Append,
     );
     s.mode = ConsumerMode::Group;
+    // The test counts every record once across the members' tables.
+    s.on_revoke = OnRevoke::Keep;
     s.properties.insert("group.id".into(), group.into());
     s.properties
         .insert("session.timeout.ms".into(), "6000".into());
