@@ -258,7 +258,7 @@ pub(super) fn rows_of_partitions(
             .map(|i| {
                 let p = partitions.value(i);
                 Some(match topics {
-                    Some(t) => lost.contains(&(t.value(i).to_string(), p)),
+                    Some(t) => lost.iter().any(|(lt, lp)| *lp == p && lt == t.value(i)),
                     None => lost.iter().any(|(_, lp)| *lp == p),
                 })
             })
