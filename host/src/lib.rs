@@ -5,6 +5,7 @@
 //! (`topictable-engine`) and publish (table → sink) build on it.
 #![deny(missing_docs)]
 
+mod backoff;
 pub mod ingest;
 mod kafka_fatal;
 pub mod pipeline;

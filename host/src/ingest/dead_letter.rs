@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -11,6 +11,7 @@ use rdkafka::{ClientConfig, ClientContext, Message};
 use topictable_sdk::MessageBatch;
 
 use super::{DeadLetterRetry, RecordError};
+use crate::backoff::{Backoff, sleep_unless_stopped};
 
 /// The prefix of the context headers.
 pub const HEADER_PREFIX: &str = "topictable.errors.";
@@ -133,7 +134,7 @@ impl DeadLetterQueue {
     /// sent again, after a growing wait, as often as the retry policy allows
     /// (or until `stop` says so); then the first refusal is the error.
     pub fn flush(&self, stop: &dyn Fn() -> bool) -> Result<(), String> {
-        let mut backoff = self.retry.backoff;
+        let mut backoff = Backoff::new(self.retry.backoff, MAX_BACKOFF);
         let mut retries = 0;
         loop {
             self.producer
@@ -150,7 +151,8 @@ impl DeadLetterQueue {
             let Some(e) = refused.first else {
                 return Ok(());
             };
-            if retries >= self.retry.max_retries || !wait(backoff, stop) {
+            let wait = backoff.next_wait();
+            if retries >= self.retry.max_retries || !sleep_unless_stopped(wait, stop) {
                 return Err(format!(
                     "the dead-letter topic {} refused a record: {e} (nothing past the bad record is committed{})",
                     self.topic,
@@ -167,9 +169,8 @@ impl DeadLetterQueue {
                 refused = refused.records.len(),
                 retry = retries,
                 of = self.retry.max_retries,
-                "the dead-letter topic refused records ({e}); sent again after {backoff:?}"
+                "the dead-letter topic refused records ({e}); sent again after {wait:?}"
             );
-            backoff = (backoff * 2).min(MAX_BACKOFF);
             for message in &refused.records {
                 self.resend(message)?;
             }
@@ -191,18 +192,6 @@ impl DeadLetterQueue {
             .send(record)
             .map_err(|(e, _)| format!("dead-letter produce to {} failed: {e}", self.topic))
     }
-}
-
-/// Sleeps `how_long` in short steps; false if `stop` said so meanwhile.
-fn wait(how_long: Duration, stop: &dyn Fn() -> bool) -> bool {
-    let until = Instant::now() + how_long;
-    while Instant::now() < until {
-        if stop() {
-            return false;
-        }
-        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
-    }
-    !stop()
 }
 
 fn is_consumer_only(key: &str) -> bool {

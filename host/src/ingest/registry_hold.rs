@@ -15,6 +15,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::backoff::Backoff;
+
 /// Wait before the first retry of a held partition.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// Longest wait between retries.
@@ -25,8 +27,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 struct Hold {
     /// When to resume fetching; `None` once resumed (waiting for a batch to tell).
     resume_at: Option<Instant>,
-    /// The wait before the next retry, should this one fail too.
-    backoff: Duration,
+    /// The waits before the retries.
+    backoff: Backoff,
 }
 
 /// The partitions held now, with their backoff.
@@ -65,12 +67,11 @@ impl HeldPartitions {
         let hold = self
             .held
             .entry((topic.to_string(), partition))
-            .or_insert(Hold {
+            .or_insert_with(|| Hold {
                 resume_at: None,
-                backoff: FIRST_BACKOFF / 2,
+                backoff: Backoff::new(FIRST_BACKOFF, MAX_BACKOFF),
             });
-        hold.backoff = (hold.backoff * 2).min(MAX_BACKOFF);
-        hold.resume_at = Some(Instant::now() + hold.backoff);
+        hold.resume_at = Some(Instant::now() + hold.backoff.next_wait());
         self.reason = reason.to_string();
         Ok(())
     }

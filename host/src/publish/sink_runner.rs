@@ -17,6 +17,8 @@ use std::time::Duration;
 use topictable_engine::{Engine, Subscription, Table, Update};
 use topictable_sdk::panic_message;
 
+use crate::backoff::{Backoff, sleep_unless_stopped};
+
 /// A destination for a table's updates, driven by [`start_sink`].
 pub trait TableSink: Send {
     /// Takes one cycle's update.
@@ -327,6 +329,14 @@ fn deliver(
     shared: &Shared,
 ) -> bool {
     let mut attempt = 0u32;
+    let mut backoff = match policy {
+        OnFailure::Retry {
+            initial_backoff,
+            max_backoff,
+            ..
+        } => Backoff::new(*initial_backoff, *max_backoff),
+        OnFailure::Stop => Backoff::new(Duration::ZERO, Duration::ZERO),
+    };
     loop {
         let result = sink.write(u).and_then(|()| sink.flush());
         if result.is_ok() {
@@ -359,11 +369,7 @@ fn deliver(
                 shared.set(SinkStatus::Failed(error));
                 return false;
             }
-            OnFailure::Retry {
-                max_retries,
-                initial_backoff,
-                max_backoff,
-            } => {
+            OnFailure::Retry { max_retries, .. } => {
                 if *max_retries > 0 && attempt > *max_retries {
                     tracing::error!("{error} (gave up after {max_retries} retries)");
                     shared.set(SinkStatus::Failed(format!(
@@ -373,15 +379,10 @@ fn deliver(
                 }
                 tracing::warn!("{error} (retry {attempt})");
                 shared.set(SinkStatus::Retrying { attempt, error });
-                let wait = initial_backoff
-                    .saturating_mul(1 << (attempt - 1).min(16))
-                    .min(*max_backoff);
-                let deadline = std::time::Instant::now() + wait;
-                while std::time::Instant::now() < deadline {
-                    if shared.stop.load(Ordering::SeqCst) {
-                        return false;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+                if !sleep_unless_stopped(backoff.next_wait(), &|| {
+                    shared.stop.load(Ordering::SeqCst)
+                }) {
+                    return false;
                 }
             }
         }
