@@ -9,8 +9,8 @@
 #   scripts/setup.sh test    # the above, plus what the tests need: valgrind, Python's
 #                            # venv, the tansu Kafka broker (~15 min to build the first
 #                            # time, then cached in ~/.cargo/bin), confluent-kafka
-#                            # (cached in .cache/venv), headless Chromium with
-#                            # playwright-core (tests/browser/node_modules), and
+#                            # (cached in .cache/venv), headless Chromium and Firefox
+#                            # with puppeteer-core (tests/browser/node_modules), and
 #                            # cargo-fuzz (cached in ~/.cargo/bin)
 #
 # On a system without apt-get it prints what to install and carries on.
@@ -92,15 +92,15 @@ setup_python_clients() {
     export TOPICTABLE_TEST_PYTHON="$venv/bin/python"
 }
 
-# Headless Chromium (Debian's) and playwright-core (npm, pinned in
-# tests/browser/package-lock.json) for the web view's browser test.
+# Headless Chromium and Firefox ESR (Debian's) and puppeteer-core (npm,
+# pinned in tests/browser/package-lock.json) for the web view's browser tests.
 setup_browser() {
     local dir="$1/tests/browser"
-    setup_apt chromium chromium-driver
+    setup_apt chromium chromium-driver firefox-esr
     command -v node >/dev/null || setup_apt nodejs npm
-    if [ ! -d "$dir/node_modules/playwright-core" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
-        setup_step "installing playwright-core into $dir/node_modules"
-        (cd "$dir" && npm ci --no-audit --no-fund --silent)
+    if [ ! -d "$dir/node_modules/puppeteer-core" ] || ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"; then
+        setup_step "installing puppeteer-core into $dir/node_modules"
+        (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
         cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
     fi
 }

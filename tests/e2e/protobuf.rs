@@ -230,20 +230,8 @@ value = {{ format = "protobuf", schema_registry_url = "{}", message = "acme.Orde
         "127.0.0.1:0".as_ref(),
     ]);
     let base = run.http_base_url();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let get = |path: &str| -> String {
-        agent
-            .get(&format!("{base}{path}"))
-            .call()
-            .expect("HTTP request")
-            .into_body()
-            .read_to_string()
-            .expect("body")
-    };
+    let get =
+        |path: &str| -> String { topictable_e2e::http_get(&format!("{base}{path}"), None).text() };
     let table = || -> Value {
         let status: Value = serde_json::from_str(&get("/api/v1/pipelines/lines/status")).unwrap();
         status["tables"]

@@ -73,30 +73,14 @@ fn quotes() -> Value {
 
 /// POSTs `sql`: (status, cycles header, body).
 fn post_query(base: &str, format: &str, sql: &str) -> (u16, String, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let response = agent
-        .post(format!("{base}/api/v1/query?format={format}"))
-        .header("Content-Type", "text/plain")
-        .send(sql)
-        .expect("HTTP request");
-    let status = response.status().as_u16();
-    let cycles = response
-        .headers()
-        .get("topictable-cycles")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = response
-        .into_body()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .expect("body");
-    (status, cycles, body)
+    let reply = topictable_e2e::http_send(
+        topictable_e2e::http_client()
+            .post(format!("{base}/api/v1/query?format={format}"))
+            .header("Content-Type", "text/plain")
+            .body(sql.to_string()),
+    );
+    let cycles = reply.header("topictable-cycles").to_string();
+    (reply.status, cycles, reply.body)
 }
 
 fn query_json(base: &str, sql: &str) -> Vec<Value> {
@@ -201,29 +185,13 @@ fn sql_over_live_tables_matches_pyarrow_and_reads_one_cycle_while_producing() {
     std::fs::write(&result_path, &out.stdout).unwrap();
     let ours = run_python_code(PYARROW_READ, &[&result_path]);
     let snapshot = |table: &str| {
-        let (status, _, body) = {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let r = agent
-                .get(format!(
-                    "{base}/api/v1/tables/{table}/snapshot?format=arrow"
-                ))
-                .call()
-                .expect("snapshot");
-            let status = r.status().as_u16();
-            let body = r
-                .into_body()
-                .with_config()
-                .limit(64 << 20)
-                .read_to_vec()
-                .unwrap();
-            (status, (), body)
-        };
-        assert_eq!(status, 200);
+        let reply = topictable_e2e::http_get(
+            &format!("{base}/api/v1/tables/{table}/snapshot?format=arrow"),
+            None,
+        );
+        assert_eq!(reply.status, 200);
         let path = dir.path().join(format!("{table}.arrows"));
-        std::fs::write(&path, body).unwrap();
+        std::fs::write(&path, reply.body).unwrap();
         path
     };
     let (orders_path, last_path) = (snapshot("orders"), snapshot("lastQuotes"));

@@ -1,40 +1,15 @@
 //! `topictable demo --http` / `run --http`: the live tables over REST and
-//! Prometheus metrics, read with an HTTP client (ureq) and pyarrow.
+//! Prometheus metrics, read with an HTTP client (reqwest) and pyarrow.
 
 use std::time::Duration;
 
 use serde_json::Value;
 use topictable_e2e::{TopictableProcess, wait_for};
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
 /// GET `url` with an optional bearer token: (status, content type, body).
 fn get(url: &str, token: Option<&str>) -> (u16, String, Vec<u8>) {
-    let mut request = agent().get(url);
-    if let Some(t) = token {
-        request = request.header("Authorization", &format!("Bearer {t}"));
-    }
-    let response = request.call().expect("HTTP request");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let body = response
-        .into_body()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .expect("body");
-    (status, content_type, body)
+    let reply = topictable_e2e::http_get(url, token);
+    (reply.status, reply.content_type().to_string(), reply.body)
 }
 
 fn get_json(url: &str) -> (u16, Value) {
@@ -196,9 +171,9 @@ fn the_updates_stream_follows_a_live_table_as_sse_and_as_arrow() {
     let p = TopictableProcess::start(&["demo", "--http", "127.0.0.1:0", "--exit-after", "120s"]);
     let base = p.http_base_url();
     // Server-Sent Events: a snapshot with row keys, then one update per cycle.
-    let response = agent()
-        .get(&format!("{base}/api/v1/tables/lastPrice/updates"))
-        .call()
+    let response = topictable_e2e::http_client()
+        .get(format!("{base}/api/v1/tables/lastPrice/updates"))
+        .send()
         .expect("HTTP request");
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers()["content-type"]
@@ -209,7 +184,7 @@ fn the_updates_stream_follows_a_live_table_as_sse_and_as_arrow() {
         content_type.starts_with("text/event-stream"),
         "{content_type}"
     );
-    let mut lines = std::io::BufReader::new(response.into_body().into_reader()).lines();
+    let mut lines = std::io::BufReader::new(response).lines();
     let mut next_event = || -> (String, Value) {
         let (mut event, mut data) = (String::new(), String::new());
         loop {
@@ -227,6 +202,7 @@ fn the_updates_stream_follows_a_live_table_as_sse_and_as_arrow() {
     assert_eq!(event, "snapshot");
     let keys = snapshot["keys"].as_array().unwrap();
     assert_eq!(keys.len(), snapshot["rows"].as_array().unwrap().len());
+    assert_eq!(snapshot["total_rows"].as_u64(), Some(keys.len() as u64));
     let mut last_cycle = snapshot["cycle"].as_u64().unwrap();
     // lastPrice keeps one row per symbol: later cycles modify rows by key.
     let mut modified = 0;
@@ -339,6 +315,19 @@ fn the_shipped_binary_serves_zoned_timestamps_in_every_format() {
 
 #[test]
 fn the_web_view_shows_a_produced_row_in_headless_chromium() {
+    web_view_shows_a_produced_row("chromium", "web-view.png");
+}
+
+#[test]
+fn the_web_view_shows_a_produced_row_in_headless_firefox() {
+    web_view_shows_a_produced_row("firefox", "web-view-firefox.png");
+}
+
+/// Opens the web view of a live pipeline in `browser` (tests/browser/web_view.mjs),
+/// produces a record while the page is open, and checks that the grid shows it
+/// first, that pause and resume work, and that a screenshot is written to
+/// `target/SCREENSHOT`.
+fn web_view_shows_a_produced_row(browser: &str, screenshot: &str) {
     use std::io::BufRead;
 
     let broker = topictable_e2e::Broker::start();
@@ -363,18 +352,20 @@ fn the_web_view_shows_a_produced_row_in_headless_chromium() {
     ]);
     let base = p.http_base_url();
 
-    let marker = format!("web-view-{}", std::process::id());
-    let screenshot = topictable_e2e::workspace_root().join("target/web-view.png");
+    let marker = format!("web-view-{browser}-{}", std::process::id());
+    let screenshot = topictable_e2e::workspace_root()
+        .join("target")
+        .join(screenshot);
     let _ = std::fs::remove_file(&screenshot);
-    let mut browser = std::process::Command::new("node")
+    let mut node = std::process::Command::new("node")
         .arg(topictable_e2e::workspace_root().join("tests/browser/web_view.mjs"))
-        .args([&base, "events", &marker])
+        .args([browser, &base, "events", &marker])
         .arg(&screenshot)
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("run node (scripts/test.sh installs it, Chromium and playwright-core)");
+        .expect("run node (scripts/test.sh installs it, the browsers and puppeteer-core)");
     let (lines_tx, lines) = std::sync::mpsc::channel();
-    let stdout = browser.stdout.take().unwrap();
+    let stdout = node.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)
             .lines()
@@ -386,7 +377,7 @@ fn the_web_view_shows_a_produced_row_in_headless_chromium() {
     let next = |what: &str| {
         let line = lines
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the browser never said {what}"));
+            .unwrap_or_else(|_| panic!("{browser} never said {what}"));
         assert_eq!(line, what);
     };
     next("READY");
@@ -395,7 +386,7 @@ fn the_web_view_shows_a_produced_row_in_headless_chromium() {
     next("FOUND");
     next("PAUSED");
     next("RESUMED");
-    assert!(browser.wait().unwrap().success());
+    assert!(node.wait().unwrap().success());
     let png = std::fs::read(&screenshot).expect("a screenshot");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
@@ -472,38 +463,17 @@ fn the_openapi_document_holds_against_the_server_under_schemathesis() {
 
 /// `method` `url` with the token and an optional body: (status, JSON body or null).
 fn call(method: &str, url: &str, token: &str, body: Option<(&str, &str)>) -> (u16, Value) {
-    let auth = format!("Bearer {token}");
-    let response = match body {
-        Some((content_type, text)) => agent()
-            .run(
-                ureq::http::Request::builder()
-                    .method(method)
-                    .uri(url)
-                    .header("Authorization", &auth)
-                    .header("Content-Type", content_type)
-                    .body(text.to_string())
-                    .unwrap(),
-            )
-            .expect("HTTP request"),
-        None => agent()
-            .run(
-                ureq::http::Request::builder()
-                    .method(method)
-                    .uri(url)
-                    .header("Authorization", &auth)
-                    .body(())
-                    .unwrap(),
-            )
-            .expect("HTTP request"),
-    };
-    let status = response.status().as_u16();
-    let text = response.into_body().read_to_string().expect("body");
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    };
-    (status, json)
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = topictable_e2e::http_client()
+        .request(method, url)
+        .bearer_auth(token);
+    if let Some((content_type, text)) = body {
+        request = request
+            .header("Content-Type", content_type)
+            .body(text.to_string());
+    }
+    let reply = topictable_e2e::http_send(request);
+    (reply.status, reply.json())
 }
 
 fn orders_pipeline(bootstrap: &str, on_error: &str) -> String {

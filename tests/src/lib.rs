@@ -790,3 +790,73 @@ pub fn now_millis() -> i64 {
 pub fn snapshot_arg(table: &str, path: &Path) -> String {
     format!("{table}={}", path.display())
 }
+
+/// A response of topictable's HTTP server, read whole.
+pub struct HttpReply {
+    /// The status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    /// The `Content-Type` header, or "".
+    pub fn content_type(&self) -> &str {
+        self.header("content-type")
+    }
+
+    /// Header `name`, or "".
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, or `null` when it is empty.
+    pub fn json(&self) -> serde_json::Value {
+        if self.body.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: not JSON: {}", self.text()))
+    }
+}
+
+/// The HTTP client (reqwest) the tests talk to topictable's server with; a
+/// request or a read waits at most 30 s.
+pub fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Sends `request` and reads the response whole, whatever its status.
+pub fn http_send(request: reqwest::blocking::RequestBuilder) -> HttpReply {
+    let response = request.send().expect("HTTP request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().expect("the response body").to_vec();
+    HttpReply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// GET `url`, with a bearer token when one is given.
+pub fn http_get(url: &str, token: Option<&str>) -> HttpReply {
+    let mut request = http_client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    http_send(request)
+}

@@ -62,18 +62,26 @@ pub fn query(args: QueryArgs) -> ExitCode {
         QueryFormat::Csv => "csv",
         QueryFormat::Json => "json",
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(10)))
+    // A query may take as long as it needs: only connecting is bounded.
+    let client = match reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(None)
         .build()
-        .into();
-    let mut request = agent
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot start an HTTP client: {e}");
+            return ExitCode::from(EXIT_CONNECT);
+        }
+    };
+    let mut request = client
         .post(format!("{base}/api/v1/query?format={wire}"))
-        .header("Content-Type", "text/plain; charset=utf-8");
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(args.sql);
     if let Some(token) = &args.token.token {
-        request = request.header("Authorization", format!("Bearer {token}"));
+        request = request.bearer_auth(token);
     }
-    let mut response = match request.send(args.sql.as_str()) {
+    let response = match request.send() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot reach topictable at {base}: {e}");
@@ -86,12 +94,7 @@ pub fn query(args: QueryArgs) -> ExitCode {
         .get(topictable::serve::CYCLES_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = match response
-        .body_mut()
-        .with_config()
-        .limit(u64::MAX)
-        .read_to_vec()
-    {
+    let body = match response.bytes() {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: reading the answer from {base}: {e}");

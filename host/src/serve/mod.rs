@@ -119,6 +119,18 @@ fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The whole API as an axum [`Router`] (a tower service): what [`spawn`]
+/// serves, for mounting in another axum application or calling in-process.
+/// The arguments are those of [`spawn`].
+pub fn app(worker: Arc<Worker>, metrics: Arc<ServeMetrics>, token: Option<String>) -> Router {
+    router(Arc::new(AppState {
+        worker,
+        metrics,
+        token,
+        encoded_updates: updates::EncodedUpdates::default(),
+    }))
+}
+
 /// Serves `worker`'s pipelines on `addr` from a thread of its own. With
 /// `token`, every request but `GET /metrics` and the page's assets needs
 /// `Authorization: Bearer TOKEN`. `metrics` must be the one whose
@@ -142,12 +154,7 @@ pub fn spawn(
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
-    let app = router(Arc::new(AppState {
-        worker,
-        metrics,
-        token,
-        encoded_updates: updates::EncodedUpdates::default(),
-    }));
+    let app = app(worker, metrics, token);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("http".into())

@@ -90,15 +90,17 @@ pub(super) enum UpdatesFormat {
 pub(super) struct UpdateEvent {
     /// `snapshot` or `update`.
     event: String,
-    /// The event's JSON: `{cycle, keys, rows}` for a snapshot;
+    /// The event's JSON: `{cycle, total_rows, keys, rows}` for a snapshot
+    /// (`total_rows`: the rows the table holds, of which `tail` may send fewer);
     /// `{cycle, added, modified, removed}`, each `{keys, rows}`, for an update.
     data: String,
 }
 
 /// What a follower receives next.
 enum Event {
-    /// Every row (or the last `tail`) with its key: start, or start over.
-    Snapshot(KeyedSnapshot),
+    /// Every row (or the last `tail`) with its key, and how many rows the
+    /// table holds: start, or start over.
+    Snapshot(KeyedSnapshot, usize),
     /// One cycle's changes.
     Update(Arc<Update>),
 }
@@ -148,7 +150,8 @@ impl Follower {
                     .ok()?
                     .ok()?;
             self.after = Some(snapshot.cycle);
-            return Some(Event::Snapshot(tail(snapshot, self.tail)));
+            let total_rows = snapshot.batch.num_rows();
+            return Some(Event::Snapshot(tail(snapshot, self.tail), total_rows));
         }
         loop {
             let update = self.updates.recv().await?;
@@ -176,7 +179,7 @@ fn tail(mut s: KeyedSnapshot, tail: Option<usize>) -> KeyedSnapshot {
     tag = "tables",
     params(("name" = String, Path, description = "The table's name"), UpdatesQuery),
     responses(
-        (status = 200, description = "Server-Sent Events: first `snapshot` ({cycle, keys, rows}), then one `update` per cycle ({cycle, added: {keys, rows}, modified: {keys, rows}, removed: {keys, rows}}); a client that falls behind gets a new `snapshot`. With format=arrow, an Arrow IPC stream whose batches carry `__cycle`, `__op` (snapshot, added, modified, removed) and `__key` before the table's columns; a batch with no rows is the snapshot of an empty table.", content(
+        (status = 200, description = "Server-Sent Events: first `snapshot` ({cycle, total_rows, keys, rows}), then one `update` per cycle ({cycle, added: {keys, rows}, modified: {keys, rows}, removed: {keys, rows}}); a client that falls behind gets a new `snapshot`. With format=arrow, an Arrow IPC stream whose batches carry `__cycle`, `__op` (snapshot, added, modified, removed) and `__key` before the table's columns; a batch with no rows is the snapshot of an empty table.", content(
             (UpdateEvent = "text/event-stream"),
             (Vec<u8> = "application/vnd.apache.arrow.stream")
         )),
@@ -206,7 +209,9 @@ fn sse(
     let events = futures_util::stream::unfold((follower, state), |(mut f, state)| async move {
         let event = f.next().await?;
         let encoded = match &event {
-            Event::Snapshot(s) => snapshot_json(s).map(|json| ("snapshot", json)),
+            Event::Snapshot(s, total_rows) => {
+                snapshot_json(s, *total_rows).map(|json| ("snapshot", json))
+            }
             Event::Update(u) => state
                 .encoded_updates
                 .get_or_encode(u)
@@ -232,10 +237,10 @@ fn rows_json(batch: &RecordBatch) -> Result<String, arrow_schema::ArrowError> {
     Ok(String::from_utf8_lossy(&json_rows(std::slice::from_ref(batch))?).into_owned())
 }
 
-/// A snapshot event's JSON: `{cycle, keys, rows}`.
-fn snapshot_json(s: &KeyedSnapshot) -> Result<String, arrow_schema::ArrowError> {
+/// A snapshot event's JSON: `{cycle, total_rows, keys, rows}`.
+fn snapshot_json(s: &KeyedSnapshot, total_rows: usize) -> Result<String, arrow_schema::ArrowError> {
     Ok(format!(
-        "{{\"cycle\":{},\"keys\":{},\"rows\":{}}}",
+        "{{\"cycle\":{},\"total_rows\":{total_rows},\"keys\":{},\"rows\":{}}}",
         s.cycle,
         keys_json(&s.keys),
         rows_json(&s.batch)?
@@ -296,7 +301,7 @@ fn arrow_event(
     event: &Event,
 ) -> Result<(), arrow_schema::ArrowError> {
     match event {
-        Event::Snapshot(s) => {
+        Event::Snapshot(s, _) => {
             writer.write(&tagged(schema, s.cycle, "snapshot", &s.keys, &s.batch)?)
         }
         Event::Update(u) => {
@@ -387,11 +392,16 @@ mod tests {
         let mut follower = Follower::new(table.clone(), Some(1));
         writer.push(rows(&[3])).unwrap();
         engine.run_cycle().unwrap();
-        let Some(Event::Snapshot(s)) = follower.next().await else {
+        let Some(Event::Snapshot(s, total_rows)) = follower.next().await else {
             panic!("a snapshot first")
         };
         // The snapshot may already hold cycle 2; then its update is not sent again.
         assert_eq!(s.batch.num_rows(), 1, "tail = 1");
+        assert_eq!(
+            total_rows,
+            if s.cycle == 2 { 3 } else { 2 },
+            "rows in the table"
+        );
         assert_eq!(s.keys.len(), 1);
         writer.push(rows(&[4])).unwrap();
         engine.run_cycle().unwrap();
@@ -412,7 +422,7 @@ mod tests {
         let table = engine.append_table("t", rows(&[]).schema()).unwrap();
         let writer = table.writer().unwrap();
         let mut follower = Follower::new(table.clone(), None);
-        let Some(Event::Snapshot(_)) = follower.next().await else {
+        let Some(Event::Snapshot(..)) = follower.next().await else {
             panic!("a snapshot first")
         };
         // More cycles than the queue holds, none read: the engine never waits.
@@ -421,7 +431,7 @@ mod tests {
             writer.push(rows(&[i])).unwrap();
             engine.run_cycle().unwrap();
         }
-        let Some(Event::Snapshot(s)) = follower.next().await else {
+        let Some(Event::Snapshot(s, _)) = follower.next().await else {
             panic!("a fresh snapshot after falling behind")
         };
         assert_eq!(s.batch.num_rows(), cycles as usize, "every row, at once");

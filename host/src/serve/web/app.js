@@ -13,6 +13,7 @@ const state = {
   rows: new Map(), // row key -> row, as the updates stream left it
   changed: new Set(), // keys of rows added or modified by the last message
   cycle: 0,
+  totalRows: 0, // rows in the table at `cycle`, as the updates stream tells
   follow: null, // AbortController of the running updates stream
   tables: [],
   statuses: new Map(), // pipeline -> status
@@ -149,8 +150,10 @@ function drawGrid() {
   error.hidden = !failure;
   error.textContent = failure ? "Failed: " + failure : "";
   const columns = info.schema.map((c) => c.name);
+  const total = state.totalRows;
   document.getElementById("grid-note").textContent =
-    `cycle ${state.cycle}: ${info.rows ?? 0} rows` + ((info.rows ?? 0) > GRID_LIMIT ? ` (showing the newest ${GRID_LIMIT})` : "") +
+    `cycle ${state.cycle}: ${total} row${total === 1 ? "" : "s"}` +
+    (total > GRID_LIMIT ? ` (showing the newest ${GRID_LIMIT})` : "") +
     `, ${state.sortColumn ? "by " + state.sortColumn : "newest first"}` +
     (state.sortColumn ? (state.sortDescending ? " descending" : " ascending") : "");
   const head = document.createElement("tr");
@@ -198,9 +201,11 @@ function apply(kind, data) {
   state.cycle = data.cycle;
   if (kind === "snapshot") {
     state.rows = new Map();
+    state.totalRows = data.total_rows;
     data.keys.forEach((k, i) => state.rows.set(k, data.rows[i]));
     state.changed = new Set(data.keys);
   } else if (kind === "update") {
+    state.totalRows += data.added.keys.length - data.removed.keys.length;
     data.removed.keys.forEach((k) => state.rows.delete(k));
     data.added.keys.forEach((k, i) => { state.rows.set(k, data.added.rows[i]); state.changed.add(k); });
     data.modified.keys.forEach((k, i) => {
