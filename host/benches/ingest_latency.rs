@@ -48,7 +48,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
 use support::{Broker, SIMPLE, env_or};
 use topictable::PluginRegistry;
-use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, ValueSpec, consume_to_table};
+use topictable::ingest::{ConsumeSpec, InitialOffsets, KeyOrValueSpec, StartAt, consume_to_table};
 use topictable_engine::{Engine, TableType};
 
 const TOPIC: &str = "latency-bench";
@@ -158,8 +158,8 @@ fn main() {
     let mut spec = ConsumeSpec::new(
         &bootstrap,
         TOPIC,
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "SentMicros"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "SentMicros"})),
     );
     spec.table_type = TableType::Blink;
     spec.offsets = InitialOffsets::all(StartAt::Beginning);

@@ -62,7 +62,7 @@ use support::{
 };
 use topictable::PluginRegistry;
 use topictable::ingest::{
-    CONSUMER_DEFAULTS, ConsumeSpec, IngestStatus, InitialOffsets, StartAt, ValueSpec,
+    CONSUMER_DEFAULTS, ConsumeSpec, IngestStatus, InitialOffsets, KeyOrValueSpec, StartAt,
     consume_to_table,
 };
 use topictable_engine::{Engine, TableType};
@@ -221,16 +221,17 @@ impl Format {
     }
 
     /// The table's key and value specs.
-    fn specs(self, registry: &str) -> (ValueSpec, ValueSpec) {
-        let int64_key = || ValueSpec::codec("simple", json!({"type": "int64", "column": "Key"}));
+    fn specs(self, registry: &str) -> (KeyOrValueSpec, KeyOrValueSpec) {
+        let int64_key =
+            || KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Key"}));
         match self {
             Format::Simple => (
                 int64_key(),
-                ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"})),
+                KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"})),
             ),
             Format::Json => (
                 int64_key(),
-                ValueSpec::codec(
+                KeyOrValueSpec::codec(
                     "json",
                     json!({"columns": [
                         {"name": "symbol", "type": "string"},
@@ -242,12 +243,12 @@ impl Format {
                 ),
             ),
             Format::Avro => (
-                ValueSpec::Ignore,
-                ValueSpec::codec("avro", json!({"schema_registry_url": registry})),
+                KeyOrValueSpec::Ignore,
+                KeyOrValueSpec::codec("avro", json!({"schema_registry_url": registry})),
             ),
             Format::Protobuf => (
-                ValueSpec::Ignore,
-                ValueSpec::codec("protobuf", json!({"schema_registry_url": registry})),
+                KeyOrValueSpec::Ignore,
+                KeyOrValueSpec::codec("protobuf", json!({"schema_registry_url": registry})),
             ),
         }
     }

@@ -28,7 +28,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::json;
 use support::{Broker, JSON, SIMPLE, cpu_self, env_or};
 use topictable::PluginRegistry;
-use topictable::ingest::ValueSpec;
+use topictable::ingest::KeyOrValueSpec;
 use topictable::publish::{
     DEFAULT_PRODUCER_PROPERTIES, KafkaPublisher, PublishSpec, QUEUE_FULL_WAIT, SinkOptions,
     TopicChoice, start_sink,
@@ -81,10 +81,10 @@ fn rows(n: usize) -> Vec<RecordBatch> {
         .collect()
 }
 
-fn specs() -> (ValueSpec, ValueSpec) {
+fn specs() -> (KeyOrValueSpec, KeyOrValueSpec) {
     (
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "id"})),
-        ValueSpec::codec(
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "id"})),
+        KeyOrValueSpec::codec(
             "json",
             json!({"include": ["symbol", "order", "price", "qty", "ts"]}),
         ),
@@ -107,10 +107,10 @@ fn producer_properties(bootstrap: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn codec_of(v: &ValueSpec) -> (&str, &serde_json::Value) {
+fn codec_of(v: &KeyOrValueSpec) -> (&str, &serde_json::Value) {
     match v {
-        ValueSpec::Codec { format, config } => (format, config),
-        ValueSpec::Ignore => unreachable!(),
+        KeyOrValueSpec::Codec { format, config } => (format, config),
+        KeyOrValueSpec::Ignore => unreachable!(),
     }
 }
 

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use topictable::ingest::{
-    ConsumerMode, DeadLetterRetry, HeaderColumns, OnError, OnRevoke, Partitions, StartAt, ValueSpec,
+    ConsumerMode, DeadLetterRetry, HeaderColumns, KeyOrValueSpec, OnError, OnRevoke, Partitions,
+    StartAt,
 };
 use topictable::pipeline::{Operation, parse, parse_duration};
 use topictable_engine::TableType;
@@ -50,7 +51,7 @@ fn the_seed_multiple_operations_example_reads_as_intended() {
     let (_, quotes) = &p.sources[0];
     assert_eq!(quotes.table_type, TableType::Blink);
     assert_eq!(quotes.properties["bootstrap.servers"], "localhost:9092");
-    assert!(matches!(&quotes.key, ValueSpec::Codec { format, .. } if format == "simple"));
+    assert!(matches!(&quotes.key, KeyOrValueSpec::Codec { format, .. } if format == "simple"));
     match &p.derived[3].operation {
         Operation::AggBy { keys, aggs } => {
             assert_eq!(keys, &["Symbol"]);
@@ -192,6 +193,30 @@ fn mistakes_name_file_table_key_and_expectation() {
                 "{base}on_error = \"dead-letter\"\ndead_letter_topic = \"d\"\ndead_letter_retries = -1\n"
             ),
             "p.toml: table `t`, key `dead_letter_retries`: expected a whole number",
+        ),
+        (
+            "[[table]]\nname = \"t\"\ntopic = 7\n".into(),
+            "p.toml: table `t`, key `topic`: expected a string, found an integer",
+        ),
+        (
+            format!("{base}partitions = 3\n"),
+            "p.toml: table `t`, key `partitions`: expected \"all\" or a list of partitions, found an integer",
+        ),
+        (
+            format!("{base}properties = {{ \"linger.ms\" = [1] }}\n"),
+            "p.toml: table `t`, key `properties.linger.ms`: expected a string, number or boolean, found a list",
+        ),
+        (
+            "table = 5\n".into(),
+            "p.toml: key `table`: expected [[table]] entries, found an integer",
+        ),
+        (
+            format!("{base}[[sink]]\nname = \"s\"\nfrom = \"t\"\ntopic = \"o\"\npublish_initial = \"yes\"\n"),
+            "p.toml: table `s`, key `publish_initial`: expected true or false, found a string",
+        ),
+        (
+            format!("{base}[[sink]]\nname = \"s\"\nfrom = \"t\"\ntopic = \"o\"\non_failure = \"again\"\n"),
+            "p.toml: table `s`, key `on_failure`: expected \"stop\" or \"retry\", found \"again\"",
         ),
         (
             format!("{base}on_revoke = \"drop\"\n"),

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use topictable::ingest::{ConsumedTable, ValueSpec};
+use topictable::ingest::{ConsumedTable, KeyOrValueSpec};
 use topictable_e2e::{
     Broker, Registry, json_rows, produce_serialized, read_into_append_table, run_python,
     serialize_with_python, snapshot_with_rows,
@@ -20,8 +20,8 @@ fn table(engine: &Engine, broker: &Broker, topic: &str, config: Value) -> Consum
         broker,
         topic,
         topic,
-        ValueSpec::Ignore,
-        ValueSpec::codec("avro", config),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("avro", config),
     )
 }
 
@@ -145,7 +145,8 @@ fn prices(from: usize, n: usize, with_qty: bool) -> Vec<Value> {
 #[test]
 fn a_registry_outage_holds_the_partition_and_loses_nothing_under_each_policy() {
     use topictable::ingest::{
-        ConsumeSpec, IngestStatus, InitialOffsets, OnError, StartAt, ValueSpec, consume_to_table,
+        ConsumeSpec, IngestStatus, InitialOffsets, KeyOrValueSpec, OnError, StartAt,
+        consume_to_table,
     };
     use topictable_e2e::{TestProducer, plugins, wait_for};
 
@@ -169,8 +170,8 @@ fn a_registry_outage_holds_the_partition_and_loses_nothing_under_each_policy() {
         let mut spec = ConsumeSpec::new(
             &broker.bootstrap(),
             &topic,
-            ValueSpec::Ignore,
-            ValueSpec::codec(
+            KeyOrValueSpec::Ignore,
+            KeyOrValueSpec::codec(
                 "avro",
                 json!({"schema_registry_url": registry.url(), "schema_subject": format!("{topic}-value")}),
             ),

@@ -10,7 +10,7 @@ use arrow_array::{Array, RecordBatch};
 use serde_json::json;
 use topictable::ingest::{
     ConsumeSpec, ConsumedTable, ConsumerMode, DeadLetterRetry, IngestStatus, InitialOffsets,
-    OnError, OnRevoke, Partitions, StartAt, ValueSpec, consume_to_table,
+    KeyOrValueSpec, OnError, OnRevoke, Partitions, StartAt, consume_to_table,
 };
 use topictable_e2e::{Broker, TestProducer, plugins, run_python, wait_for};
 use topictable_engine::{Engine, TableType};
@@ -65,8 +65,8 @@ fn wait_rows(t: &ConsumedTable, n: usize) -> RecordBatch {
 fn spec(
     broker: &Broker,
     topic: &str,
-    key: ValueSpec,
-    value: ValueSpec,
+    key: KeyOrValueSpec,
+    value: KeyOrValueSpec,
     table_type: TableType,
 ) -> ConsumeSpec {
     let mut s = ConsumeSpec::new(&broker.bootstrap(), topic, key, value);
@@ -75,8 +75,8 @@ fn spec(
     s
 }
 
-fn command_spec() -> ValueSpec {
-    ValueSpec::codec("simple", json!({"type": "string", "column": "Command"}))
+fn command_spec() -> KeyOrValueSpec {
+    KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Command"}))
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn seed_test_topic_as_append_ring_and_blink_with_last_by() {
         spec(
             &broker,
             "test.topic",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             command_spec(),
             TableType::Append,
         ),
@@ -105,7 +105,7 @@ fn seed_test_topic_as_append_ring_and_blink_with_last_by() {
         spec(
             &broker,
             "test.topic",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             command_spec(),
             TableType::Ring(3),
         ),
@@ -118,7 +118,7 @@ fn seed_test_topic_as_append_ring_and_blink_with_last_by() {
         spec(
             &broker,
             "test.topic",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             command_spec(),
             TableType::Blink,
         ),
@@ -162,8 +162,8 @@ fn seed_share_price_simple_key_and_value_from_java_serializers() {
     broker.create_topic("share.price", 1);
     let registry = plugins();
     let (engine, _cycles) = engine();
-    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
-    let value = ValueSpec::codec("simple", json!({"type": "float64", "column": "Price"}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let value = KeyOrValueSpec::codec("simple", json!({"type": "float64", "column": "Price"}));
     let table = consume_to_table(
         &engine,
         "prices",
@@ -210,14 +210,14 @@ fn seed_share_price_ignoring_the_key_with_typed_text() {
     broker.create_topic("share.price", 1);
     let registry = plugins();
     let (engine, _cycles) = engine();
-    let value = ValueSpec::codec(
+    let value = KeyOrValueSpec::codec(
         "simple",
         json!({"type": "float64", "column": "Price", "encoding": "text"}),
     );
     let mut s = spec(
         &broker,
         "share.price",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         value,
         TableType::Append,
     );
@@ -260,7 +260,7 @@ fn value_strings(
     let mut s = spec(
         broker,
         topic,
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
         TableType::Append,
     );
@@ -350,7 +350,7 @@ fn group_member(broker: &Broker, engine: &Engine, name: &str, group: &str) -> Co
     let mut s = spec(
         broker,
         "orders4",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
         TableType::Append,
     );
@@ -460,8 +460,8 @@ fn int_table(broker: &Broker, engine: &Engine, topic: &str, on_error: OnError) -
     let mut s = spec(
         broker,
         topic,
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
         TableType::Append,
     );
     s.on_error = on_error;
@@ -554,8 +554,8 @@ fn a_dead_letter_record_the_broker_refuses_fails_the_table() {
     let mut s = spec(
         &broker,
         "bad.nodlq",
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
         TableType::Append,
     );
     s.on_error = OnError::dead_letter("no.such.dlq");
@@ -588,8 +588,8 @@ fn a_refused_dead_letter_record_is_retried_with_backoff_when_asked() {
     let mut s = spec(
         &broker,
         "bad.late",
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
         TableType::Append,
     );
     s.on_error = OnError::DeadLetter {
@@ -640,8 +640,8 @@ fn a_dead_letter_record_too_large_to_send_fails_the_table_and_commits_nothing_pa
     let mut s = spec(
         &broker,
         "bad.big",
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
         TableType::Append,
     );
     s.mode = ConsumerMode::Group;
@@ -744,7 +744,7 @@ fn one_table_reads_several_topics() {
     let mut s = spec(
         &broker,
         "east",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
         TableType::Append,
     );
@@ -774,8 +774,8 @@ fn both_sides_ignored_is_a_config_error() {
         spec(
             &broker,
             "x",
-            ValueSpec::Ignore,
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             TableType::Append,
         ),
     )
@@ -834,7 +834,7 @@ fn optional_columns_headers_sizes_and_renamed_standard_columns() {
     let mut s = spec(
         &broker,
         "with.headers",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
         TableType::Append,
     );
@@ -968,7 +968,7 @@ fn committed_starts_at_the_group_offset_else_at_auto_offset_reset() {
         let mut s = spec(
             &broker,
             "resume",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             command_spec(),
             TableType::Append,
         );
@@ -1068,7 +1068,7 @@ fn a_partition_list_reads_exactly_those_partitions() {
     let mut s = spec(
         &broker,
         "parts",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
         TableType::Append,
     );
@@ -1104,7 +1104,7 @@ fn group_mode_starts_new_partitions_at_a_timestamp_and_resumes_from_commits() {
         let mut s = spec(
             &broker,
             "timed",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             command_spec(),
             TableType::Append,
         );
@@ -1142,7 +1142,7 @@ fn group_mode_starts_new_partitions_at_a_timestamp_and_resumes_from_commits() {
 #[test]
 fn group_mode_refuses_one_offset_for_every_partition() {
     let (engine, _cycles) = engine();
-    let mut s = ConsumeSpec::new("127.0.0.1:1", "t", ValueSpec::Ignore, command_spec());
+    let mut s = ConsumeSpec::new("127.0.0.1:1", "t", KeyOrValueSpec::Ignore, command_spec());
     s.mode = ConsumerMode::Group;
     s.properties.insert("group.id".into(), "g".into());
     s.offsets = InitialOffsets::all(StartAt::Offset(5));
@@ -1166,7 +1166,7 @@ fn blink_is_the_default_table_type_of_the_library_and_the_pipeline_file() {
     let mut s = ConsumeSpec::new(
         &broker.bootstrap(),
         "blinking",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
     );
     s.offsets = InitialOffsets::all(StartAt::Beginning);
@@ -1233,7 +1233,7 @@ fn every_partition_arrives_whole_and_in_offset_order_in_small_batches() {
     let mut s = spec(
         &broker,
         "ordered",
-        ValueSpec::Ignore,
+        KeyOrValueSpec::Ignore,
         command_spec(),
         TableType::Append,
     );
@@ -1306,7 +1306,7 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
     let mut broker = Broker::start();
     broker.create_topic("crash", PARTITIONS as u32);
     let (engine, _cycles) = engine();
-    let value = || ValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
+    let value = || KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
     let assign = consume_to_table(
         &engine,
         "assign",
@@ -1314,7 +1314,7 @@ fn a_broker_killed_mid_stream_loses_and_duplicates_nothing() {
         spec(
             &broker,
             "crash",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             value(),
             TableType::Append,
         ),
@@ -1407,8 +1407,14 @@ fn group_member_of(
     group: &str,
     on_revoke: OnRevoke,
 ) -> ConsumedTable {
-    let value = ValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
-    let mut s = spec(broker, topic, ValueSpec::Ignore, value, TableType::Append);
+    let value = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "V"}));
+    let mut s = spec(
+        broker,
+        topic,
+        KeyOrValueSpec::Ignore,
+        value,
+        TableType::Append,
+    );
     s.mode = ConsumerMode::Group;
     s.on_revoke = on_revoke;
     for (k, v) in [
@@ -1600,8 +1606,8 @@ fn a_table_reads_a_broker_over_mutual_tls_and_fails_without_a_client_certificate
         let mut s = spec(
             &tls.broker,
             "secure",
-            ValueSpec::Ignore,
-            ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+            KeyOrValueSpec::Ignore,
+            KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
             TableType::Append,
         );
         s.properties = properties.into_iter().collect();
@@ -1618,8 +1624,8 @@ fn a_table_reads_a_broker_over_mutual_tls_and_fails_without_a_client_certificate
     let mut s = spec(
         &tls.broker,
         "secure",
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
         TableType::Append,
     );
     s.properties = without_certificate.into_iter().collect();

@@ -10,7 +10,7 @@ use arrow_array::types::{Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use serde_json::json;
 use topictable::ingest::{
-    ConsumeSpec, IngestStatus, InitialOffsets, OnError, StartAt, ValueSpec, consume_to_table,
+    ConsumeSpec, IngestStatus, InitialOffsets, KeyOrValueSpec, OnError, StartAt, consume_to_table,
 };
 use topictable::pipeline;
 use topictable_e2e::{
@@ -141,7 +141,7 @@ fn json_bad_records_name_the_field_and_follow_the_policy() {
     }
     let engine = Engine::new();
     let _cycles = engine.start_with_period(Duration::from_millis(20));
-    let value = ValueSpec::codec(
+    let value = KeyOrValueSpec::codec(
         "json",
         json!({"columns": [{"name": "Symbol", "type": "string"}, {"name": "Qty", "type": "int64"}]}),
     );
@@ -149,7 +149,7 @@ fn json_bad_records_name_the_field_and_follow_the_policy() {
         let mut s = ConsumeSpec::new(
             &broker.bootstrap(),
             "orders.bad",
-            ValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
             value.clone(),
         );
         s.table_type = TableType::Append;
@@ -197,11 +197,11 @@ fn json_bad_records_name_the_field_and_follow_the_policy() {
 }
 
 fn json_orders_spec(broker: &Broker, topic: &str, on_error: OnError) -> ConsumeSpec {
-    let value = ValueSpec::codec(
+    let value = KeyOrValueSpec::codec(
         "json",
         json!({"columns": [{"name": "Symbol", "type": "string"}, {"name": "Qty", "type": "int64"}]}),
     );
-    let mut s = ConsumeSpec::new(&broker.bootstrap(), topic, ValueSpec::Ignore, value);
+    let mut s = ConsumeSpec::new(&broker.bootstrap(), topic, KeyOrValueSpec::Ignore, value);
     s.table_type = TableType::Append;
     s.offsets = InitialOffsets::all(StartAt::Beginning);
     s.on_error = on_error;

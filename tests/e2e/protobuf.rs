@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use prost::Message;
 use serde_json::{Value, json};
-use topictable::ingest::{ConsumedTable, ValueSpec};
+use topictable::ingest::{ConsumedTable, KeyOrValueSpec};
 use topictable_e2e::{
     Broker, Registry, json_rows, produce_serialized, read_into_append_table, snapshot_with_rows,
     workspace_root,
@@ -55,8 +55,8 @@ fn table(
         broker,
         name,
         topic,
-        ValueSpec::Ignore,
-        ValueSpec::codec("protobuf", config),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("protobuf", config),
     )
 }
 

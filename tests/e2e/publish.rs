@@ -9,7 +9,7 @@ use std::time::Duration;
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde_json::{Value, json};
-use topictable::ingest::{ConsumedTable, ValueSpec};
+use topictable::ingest::{ConsumedTable, KeyOrValueSpec};
 use topictable::pipeline;
 use topictable::publish::{
     KafkaPublisher, OnFailure, PublishSpec, SinkOptions, SinkStatus, TopicChoice, start_sink,
@@ -42,7 +42,12 @@ fn rows(symbols: &[&str], prices: &[f64], qty: &[i64]) -> RecordBatch {
     .unwrap()
 }
 
-fn publish_spec(broker: &Broker, topic: &str, key: ValueSpec, value: ValueSpec) -> PublishSpec {
+fn publish_spec(
+    broker: &Broker,
+    topic: &str,
+    key: KeyOrValueSpec,
+    value: KeyOrValueSpec,
+) -> PublishSpec {
     PublishSpec {
         properties: BTreeMap::from([("bootstrap.servers".to_string(), broker.bootstrap())]),
         topic: TopicChoice::Fixed(topic.into()),
@@ -109,8 +114,8 @@ fn simple_and_json_round_trip_through_kafka_and_two_readers() {
     broker.create_topic("trades", 1);
     let (engine, _cycles) = engine();
     let table = engine.append_table("trades", schema()).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
-    let value = ValueSpec::codec("json", json!({"include": ["Price", "Qty"]}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let value = KeyOrValueSpec::codec("json", json!({"include": ["Price", "Qty"]}));
     let _sink = start(
         &engine,
         &table,
@@ -156,7 +161,7 @@ fn simple_and_json_round_trip_through_kafka_and_two_readers() {
         "back",
         "trades",
         key,
-        ValueSpec::codec(
+        KeyOrValueSpec::codec(
             "json",
             json!({"columns": [{"name": "Price", "type": "float64"}, {"name": "Qty", "type": "int64"}]}),
         ),
@@ -180,10 +185,10 @@ fn avro_round_trip_through_kafka_the_registry_and_two_readers() {
     broker.create_topic("trades.avro", 1);
     let (engine, _cycles) = engine();
     let table = engine.append_table("trades", schema()).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
     // No schema given: one is generated from the table and registered under
     // `trades.avro-value` (the topic is filled in from the publisher's).
-    let value = ValueSpec::codec(
+    let value = KeyOrValueSpec::codec(
         "avro",
         json!({"schema_registry_url": registry.url(), "auto_register": true}),
     );
@@ -227,8 +232,8 @@ fn avro_round_trip_through_kafka_the_registry_and_two_readers() {
         &broker,
         "back",
         "trades.avro",
-        ValueSpec::Ignore,
-        ValueSpec::codec("avro", json!({"schema_registry_url": registry.url()})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("avro", json!({"schema_registry_url": registry.url()})),
     );
     assert_same_rows(&engine, &table, &back);
 }
@@ -239,8 +244,8 @@ fn simple_binary_values_are_what_kafka_deserializers_expect() {
     broker.create_topic("binary", 1);
     let (engine, _cycles) = engine();
     let table = engine.append_table("binary", schema()).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"}));
-    let value = ValueSpec::codec("simple", json!({"type": "float64", "column": "Price"}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"}));
+    let value = KeyOrValueSpec::codec("simple", json!({"type": "float64", "column": "Price"}));
     let _sink = start(
         &engine,
         &table,
@@ -296,10 +301,10 @@ fn records_go_to_a_fixed_partition_a_partition_column_or_by_key_in_table_order()
     let (engine, _cycles) = engine();
     let batch = routed_rows(N);
     let table = engine.append_table("routed", batch.schema()).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
     // A key on every row: the publisher partitions them itself.
-    let id_key = ValueSpec::codec("simple", json!({"type": "string", "column": "IdText"}));
-    let value = ValueSpec::codec("simple", json!({"type": "int64", "column": "Id"}));
+    let id_key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "IdText"}));
+    let value = KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Id"}));
     let mut sinks = Vec::new();
     for (topic, partition, column, key) in [
         ("routed-fixed", Some(2), None, &key),
@@ -450,8 +455,8 @@ fn keys_land_in_the_partitions_confluent_kafka_would_choose() {
         let mut spec = publish_spec(
             &broker,
             &ours,
-            ValueSpec::codec("simple", json!({"type": "string", "column": "K"})),
-            ValueSpec::codec("simple", json!({"type": "int64", "column": "V"})),
+            KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "K"})),
+            KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "V"})),
         );
         let config = match partitioner {
             Some(p) => {
@@ -503,8 +508,8 @@ fn last_by_publishes_the_latest_per_key_and_removed_rows_become_tombstones() {
     // A ring of 2 evicts its oldest row: a removal, so a tombstone.
     let ring = engine.ring_table("ring", schema(), 2).unwrap();
     let latest = ring.last_by(["Symbol"]).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
-    let value = ValueSpec::codec("json", json!({"include": ["Price"]}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let value = KeyOrValueSpec::codec("json", json!({"include": ["Price"]}));
     let _sink = start(
         &engine,
         &latest,
@@ -554,8 +559,8 @@ fn a_record_kafka_refuses_names_its_topic_and_partition_in_the_sink_status() {
     let mut spec = publish_spec(
         &broker,
         "one-partition",
-        ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"})),
-        ValueSpec::codec("json", json!({})),
+        KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"})),
+        KeyOrValueSpec::codec("json", json!({})),
     );
     spec.partition = Some(5);
     let sink = start(&engine, &table, &spec, SinkOptions::default());
@@ -593,11 +598,11 @@ fn a_modify_that_changes_the_key_is_an_error_in_the_sink_status() {
     let orders = engine.append_table("orders", schema()).unwrap();
     // Latest row per Qty (standing in for an order id), published keyed by Symbol.
     let latest = orders.last_by(["Qty"]).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "string", "column": "Symbol"}));
     let sink = start(
         &engine,
         &latest,
-        &publish_spec(&broker, "rekey", key, ValueSpec::Ignore),
+        &publish_spec(&broker, "rekey", key, KeyOrValueSpec::Ignore),
         SinkOptions {
             on_failure: OnFailure::Retry {
                 max_retries: 0,
@@ -687,12 +692,12 @@ fn publish_until(
 ) -> (SinkStatus, Vec<Value>) {
     let (engine, _cycles) = engine();
     let table = engine.append_table("t", schema()).unwrap();
-    let key = ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"}));
+    let key = KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"}));
     let mut spec = publish_spec(
         broker,
         topic,
         key,
-        ValueSpec::codec("json", json!({"include": ["Symbol"]})),
+        KeyOrValueSpec::codec("json", json!({"include": ["Symbol"]})),
     );
     spec.properties
         .insert("message.timeout.ms".into(), "3000".into());
@@ -772,8 +777,8 @@ fn a_broker_killed_mid_publish_loses_nothing_and_repeats_at_most_one_cycle() {
     let spec = publish_spec(
         &broker,
         "published",
-        ValueSpec::Ignore,
-        ValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
+        KeyOrValueSpec::Ignore,
+        KeyOrValueSpec::codec("simple", json!({"type": "int64", "column": "Qty"})),
     );
     let retry = OnFailure::Retry {
         max_retries: 0,

@@ -586,8 +586,8 @@ pub fn read_into_append_table(
     broker: &Broker,
     name: &str,
     topic: &str,
-    key: topictable::ingest::ValueSpec,
-    value: topictable::ingest::ValueSpec,
+    key: topictable::ingest::KeyOrValueSpec,
+    value: topictable::ingest::KeyOrValueSpec,
 ) -> topictable::ingest::ConsumedTable {
     use topictable::ingest::{ConsumeSpec, InitialOffsets, StartAt, consume_to_table};
     let mut spec = ConsumeSpec::new(&broker.bootstrap(), topic, key, value);

@@ -23,7 +23,7 @@ use super::progress::Progress;
 use super::rebalance::removes_lost_partitions;
 use super::record_error::{ErrorCounts, ErrorCountsSnapshot, RateLimitedLog};
 use super::registry_hold::HeldPartitions;
-use super::spec::{ConsumeSpec, ConsumerMode, HeaderColumns, OnError, ValueSpec};
+use super::spec::{ConsumeSpec, ConsumerMode, HeaderColumns, KeyOrValueSpec, OnError};
 use super::start::{assign_initial, check_start};
 use crate::plugin_loader::{CreateError, PluginRegistry};
 
@@ -417,7 +417,7 @@ pub fn plan_source(
         table: name.to_string(),
         message,
     };
-    if spec.key == ValueSpec::Ignore && spec.value == ValueSpec::Ignore {
+    if spec.key == KeyOrValueSpec::Ignore && spec.value == KeyOrValueSpec::Ignore {
         return Err(config_error(
             "the key and the value are both ignored; read at least one".into(),
         ));
@@ -431,19 +431,20 @@ pub fn plan_source(
         [topic] => plugins.with_topic_default(format, config, topic),
         _ => config.clone(),
     };
-    let decoder = |side: Side, vs: &ValueSpec| -> Result<Option<Box<dyn Decoder>>, IngestError> {
-        match vs {
-            ValueSpec::Ignore => Ok(None),
-            ValueSpec::Codec { format, config } => plugins
-                .new_decoder(format, &codec_config(format, config), side)
-                .map(Some)
-                .map_err(|source| IngestError::Codec {
-                    table: name.to_string(),
-                    side,
-                    source,
-                }),
-        }
-    };
+    let decoder =
+        |side: Side, vs: &KeyOrValueSpec| -> Result<Option<Box<dyn Decoder>>, IngestError> {
+            match vs {
+                KeyOrValueSpec::Ignore => Ok(None),
+                KeyOrValueSpec::Codec { format, config } => plugins
+                    .new_decoder(format, &codec_config(format, config), side)
+                    .map(Some)
+                    .map_err(|source| IngestError::Codec {
+                        table: name.to_string(),
+                        side,
+                        source,
+                    }),
+            }
+        };
     let key_decoder = decoder(Side::Key, &spec.key)?;
     let value_decoder = decoder(Side::Value, &spec.value)?;
     SourcePlan::new(name, spec, key_decoder, value_decoder)
@@ -501,7 +502,12 @@ mod tests {
     use super::*;
 
     fn spec(mode: ConsumerMode, offsets: InitialOffsets, props: &[(&str, &str)]) -> ConsumeSpec {
-        let mut s = ConsumeSpec::new("b:9092", "t", ValueSpec::Ignore, ValueSpec::Ignore);
+        let mut s = ConsumeSpec::new(
+            "b:9092",
+            "t",
+            KeyOrValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
+        );
         s.mode = mode;
         s.offsets = offsets;
         s.properties

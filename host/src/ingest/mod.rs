@@ -36,7 +36,7 @@ pub use dead_letter::HEADER_PREFIX as DEAD_LETTER_HEADER_PREFIX;
 pub use progress::{LAGGING_AFTER, PartitionPosition, Progress};
 pub use record_error::{ErrorCountsSnapshot, ErrorReason, RecordError};
 pub use spec::{
-    ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets, OnError,
-    OnRevoke, Partitions, StandardColumns, StartAt, ValueSpec,
+    ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets,
+    KeyOrValueSpec, OnError, OnRevoke, Partitions, StandardColumns, StartAt,
 };
 pub use start::{StartMismatch, check_start};

@@ -82,9 +82,10 @@ pub enum ConsumerMode {
     Group,
 }
 
-/// How one side (key or value) of each message becomes columns.
+/// How one side (key or value) of each message becomes columns (Deephaven's
+/// `KeyOrValueSpec`: the same description serves keys and values).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub enum ValueSpec {
+pub enum KeyOrValueSpec {
     /// Not read.
     #[default]
     Ignore,
@@ -97,7 +98,7 @@ pub enum ValueSpec {
     },
 }
 
-impl ValueSpec {
+impl KeyOrValueSpec {
     /// Shorthand for a codec spec.
     pub fn codec(format: &str, config: Value) -> Self {
         Self::Codec {
@@ -231,9 +232,9 @@ pub struct ConsumeSpec {
     /// Assign or group.
     pub mode: ConsumerMode,
     /// The key's columns.
-    pub key: ValueSpec,
+    pub key: KeyOrValueSpec,
     /// The value's columns.
-    pub value: ValueSpec,
+    pub value: KeyOrValueSpec,
     /// Append, blink (the default) or ring(N).
     pub table_type: TableType,
     /// Standard columns.
@@ -264,7 +265,12 @@ pub enum OnRevoke {
 impl ConsumeSpec {
     /// A spec with Deephaven's defaults: all partitions, committed offsets,
     /// assign mode, blink table, standard columns, `on_error = fail`.
-    pub fn new(bootstrap_servers: &str, topic: &str, key: ValueSpec, value: ValueSpec) -> Self {
+    pub fn new(
+        bootstrap_servers: &str,
+        topic: &str,
+        key: KeyOrValueSpec,
+        value: KeyOrValueSpec,
+    ) -> Self {
         Self {
             properties: BTreeMap::from([(
                 "bootstrap.servers".to_string(),
@@ -291,7 +297,12 @@ mod tests {
 
     #[test]
     fn a_spec_is_a_blink_table_unless_told_otherwise() {
-        let spec = ConsumeSpec::new("b:9092", "t", ValueSpec::Ignore, ValueSpec::Ignore);
+        let spec = ConsumeSpec::new(
+            "b:9092",
+            "t",
+            KeyOrValueSpec::Ignore,
+            KeyOrValueSpec::Ignore,
+        );
         assert_eq!(spec.table_type, TableType::Blink);
     }
 }

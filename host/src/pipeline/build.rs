@@ -189,7 +189,7 @@ pub fn validate(
                     (topictable_sdk::Side::Key, &spec.key),
                     (topictable_sdk::Side::Value, &spec.value),
                 ] {
-                    if let crate::ingest::ValueSpec::Codec { format, config } = vs {
+                    if let crate::ingest::KeyOrValueSpec::Codec { format, config } = vs {
                         let config =
                             crate::publish::encoder_config(plugins, format, config, &spec.topic);
                         plugins

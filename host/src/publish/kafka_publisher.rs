@@ -32,7 +32,7 @@ use super::publish_error::{PublishError, RefusedRecord};
 use super::record_fields::RecordColumns;
 use super::sink_runner::{SinkError, TableSink};
 use super::slice_encoding::{EncodedSlice, RowEncoders};
-use crate::ingest::ValueSpec;
+use crate::ingest::KeyOrValueSpec;
 use crate::kafka_fatal::FatalErrorSlot;
 use crate::plugin_loader::PluginRegistry;
 
@@ -61,9 +61,9 @@ pub struct PublishSpec {
     /// Columns sent as headers: header name → column.
     pub header_columns: Vec<(String, String)>,
     /// The key's encoder spec.
-    pub key: ValueSpec,
+    pub key: KeyOrValueSpec,
     /// The value's encoder spec.
-    pub value: ValueSpec,
+    pub value: KeyOrValueSpec,
 }
 
 /// The producer properties the publisher sets before the spec's own, which
@@ -142,13 +142,13 @@ pub fn encoder_config(
 fn encoder(
     plugins: &PluginRegistry,
     side: Side,
-    spec: &ValueSpec,
+    spec: &KeyOrValueSpec,
     schema: &SchemaRef,
     topic: &TopicChoice,
 ) -> Result<Option<Box<dyn Encoder>>, String> {
     match spec {
-        ValueSpec::Ignore => Ok(None),
-        ValueSpec::Codec { format, config } => plugins
+        KeyOrValueSpec::Ignore => Ok(None),
+        KeyOrValueSpec::Codec { format, config } => plugins
             .new_encoder(
                 format,
                 &encoder_config(plugins, format, config, topic),
@@ -168,7 +168,7 @@ impl KafkaPublisher {
         schema: &SchemaRef,
         blink: bool,
     ) -> Result<Self, String> {
-        if spec.key == ValueSpec::Ignore && spec.value == ValueSpec::Ignore {
+        if spec.key == KeyOrValueSpec::Ignore && spec.value == KeyOrValueSpec::Ignore {
             return Err("the key and the value are both ignored; publish at least one".into());
         }
         let key = encoder(plugins, Side::Key, &spec.key, schema, &spec.topic)?;

@@ -257,7 +257,7 @@ mod tests {
     use rdkafka::message::Headers;
 
     use super::*;
-    use crate::ingest::ValueSpec;
+    use crate::ingest::KeyOrValueSpec;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -301,8 +301,8 @@ mod tests {
             partition_column: None,
             timestamp_column: None,
             header_columns: Vec::new(),
-            key: ValueSpec::Ignore,
-            value: ValueSpec::Ignore,
+            key: KeyOrValueSpec::Ignore,
+            value: KeyOrValueSpec::Ignore,
         }
     }
 
