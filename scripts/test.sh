@@ -35,7 +35,18 @@ if [ -z "${SKIP_LINT:-}" ]; then
     cargo fmt --all --check
     step "cargo clippy -D warnings"
     cargo clippy --workspace --all-targets --quiet -- -D warnings
+    step "cargo doc -D warnings (broken links, bad doc syntax)"
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 fi
+
+# The workspace declares the Rust version it is built with (rust-version in
+# Cargo.toml): this run is that build when the toolchain is that version.
+declared=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+actual=$(rustc --version | awk '{print $2}')
+case "$actual" in
+    "$declared" | "$declared".*) echo "rustc $actual: the declared rust-version $declared" ;;
+    *) echo "warning: rustc $actual is not the declared rust-version $declared; that version is not checked by this run" >&2 ;;
+esac
 
 step "build (every crate, plugin, fixture and the topictable binary)"
 cargo build --workspace --quiet

@@ -488,7 +488,7 @@ fn a_plugin_built_against_another_abi_is_refused_without_running_its_init() {
     let dir =
         common::plugin_dir_with(&["topictable_fixture_foreign_abi", "topictable_plugin_simple"]);
     let marker = dir.path().join("init-ran");
-    // SAFETY (test only): no other thread of this test binary reads this variable.
+    // SAFETY: (test only) no other thread of this test binary reads this variable.
     unsafe { std::env::set_var("TOPICTABLE_FIXTURE_INIT_MARKER", &marker) };
     let (registry, errors) = PluginRegistry::load_dir(dir.path());
     assert_eq!(errors.len(), 1, "{errors:?}");

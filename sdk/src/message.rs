@@ -347,7 +347,7 @@ impl MessageBatchBuilder {
     }
 
     /// Empties the builder but keeps its allocations (up to
-    /// [`RETAINED_BYTES`] a column), for reuse batch after batch.
+    /// `RETAINED_BYTES` a column), for reuse batch after batch.
     pub fn clear(&mut self) {
         let b = &mut self.batch;
         for col in [

@@ -101,12 +101,13 @@ impl TextBuf {
             .contains(&false)
             .then(|| NullBuffer::from(self.valid.as_slice()));
         // SAFETY: offsets start at 0, never decrease and end at `data.len()`
-        // (checked above to fit i32), and every value between two offsets was
-        // appended whole from a `&str`, so each slice is valid UTF-8.
-        let array = unsafe {
-            let offsets = OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets));
-            StringArray::new_unchecked(offsets, Buffer::from_vec(self.data), nulls)
-        };
+        // (checked above to fit i32).
+        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)) };
+        // SAFETY: the offsets are valid for `data` (above), and every value
+        // between two offsets was appended whole from a `&str`, so each slice
+        // is valid UTF-8.
+        let array =
+            unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(self.data), nulls) };
         Ok(array)
     }
 }

@@ -180,7 +180,7 @@ impl Engine {
     /// Starts a background thread running a cycle every `period`.
     ///
     /// A writer that finds its table's buffer full asks for a cycle at once
-    /// (see [`CycleWake`]): waiting out the period then would only stall it.
+    /// (see `CycleWake`): waiting out the period then would only stall it.
     pub fn start_with_period(&self, period: Duration) -> CycleThread {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = self.clone();

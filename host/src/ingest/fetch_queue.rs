@@ -86,12 +86,11 @@ impl FetchQueue {
             return false;
         }
         // SAFETY: both queues are live; forwarding keeps its own reference to
-        // our queue, and the partition queue reference we were given is
-        // released right after (the forwarding stays in place).
-        unsafe {
-            rd::rd_kafka_queue_forward(partition_queue, self.queue.as_ptr());
-            rd::rd_kafka_queue_destroy(partition_queue);
-        }
+        // our queue.
+        unsafe { rd::rd_kafka_queue_forward(partition_queue, self.queue.as_ptr()) };
+        // SAFETY: the partition queue reference we were given is ours to
+        // release, once, and is not used again (the forwarding stays in place).
+        unsafe { rd::rd_kafka_queue_destroy(partition_queue) };
         true
     }
 
@@ -126,9 +125,11 @@ impl FetchQueue {
             // destroyed until `release`, which cannot run during this call.
             let m = unsafe { &*raw };
             if m.rkt.cast_const() != last_topic.0 {
-                // SAFETY: `m.rkt` is the message's live topic handle; its
-                // name is a NUL-terminated string owned by librdkafka.
-                let name = unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(m.rkt)) };
+                // SAFETY: `m.rkt` is the message's live topic handle.
+                let name = unsafe { rd::rd_kafka_topic_name(m.rkt) };
+                // SAFETY: a topic's name is a NUL-terminated string owned by
+                // librdkafka for as long as the handle lives.
+                let name = unsafe { CStr::from_ptr(name) };
                 *last_topic = (m.rkt.cast_const(), name.to_string_lossy().into_owned());
             }
             let mut kind = rd::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
@@ -192,15 +193,14 @@ impl FetchedMessage<'_> {
             if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
                 break;
             }
-            // SAFETY: header names are NUL-terminated and values are
-            // pointer + size, both owned by the message's headers.
-            let (name, value) = unsafe {
-                (
-                    CStr::from_ptr(name).to_str().unwrap_or_default(),
-                    (!value.is_null())
-                        .then(|| std::slice::from_raw_parts(value as *const u8, size)),
-                )
-            };
+            // SAFETY: header names are NUL-terminated strings owned by the
+            // message's headers.
+            let name = unsafe { CStr::from_ptr(name) }.to_str().unwrap_or_default();
+            let value = (!value.is_null()).then(|| {
+                // SAFETY: a header value is `size` bytes at `value`, owned by
+                // the message's headers.
+                unsafe { std::slice::from_raw_parts(value as *const u8, size) }
+            });
             out.push((name, value));
         }
         out

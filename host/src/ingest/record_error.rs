@@ -116,7 +116,7 @@ impl ErrorReason {
     }
 }
 
-/// A copy of [`ErrorCounts`] at one moment.
+/// A copy of the table's error counts (`ErrorCounts`) at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ErrorCountsSnapshot {
     /// Records that could not be decoded (whatever the policy did with them).

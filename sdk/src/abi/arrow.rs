@@ -84,6 +84,8 @@ unsafe extern "C" fn release_counted_array(array: *mut RawArrowArray) {
         // because we null `release` afterwards (the spec's "released" mark).
         let array = unsafe { &mut *array };
         assert!(!array.private_data.is_null(), "Arrow array released twice");
+        // SAFETY: private_data is the Box leaked in counted_array, not yet
+        // taken back (checked just above).
         let inner = unsafe { Box::from_raw(array.private_data.cast::<FFI_ArrowArray>()) };
         drop(inner);
         array.private_data = ptr::null_mut();
@@ -123,6 +125,8 @@ unsafe extern "C" fn release_counted_schema(schema: *mut RawArrowSchema) {
             !schema.private_data.is_null(),
             "Arrow schema released twice"
         );
+        // SAFETY: private_data is the Box leaked in counted_array, not yet
+        // taken back (checked just above).
         drop(unsafe { Box::from_raw(schema.private_data.cast::<FFI_ArrowSchema>()) });
         schema.private_data = ptr::null_mut();
         schema.release = None;

@@ -99,50 +99,64 @@ pub(super) fn export_batch(batch: RecordBatch) -> RawArrowArray {
     let export = base.cast::<BatchExport>();
     let mut relaid_buffers = Vec::new();
     let mut references = 1;
-    // SAFETY: `base` is a fresh allocation of `layout`, whose parts at
-    // children_at and pointers_at are aligned for and sized to n_children
-    // children and pointers; each slot is written once before anything reads
-    // it. (Should arrow-rs's export panic half-way, the allocation leaks; it
-    // is never freed half-initialised.)
-    let (children, root_buffers) = unsafe {
-        let children = base.add(children_at).cast::<ExportedChild>();
-        let pointers = base.add(pointers_at).cast::<*mut RawArrowArray>();
-        for (index, column) in batch.columns().iter().enumerate() {
-            let child = children.add(index);
-            let (array, buffers) = match lean_column(column.as_ref(), &mut relaid_buffers) {
-                Some(lean) => {
-                    references += 1;
-                    let array = RawArrowArray {
-                        length: lean.length as i64,
-                        null_count: lean.null_count as i64,
-                        offset: lean.offset as i64,
-                        n_buffers: lean.n_buffers as i64,
-                        n_children: 0,
-                        buffers: (&raw mut (*child).buffers).cast(),
-                        children: ptr::null_mut(),
-                        dictionary: ptr::null_mut(),
-                        release: Some(release_lean_child),
-                        private_data: export.cast(),
-                    };
-                    (array, lean.buffers)
-                }
-                None => (
-                    RawArrowArray::from_ffi(FFI_ArrowArray::new(&column.to_data())),
-                    [ptr::null(); 3],
-                ),
-            };
-            child.write(ExportedChild { array, buffers });
-            pointers.add(index).write(&raw mut (*child).array);
-        }
+    // `base` is a fresh allocation of `layout`, whose parts at children_at
+    // and pointers_at are aligned for and sized to n_children children and
+    // pointers; each slot is written once before anything reads it. (Should
+    // arrow-rs's export panic half-way, the allocation leaks; it is never
+    // freed half-initialised.)
+    // SAFETY: children_at is inside the allocation (see above).
+    let children = unsafe { base.add(children_at) }.cast::<ExportedChild>();
+    // SAFETY: pointers_at is inside the allocation (see above).
+    let pointers = unsafe { base.add(pointers_at) }.cast::<*mut RawArrowArray>();
+    for (index, column) in batch.columns().iter().enumerate() {
+        // SAFETY: index < n_children: the slot is inside the children part.
+        let child = unsafe { children.add(index) };
+        let (array, buffers) = match lean_column(column.as_ref(), &mut relaid_buffers) {
+            Some(lean) => {
+                references += 1;
+                // SAFETY: only the address of the child's buffers is taken.
+                let child_buffers = unsafe { &raw mut (*child).buffers };
+                let array = RawArrowArray {
+                    length: lean.length as i64,
+                    null_count: lean.null_count as i64,
+                    offset: lean.offset as i64,
+                    n_buffers: lean.n_buffers as i64,
+                    n_children: 0,
+                    buffers: child_buffers.cast(),
+                    children: ptr::null_mut(),
+                    dictionary: ptr::null_mut(),
+                    release: Some(release_lean_child),
+                    private_data: export.cast(),
+                };
+                (array, lean.buffers)
+            }
+            None => (
+                RawArrowArray::from_ffi(FFI_ArrowArray::new(&column.to_data())),
+                [ptr::null(); 3],
+            ),
+        };
+        // SAFETY: the slot is in bounds and aligned, and written only here.
+        unsafe { child.write(ExportedChild { array, buffers }) };
+        // SAFETY: only the address of the child's array is taken.
+        let child_array = unsafe { &raw mut (*child).array };
+        // SAFETY: index < n_children: the slot is inside the pointers part.
+        let slot = unsafe { pointers.add(index) };
+        // SAFETY: the slot is in bounds and aligned, and written only here.
+        unsafe { slot.write(child_array) };
+    }
+    // SAFETY: `export` is the allocation's start, aligned for the head, which
+    // is written only here.
+    unsafe {
         export.write(BatchExport {
             references: AtomicUsize::new(references),
             n_children,
             batch,
             relaid_buffers,
             root_buffers: [ptr::null()],
-        });
-        (pointers, (&raw mut (*export).root_buffers).cast())
+        })
     };
+    // SAFETY: only the address of the head's root buffers is taken.
+    let root_buffers = unsafe { &raw mut (*export).root_buffers }.cast();
     bump(Counter::ArrayExported);
     RawArrowArray {
         length: rows as i64,
@@ -151,7 +165,7 @@ pub(super) fn export_batch(batch: RecordBatch) -> RawArrowArray {
         n_buffers: 1,
         n_children: n_children as i64,
         buffers: root_buffers,
-        children,
+        children: pointers,
         dictionary: ptr::null_mut(),
         release: Some(release_batch_root),
         private_data: export.cast(),
@@ -171,15 +185,15 @@ unsafe fn drop_reference(export: *mut BatchExport) {
     }
     // Every other holder's use of the export happens before this free.
     fence(Ordering::Acquire);
-    // SAFETY: that was the last reference, so nothing can reach the export
-    // any more: its head is dropped and the allocation (of the layout
-    // export_batch used) freed exactly once. The children need no drop: each
-    // was released (or moved out) before its reference went.
-    unsafe {
-        let (layout, _, _) = BatchExport::layout((*export).n_children);
-        ptr::drop_in_place(export);
-        dealloc(export.cast(), layout);
-    }
+    // That was the last reference, so nothing can reach the export any more.
+    // SAFETY: the head is still initialised (it is dropped just below).
+    let n_children = unsafe { (*export).n_children };
+    let (layout, _, _) = BatchExport::layout(n_children);
+    // SAFETY: the head is dropped exactly once, here. The children need no
+    // drop: each was released (or moved out) before its reference went.
+    unsafe { ptr::drop_in_place(export) };
+    // SAFETY: the allocation export_batch made with this layout, freed once.
+    unsafe { dealloc(export.cast(), layout) };
 }
 
 unsafe extern "C" fn release_batch_root(array: *mut RawArrowArray) {
@@ -193,14 +207,19 @@ unsafe extern "C" fn release_batch_root(array: *mut RawArrowArray) {
         let export = root.private_data.cast::<BatchExport>();
         assert!(!export.is_null(), "Arrow batch released twice");
         for index in 0..root.n_children as usize {
-            // SAFETY: `children` points to `n_children` pointers into the
-            // export, which the root's reference keeps alive. A child the
-            // consumer moved out has a null release here and is skipped.
-            unsafe {
-                let child = root.children.add(index).read();
-                if let Some(release) = (*child).release {
-                    release(child);
-                }
+            // `children` points to `n_children` pointers into the export,
+            // which the root's reference keeps alive.
+            // SAFETY: index < n_children: the slot is in bounds.
+            let slot = unsafe { root.children.add(index) };
+            // SAFETY: the slot was written by export_batch.
+            let child = unsafe { slot.read() };
+            // SAFETY: the child lives in the export, which is alive.
+            let release = unsafe { (*child).release };
+            // A child the consumer moved out has a null release and is skipped.
+            if let Some(release) = release {
+                // SAFETY: the child's own release, called once on it (it
+                // nulls its release).
+                unsafe { release(child) };
             }
         }
         root.release = None;

@@ -143,7 +143,9 @@ pub(super) fn import_batch(
     for (index, field) in fields.iter().enumerate() {
         // SAFETY: `children` holds `n_children` pointers (checked equal to the
         // field count above), kept alive by the root in `owner`.
-        let child = unsafe { children.add(index).read() };
+        let slot = unsafe { children.add(index) };
+        // SAFETY: the slot is in bounds and initialised (as above).
+        let child = unsafe { slot.read() };
         let column = ForeignColumn {
             index,
             data_type: field.data_type(),
@@ -263,12 +265,10 @@ impl ForeignColumn<'_> {
         let shape = check_shape(unsafe { &*child }, self.data_type, 0);
         shape.map_err(|problem| self.malformed(problem))?;
         // SAFETY: the caller's contract; the copy takes over the child's
-        // release, and the original is marked released, as a move requires.
-        let moved = unsafe {
-            let moved = ptr::read(child);
-            (*child).release = None;
-            moved
-        };
+        // release ...
+        let moved = unsafe { ptr::read(child) };
+        // SAFETY: ... and the original is marked released, as a move requires.
+        unsafe { (*child).release = None };
         // SAFETY: an unreleased C Data Interface array whose lengths,
         // offsets, buffer and child counts fit the schema's type (checked
         // above), so arrow-rs's import reads only inside its buffers.
@@ -328,9 +328,10 @@ impl ForeignColumn<'_> {
     unsafe fn bits(&self, bitmap: *const c_void, span: Span) -> BooleanBuffer {
         let first_byte = span.offset / 8;
         let end_byte = bit_util::ceil(span.offset + span.length, 8);
+        // SAFETY: the caller's contract: first_byte is inside the bitmap.
+        let from = unsafe { bitmap.cast::<u8>().add(first_byte) };
         // SAFETY: the caller's contract covers bytes [first_byte, end_byte).
-        let bytes =
-            unsafe { self.share(bitmap.cast::<u8>().add(first_byte), end_byte - first_byte) };
+        let bytes = unsafe { self.share(from, end_byte - first_byte) };
         BooleanBuffer::new(bytes, span.offset % 8, span.length)
     }
 
@@ -389,22 +390,27 @@ impl ForeignColumn<'_> {
             // read the last offset through the misaligned pointer.
             let mut copy = Vec::<T>::with_capacity(count);
             // SAFETY: the buffer holds `first + count` elements of T (as
-            // below), read as bytes, which need no alignment, into the
-            // copy's `count` elements of capacity; any bytes are a valid T
-            // (ArrowNativeType is plain old data).
+            // below), so element `first` is inside it.
+            let from = unsafe { start.add(first) };
+            // SAFETY: `count` elements from there, read as bytes, which need
+            // no alignment, into the copy's `count` elements of capacity.
             unsafe {
                 ptr::copy_nonoverlapping(
-                    start.add(first).cast::<u8>(),
+                    from.cast::<u8>(),
                     copy.as_mut_ptr().cast::<u8>(),
                     count * size_of::<T>(),
-                );
-                copy.set_len(count);
-            }
+                )
+            };
+            // SAFETY: all `count` elements were just written; any bytes are a
+            // valid T (ArrowNativeType is plain old data).
+            unsafe { copy.set_len(count) };
             return Ok(ScalarBuffer::from(copy));
         }
         // SAFETY: the C Data Interface makes this buffer hold at least
         // `first + count` elements of T (a size that fits in isize, checked).
-        let buffer = unsafe { self.share(start.add(first).cast(), count * size_of::<T>()) };
+        let from = unsafe { start.add(first) };
+        // SAFETY: `count` elements of T from there are inside the buffer (above).
+        let buffer = unsafe { self.share(from.cast(), count * size_of::<T>()) };
         Ok(ScalarBuffer::from(buffer))
     }
 
@@ -475,15 +481,11 @@ impl ForeignColumn<'_> {
         // SAFETY: the values buffer holds at least as many bytes as the last
         // offset (the C Data Interface's definition of its size).
         let values = unsafe { self.share(data.cast(), last) };
-        // SAFETY: offsets checked above (non-negative, ascending, within the
-        // values); UTF-8 validity of Utf8 data is trusted (see module docs).
-        let array = unsafe {
-            GenericByteArray::<T>::new_unchecked(
-                OffsetBuffer::new_unchecked(offsets),
-                values,
-                nulls,
-            )
-        };
+        // SAFETY: offsets checked above (non-negative, ascending).
+        let offsets = unsafe { OffsetBuffer::new_unchecked(offsets) };
+        // SAFETY: the offsets are within the values (checked above); UTF-8
+        // validity of Utf8 data is trusted (see module docs).
+        let array = unsafe { GenericByteArray::<T>::new_unchecked(offsets, values, nulls) };
         Ok(Some(Arc::new(array)))
     }
 
@@ -620,7 +622,9 @@ fn check_shape(array: &RawArrowArray, data_type: &DataType, depth: usize) -> Res
     for (i, child_type) in children.into_iter().enumerate() {
         // SAFETY: `children` holds `n_children` pointers (checked above),
         // kept alive by the array that holds them.
-        let child = unsafe { array.children.add(i).read() };
+        let slot = unsafe { array.children.add(i) };
+        // SAFETY: the slot is in bounds and initialised (as above).
+        let child = unsafe { slot.read() };
         if child.is_null() {
             return Err(format!("child {i} of {data_type} is null"));
         }

@@ -73,7 +73,9 @@ impl RawArrowArray {
         debug_assert!(index < self.n_buffers as usize && !self.buffers.is_null());
         // SAFETY: the C Data Interface makes `buffers` point to `n_buffers`
         // pointers, and the caller checked the index against it.
-        unsafe { self.buffers.add(index).read() }
+        let slot = unsafe { self.buffers.add(index) };
+        // SAFETY: the slot is in bounds and initialised (as above).
+        unsafe { slot.read() }
     }
 }
 

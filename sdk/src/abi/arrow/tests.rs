@@ -355,7 +355,11 @@ fn empty_batches_round_trip() {
 fn child_of(exported: &mut FfiArrowArray, index: usize) -> &mut RawArrowArray {
     let root = RawArrowArray::view(&exported.array);
     // SAFETY: test only: an unreleased lean export, `index` < n_children.
-    unsafe { &mut **root.children.add(index) }
+    let slot = unsafe { root.children.add(index) };
+    // SAFETY: test only: the slot holds the child's pointer ...
+    let child = unsafe { *slot };
+    // SAFETY: ... to the unreleased child, which the export keeps alive.
+    unsafe { &mut *child }
 }
 
 #[test]
@@ -384,14 +388,11 @@ fn malformed_columns_are_refused_and_still_released() {
         // The import error for a string column with these (unchecked) offsets.
         let import_offsets = |offsets: Vec<i32>| {
             let len = *offsets.last().expect("offsets") as usize;
+            // SAFETY: test only: these offsets are never read, only exported.
+            let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
             // SAFETY: test only: this array is never read, only exported.
-            let bad = unsafe {
-                StringArray::new_unchecked(
-                    OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
-                    Buffer::from(vec![b'a'; len]),
-                    None,
-                )
-            };
+            let bad =
+                unsafe { StringArray::new_unchecked(offsets, Buffer::from(vec![b'a'; len]), None) };
             let bad = batch_of(vec![("s".into(), Arc::new(bad))]);
             FfiArrowArray::export_batch(bad.clone())
                 .import_batch(&bad.schema())
@@ -488,9 +489,11 @@ fn the_arrow_rs_paths_check_children_and_offsets_too() {
         let one = batch_of(vec![("s".into(), column(&DataType::Utf8, &cells(5)))]);
         let mut exported = FfiArrowArray::export_batch(one.clone());
         let child = child_of(&mut exported, 0);
-        // SAFETY: test only: buffer 1 of our own export, pointed at `raw`
-        // (one byte in, so misaligned), which outlives the import.
-        unsafe { *child.buffers.add(1).cast_mut() = raw[1..].as_ptr().cast() };
+        // SAFETY: test only: buffer 1 of our own export ...
+        let slot = unsafe { child.buffers.add(1) }.cast_mut();
+        // SAFETY: ... pointed at `raw` (one byte in, so misaligned), which
+        // outlives the import.
+        unsafe { *slot = raw[1..].as_ptr().cast() };
         child.null_count = 0;
         let error = exported
             .import_batch(&one.schema())
@@ -518,8 +521,10 @@ fn a_fixed_size_list_child_too_short_for_its_offset_is_refused() {
         let column = child_of(&mut exported, 0);
         column.offset = 1;
         column.length = 1;
-        // SAFETY: test only: the column's one child, unreleased.
-        unsafe { (**column.children).length = 2 };
+        // SAFETY: test only: the column's one child pointer ...
+        let grandchild = unsafe { *column.children };
+        // SAFETY: ... to an unreleased child.
+        unsafe { (*grandchild).length = 2 };
         let error = exported
             .import_batch(&batch.schema())
             .unwrap_err()
@@ -541,11 +546,14 @@ fn misaligned_columns_are_copied_into_aligned_buffers() {
         // buffer, but no longer aligned for i64.
         let child = child_of(&mut exported, 0);
         child.length = 9;
-        // SAFETY: test only: buffer 1 of our own export, moved by one byte.
-        unsafe {
-            let values = child.buffers.add(1).cast_mut();
-            *values = values.read().cast::<u8>().add(1).cast();
-        }
+        // SAFETY: test only: buffer 1 of our own export ...
+        let slot = unsafe { child.buffers.add(1) }.cast_mut();
+        // SAFETY: ... holds the values' pointer ...
+        let pointer = unsafe { slot.read() }.cast::<u8>();
+        // SAFETY: ... which, moved by one byte, is still inside the buffer.
+        let moved = unsafe { pointer.add(1) };
+        // SAFETY: test only: the slot of buffer 1 (above).
+        unsafe { *slot = moved.cast() };
         child_of(&mut exported, 1).length = 9;
         // SAFETY: test only: the root is ours and unreleased.
         unsafe { (*ptr::from_mut(&mut exported.array).cast::<RawArrowArray>()).length = 9 };
