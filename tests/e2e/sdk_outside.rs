@@ -103,6 +103,51 @@ fn the_sdk_tutorial_builds_outside_the_workspace_and_decodes_a_topic() {
         "{described}"
     );
 
+    // Tried on sample messages without Kafka: rows, and refusals by line.
+    let samples = author.path().join("samples.txt");
+    std::fs::write(&samples, "Symbol=AAPL,Price=135.6\nbad\nSymbol=MSFT\n").unwrap();
+    let config = r#"{"columns": ["Symbol", "Price"]}"#;
+    let samples_arg = samples.to_str().unwrap();
+    let (code, table, stderr) =
+        topictable(&["decode", "--format", "kv", "--config", config, samples_arg]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a refused message: exit 1\n{table}\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{samples_arg}: line 2: `bad` is not name=value"))
+            && stderr.contains("3 messages, 3 rows, 1 not decoded"),
+        "{stderr}"
+    );
+    assert!(table.contains("| AAPL   | 135.6 |"), "{table}");
+    std::fs::write(&samples, "Symbol=AAPL,Price=135.6\nSymbol=MSFT\n").unwrap();
+    let (code, jsonl, stderr) = topictable(&[
+        "decode",
+        "--format",
+        "kv",
+        "--config",
+        config,
+        "--output",
+        "jsonl",
+        samples_arg,
+    ]);
+    assert_eq!(code, Some(0), "{jsonl}\n{stderr}");
+    assert_eq!(
+        jsonl,
+        "{\"Symbol\":\"AAPL\",\"Price\":\"135.6\"}\n{\"Symbol\":\"MSFT\"}\n"
+    );
+    let (code, _, stderr) = topictable(&[
+        "decode",
+        "--format",
+        "kv",
+        "--config",
+        r#"{"colums": []}"#,
+        samples_arg,
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("did you mean `columns`"), "{stderr}");
+
     // The README's pipeline, with a bad record skipped.
     let broker = Broker::start();
     broker.create_topic("quotes.kv", 1);

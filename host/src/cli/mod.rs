@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod decode;
 mod demo;
 mod output;
 mod plugins;
@@ -53,9 +54,13 @@ enum Command {
     /// Run SQL over the live tables of a running host (serve, or run/demo
     /// with --http) and print the answer.
     Query(query::QueryArgs),
-    /// List, inspect and check the codec and sink plugins.
+    /// List the codec and sink plugins and describe their config keys.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Decode sample messages from a file (one per line, or length-prefixed)
+    /// with a codec plugin, without Kafka: prints the rows and, by line, the
+    /// messages it refuses. Exit code 1 when any message was refused.
+    Decode(decode::DecodeArgs),
 }
 
 impl Cli {
@@ -100,6 +105,7 @@ pub fn run() -> ExitCode {
         Command::Validate { pipeline } => run::validate(&pipeline, &registry),
         Command::Demo(args) => demo::demo(args, &registry),
         Command::Serve(args) => serve::serve(args, &registry),
+        Command::Decode(args) => decode::decode(args, &registry),
         Command::Plugins(_) | Command::Registry(_) | Command::Query(_) => {
             unreachable!("handled above")
         }
