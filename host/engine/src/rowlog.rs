@@ -311,6 +311,62 @@ impl RowLog {
     }
 }
 
+/// The result table of a keyed operator (`agg_by`, `last_by`, `first_by`):
+/// one row per group, the group's slot being its row key, with the version
+/// readers see.
+pub(crate) struct KeyedRows {
+    log: RowLog,
+    version: RowLogVersion,
+}
+
+impl KeyedRows {
+    /// An empty result of `schema`.
+    pub(crate) fn new(schema: SchemaRef) -> Self {
+        let log = RowLog::new(schema);
+        let version = log.version();
+        Self { log, version }
+    }
+
+    /// The rows after the last [`KeyedRows::commit`].
+    pub(crate) fn version(&self) -> crate::version::VersionRef {
+        std::sync::Arc::new(self.version.clone())
+    }
+
+    /// Writes one cycle's result: `added` and `modified` rows at their slots,
+    /// `removed` slots emptied. Returns the cycle's update, whose removed
+    /// rows and modified rows' earlier values are read before the write.
+    pub(crate) fn commit(
+        &mut self,
+        cycle: u64,
+        (add_slots, added): (&[u32], RecordBatch),
+        (mod_slots, modified): (&[u32], RecordBatch),
+        rem_slots: &[u32],
+    ) -> Result<crate::update::Update, ArrowError> {
+        let prev = self.log.version();
+        let modified_prev = prev.rows(&slot_keys(mod_slots))?;
+        let removed = prev.rows(&slot_keys(rem_slots))?;
+        self.log.set(add_slots, added.clone())?;
+        self.log.set(mod_slots, modified.clone())?;
+        self.log.remove(rem_slots)?;
+        self.version = self.log.version();
+        Ok(crate::update::Update {
+            cycle,
+            added,
+            added_keys: slot_keys(add_slots),
+            removed,
+            removed_keys: slot_keys(rem_slots),
+            modified,
+            modified_prev,
+            modified_keys: slot_keys(mod_slots),
+        })
+    }
+}
+
+/// Row keys of slots.
+fn slot_keys(slots: &[u32]) -> Vec<RowKey> {
+    slots.iter().map(|&s| RowKey::from(s)).collect()
+}
+
 /// Published view of a [`RowLog`]; row keys are slot numbers.
 #[derive(Clone)]
 pub(crate) struct RowLogVersion {

@@ -15,14 +15,14 @@ use super::aggregators::{
     Accumulator, Count, FirstLast, MinMax, Numeric, NumericKind, is_float, is_int,
 };
 use super::spec::{parse_pair, strings};
-use super::{Input, Operator};
+use super::{Input, Operator, on_input_update};
 use crate::engine::NodeSpec;
 use crate::error::{EngineError, Result};
 use crate::keys::{Gid, GroupMap, KeyCodec, column_index};
-use crate::rowlog::{RowLog, RowLogVersion};
+use crate::rowlog::KeyedRows;
 use crate::table::handle::{ParentInfo, Table};
 use crate::update::{RowKey, Update};
-use crate::version::{Version, VersionRef};
+use crate::version::VersionRef;
 
 /// The aggregation functions of [`Table::agg_by`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,8 +294,7 @@ impl Table {
                 sets: Vec::new(),
                 touched_flag: Vec::new(),
                 schema: schema.clone(),
-                log: RowLog::new(schema.clone()),
-                version: RowLog::new(schema.clone()).version(),
+                result: KeyedRows::new(schema.clone()),
             };
             if op.codec.is_empty() {
                 op.groups.intern(&[]);
@@ -330,8 +329,8 @@ struct AggOp {
     /// Scratch: groups touched this cycle (reset after each use).
     touched_flag: Vec<bool>,
     schema: SchemaRef,
-    log: RowLog,
-    version: RowLogVersion,
+    /// One row per group, by the group's id.
+    result: KeyedRows,
 }
 
 impl AggOp {
@@ -520,43 +519,20 @@ impl AggOp {
             }
             self.present[g as usize] = now;
         }
-        let err = |e| EngineError::arrow(&self.name, e);
         let added = self.output(&add_g)?;
         let modified = self.output(&mod_g)?;
-        let prev = self.log.version();
-        let modified_prev = prev.rows(&keys(&mod_g)).map_err(err)?;
-        let removed = prev.rows(&keys(&rem_g)).map_err(err)?;
-        self.log.set(&add_g, added.clone()).map_err(err)?;
-        self.log.set(&mod_g, modified.clone()).map_err(err)?;
-        self.log.remove(&rem_g).map_err(err)?;
-        self.version = self.log.version();
-        Ok(Update {
-            cycle,
-            added,
-            added_keys: keys(&add_g),
-            removed,
-            removed_keys: keys(&rem_g),
-            modified,
-            modified_prev,
-            modified_keys: keys(&mod_g),
-        })
+        self.result
+            .commit(cycle, (&add_g, added), (&mod_g, modified), &rem_g)
+            .map_err(|e| EngineError::arrow(&self.name, e))
     }
-}
-
-fn keys(g: &[Gid]) -> Vec<RowKey> {
-    g.iter().map(|&g| g as RowKey).collect()
 }
 
 impl Operator for AggOp {
     fn process(&mut self, _cycle: u64, inputs: &[Input<'_>]) -> Result<Option<Update>> {
-        let input = &inputs[0];
-        match input.update {
-            Some(u) => self.apply(u, input.version).map(Some),
-            None => Ok(None),
-        }
+        on_input_update(inputs, |u, parent| self.apply(u, parent))
     }
 
     fn version(&self) -> VersionRef {
-        Arc::new(self.version.clone())
+        self.result.version()
     }
 }

@@ -13,14 +13,14 @@ use arrow_schema::{Schema, SchemaRef};
 
 use super::spec::strings;
 use super::view::project;
-use super::{Input, Operator};
+use super::{Input, Operator, on_input_update};
 use crate::engine::NodeSpec;
 use crate::error::{EngineError, Result};
 use crate::keys::{Gid, GroupMap, KeyCodec};
-use crate::rowlog::{RowLog, RowLogVersion};
+use crate::rowlog::KeyedRows;
 use crate::table::handle::Table;
 use crate::update::{RowKey, Update};
-use crate::version::{Version, VersionRef};
+use crate::version::VersionRef;
 
 /// Which row of each key to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,8 +78,7 @@ impl Table {
                 schema: schema.clone(),
                 sets: Vec::new(),
                 winner: Vec::new(),
-                log: RowLog::new(schema.clone()),
-                version: RowLog::new(schema.clone()).version(),
+                result: KeyedRows::new(schema.clone()),
                 scratch_flag: Vec::new(),
                 scratch_pick: Vec::new(),
             };
@@ -110,8 +109,8 @@ struct ByOp {
     sets: Vec<BTreeSet<RowKey>>,
     /// Input row currently shown per group.
     winner: Vec<Option<RowKey>>,
-    log: RowLog,
-    version: RowLogVersion,
+    /// One row per group, by the group's id.
+    result: KeyedRows,
     /// Scratch, all `false` between cycles: groups touched this cycle.
     scratch_flag: Vec<bool>,
     /// Scratch, all `None` between cycles: the row picked per group.
@@ -286,40 +285,18 @@ impl ByOp {
         };
         let added = take(&add_src)?;
         let modified = take(&mod_src)?;
-        let prev = self.log.version();
-        let modified_prev = prev.rows(&keys(&mod_g)).map_err(err)?;
-        let removed = prev.rows(&keys(&rem_g)).map_err(err)?;
-        self.log.set(&add_g, added.clone()).map_err(err)?;
-        self.log.set(&mod_g, modified.clone()).map_err(err)?;
-        self.log.remove(&rem_g).map_err(err)?;
-        self.version = self.log.version();
-        Ok(Update {
-            cycle,
-            added,
-            added_keys: keys(&add_g),
-            removed,
-            removed_keys: keys(&rem_g),
-            modified,
-            modified_prev,
-            modified_keys: keys(&mod_g),
-        })
+        self.result
+            .commit(cycle, (&add_g, added), (&mod_g, modified), &rem_g)
+            .map_err(err)
     }
-}
-
-fn keys(g: &[Gid]) -> Vec<RowKey> {
-    g.iter().map(|&g| g as RowKey).collect()
 }
 
 impl Operator for ByOp {
     fn process(&mut self, _cycle: u64, inputs: &[Input<'_>]) -> Result<Option<Update>> {
-        let input = &inputs[0];
-        match input.update {
-            Some(u) => self.apply(u, input.version).map(Some),
-            None => Ok(None),
-        }
+        on_input_update(inputs, |u, parent| self.apply(u, parent))
     }
 
     fn version(&self) -> VersionRef {
-        Arc::new(self.version.clone())
+        self.result.version()
     }
 }

@@ -21,6 +21,16 @@ pub(crate) struct Input<'a> {
     pub version: &'a VersionRef,
 }
 
+/// `process` of a one-input operator that acts only when its input changed:
+/// `apply` on the input's update and version.
+pub(crate) fn on_input_update(
+    inputs: &[Input<'_>],
+    apply: impl FnOnce(&Update, &VersionRef) -> Result<Update>,
+) -> Result<Option<Update>> {
+    let input = &inputs[0];
+    input.update.map(|u| apply(u, input.version)).transpose()
+}
+
 /// A node's behaviour: turns its parents' updates into its own.
 pub(crate) trait Operator: Send {
     /// Applies this cycle's parent updates; returns this table's update.
