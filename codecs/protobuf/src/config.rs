@@ -5,6 +5,8 @@ use serde_json::{Map, Value, json};
 use topictable_schema_registry::{RegistryClient, RegistrySettings, Version};
 use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
 
+use crate::options::{EnumsAs, PlanOptions, TimeUnitConfig};
+
 /// How messages are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -14,28 +16,6 @@ pub enum Protocol {
     Confluent,
     /// The bare message; descriptor and message type come from config.
     Raw,
-}
-
-/// How enum values become cells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnumsAs {
-    /// The value's name (`Utf8`); an unknown number becomes its decimal text.
-    #[default]
-    String,
-    /// The value's number (`Int32`).
-    Int,
-}
-
-/// Unit of `google.protobuf.Timestamp` and `Duration` columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeUnitConfig {
-    /// Nanoseconds (exact).
-    #[default]
-    Ns,
-    /// Milliseconds (sub-millisecond nanos are truncated).
-    Ms,
 }
 
 /// A list of strings given as one string or a list.
@@ -237,8 +217,8 @@ impl ProtobufConfig {
     }
 
     /// Options for planning columns.
-    pub fn plan_options(&self) -> crate::plan::PlanOptions {
-        crate::plan::PlanOptions {
+    pub fn plan_options(&self) -> PlanOptions {
+        PlanOptions {
             separator: self.separator.clone().unwrap_or_else(|| "_".into()),
             include: self
                 .include

@@ -17,7 +17,8 @@ use topictable_sdk::{Decoded, Decoder, MessageBatch, PluginError, RowError, Side
 use crate::columns::{Columns, PAST_2_GIB};
 use crate::config::{ProtobufConfig, Protocol};
 use crate::descriptors::{self, Compiled};
-use crate::plan::{Builder, Plan, PlanOptions, bind};
+use crate::options::PlanOptions;
+use crate::plan::{Builder, Plan, bind};
 use crate::wire::{null_cell, read_row};
 
 /// How long a registry failure for one schema id is reused before asking again.

@@ -33,12 +33,14 @@ mod config;
 mod decode;
 pub mod descriptors;
 mod encode;
+mod options;
 mod plan;
 mod wire;
 
-pub use config::{EnumsAs, ProtobufConfig, Protocol, TimeUnitConfig};
+pub use config::{ProtobufConfig, Protocol};
 pub use decode::ProtobufDecoder;
 pub use encode::ProtobufEncoder;
+pub use options::{EnumsAs, TimeUnitConfig};
 
 use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::SchemaRef;

@@ -9,22 +9,7 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use topictable_sdk::arrow_schema::{DataType, Field, FieldRef, Fields, TimeUnit};
 
 use crate::columns::Columns;
-use crate::config::{EnumsAs, TimeUnitConfig};
-
-/// Options that shape the columns.
-#[derive(Debug, Clone)]
-pub struct PlanOptions {
-    /// Separator of flattened names.
-    pub separator: String,
-    /// Path globs to keep (empty: everything).
-    pub include: Vec<String>,
-    /// Path globs to drop.
-    pub exclude: Vec<String>,
-    /// Enums as names or numbers.
-    pub enums: EnumsAs,
-    /// Unit of Timestamp and Duration.
-    pub time_unit: TimeUnitConfig,
-}
+use crate::options::{EnumsAs, PlanOptions, TimeUnitConfig};
 
 /// How one wire value is read and stored.
 #[derive(Debug, Clone)]

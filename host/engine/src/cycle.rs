@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use crate::engine::{Engine, Listener, Published, View};
 use crate::error::{EngineError, Result};
 use crate::ops::Input;
+use crate::report::CycleReport;
 use crate::update::Update;
-
-/// A function told of every cycle ([`Engine::observe_cycles`]).
-pub(crate) type CycleObserver = Arc<dyn Fn(&CycleReport) + Send + Sync>;
 
 /// The text of a caught panic's payload.
 fn panic_text(payload: &(dyn Any + Send)) -> String {
@@ -25,19 +23,6 @@ fn panic_text(payload: &(dyn Any + Send)) -> String {
         (_, Some(s)) => s.clone(),
         _ => "a panic with a non-string payload".to_string(),
     }
-}
-
-/// What one cycle did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CycleReport {
-    /// The cycle's number (starts at 1).
-    pub cycle: u64,
-    /// Names of the tables that changed.
-    pub changed: Vec<String>,
-    /// How long the cycle took, from taking the graph to the last listener.
-    pub duration: Duration,
-    /// Rows added, modified or removed over every table this cycle.
-    pub rows_changed: u64,
 }
 
 impl Engine {
@@ -211,38 +196,6 @@ impl Engine {
             stop,
             handle: Some(handle),
         }
-    }
-}
-
-/// How writers ask the cycle thread for a cycle before its period is up.
-#[derive(Debug, Default)]
-pub(crate) struct CycleWake {
-    requested: AtomicBool,
-    thread: std::sync::Mutex<Option<std::thread::Thread>>,
-}
-
-impl CycleWake {
-    /// Records the cycle thread, so that requests can wake it.
-    fn attach(&self, thread: std::thread::Thread) {
-        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
-    }
-
-    /// Asks for a cycle now; does nothing visible when no cycle thread runs.
-    pub(crate) fn request(&self) {
-        if !self.requested.swap(true, Ordering::AcqRel)
-            && let Some(t) = self
-                .thread
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-        {
-            t.unpark();
-        }
-    }
-
-    /// Whether a cycle was asked for since the last call.
-    fn take_request(&self) -> bool {
-        self.requested.swap(false, Ordering::AcqRel)
     }
 }
 

@@ -180,9 +180,9 @@ pub(crate) struct Shared {
     pub graph: Mutex<Graph>,
     pub view: RwLock<Arc<View>>,
     /// Writers with a full buffer ask the cycle thread for an early cycle here.
-    pub wake: Arc<crate::cycle::CycleWake>,
+    pub wake: Arc<crate::wake::CycleWake>,
     /// Called with every cycle's report ([`Engine::observe_cycles`]).
-    pub cycle_observers: Mutex<Vec<crate::cycle::CycleObserver>>,
+    pub cycle_observers: Mutex<Vec<crate::report::CycleObserver>>,
 }
 
 /// A live table engine: owns the tables, runs update cycles, serves snapshots.

@@ -5,8 +5,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use arrow_array::{BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
 
-use crate::cycle::CycleWake;
 use crate::error::{EngineError, Result};
+use crate::wake::CycleWake;
 
 /// Picks the rows a [`Writer::remove_where`] removes: `true` for each row
 /// of the batch to remove (a null keeps the row).

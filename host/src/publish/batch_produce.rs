@@ -32,8 +32,12 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::kafka_publisher::QUEUE_FULL_WAIT;
 use super::publish_error::{PublishError, RefusedRecord};
+
+/// How long to serve delivery reports when librdkafka's queue is full before
+/// trying again. `poll` returns as soon as a report frees room; the wait is
+/// short in case none comes (e.g. with `delivery.report.only.error`).
+pub const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 
 /// librdkafka's "unassigned partition": its partitioner chooses (by key).
 const PARTITION_UNASSIGNED: i32 = -1;

@@ -27,8 +27,9 @@ use rdkafka::{ClientConfig, ClientContext};
 use topictable_engine::Update;
 use topictable_sdk::{Encoder, Side};
 
-use super::batch_produce::BatchProducer;
+use super::batch_produce::{BatchProducer, QUEUE_FULL_WAIT};
 use super::publish_error::{PublishError, RefusedRecord};
+use super::publish_spec::{PublishSpec, TopicChoice};
 use super::record_fields::RecordColumns;
 use super::sink_runner::{SinkError, TableSink};
 use super::slice_encoding::{EncodedSlice, RowEncoders};
@@ -36,47 +37,12 @@ use crate::ingest::KeyOrValueSpec;
 use crate::kafka_fatal::FatalErrorSlot;
 use crate::plugin_loader::PluginRegistry;
 
-/// Where records go: one topic, or a column naming the topic per row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TopicChoice {
-    /// Every record to this topic.
-    Fixed(String),
-    /// The topic named in this (string) column.
-    Column(String),
-}
-
-/// Everything the publisher needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PublishSpec {
-    /// librdkafka producer properties (`bootstrap.servers`, …).
-    pub properties: BTreeMap<String, String>,
-    /// The topic.
-    pub topic: TopicChoice,
-    /// A fixed partition, if any.
-    pub partition: Option<i32>,
-    /// A column (int32) choosing the partition per row, if any.
-    pub partition_column: Option<String>,
-    /// A column (timestamp or int64 epoch ms) giving the record timestamp, if any.
-    pub timestamp_column: Option<String>,
-    /// Columns sent as headers: header name → column.
-    pub header_columns: Vec<(String, String)>,
-    /// The key's encoder spec.
-    pub key: KeyOrValueSpec,
-    /// The value's encoder spec.
-    pub value: KeyOrValueSpec,
-}
-
 /// The producer properties the publisher sets before the spec's own, which
 /// override them: a short linger so librdkafka fills batches while the
 /// publisher is still queueing the cycle's records. (Delivery reports for
 /// failures only, `delivery.report.only.error`, would seem cheaper, but made
 /// both the publisher and a bare producer slower in the publish benchmark.)
 pub const DEFAULT_PRODUCER_PROPERTIES: &[(&str, &str)] = &[("linger.ms", "5")];
-
-/// How long to serve delivery reports when librdkafka's queue is full before
-/// trying again. `poll` returns as soon as a report frees room; the wait is
-/// short in case none comes (e.g. with `delivery.report.only.error`).
-pub const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 
 /// How long a cycle's flush waits for its records' delivery.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);

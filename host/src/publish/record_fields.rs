@@ -15,7 +15,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 
 use super::batch_produce::BatchPartitions;
-use super::kafka_publisher::{PublishSpec, TopicChoice};
+use super::publish_spec::{PublishSpec, TopicChoice};
 
 /// Where each record field comes from, checked against the table's schema.
 #[derive(Debug, Clone)]
