@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use toml::{Table as TomlTable, Value};
 
-use super::values::{At, duration, entry_name, join, string, strings, table, value_spec};
+use super::values::{At, duration, entry_name, join, side_spec, string, strings, table};
 use crate::ingest::KeyOrValueSpec;
 use crate::pipeline::PipelineError;
 use crate::pipeline::model::{SinkDecl, SinkTarget};
@@ -85,11 +85,7 @@ pub(super) fn sink(
             return Err(at.expected_text("on_failure", "\"stop\" or \"retry\"", other));
         }
     };
-    let key = t
-        .get("key")
-        .map(|v| value_spec(&at, "key", v))
-        .transpose()?
-        .unwrap_or_default();
+    let key = side_spec(&at, t, "key")?;
     let last_by = match t.get("last_by") {
         None | Some(Value::Boolean(false)) => None,
         Some(Value::Boolean(true)) => Some(key_columns(&at, &key)?),
@@ -112,11 +108,7 @@ pub(super) fn sink(
                 .map(|(h, c)| Ok((h.clone(), string(&at, &join("headers", h), c)?)))
                 .collect::<Result<_, PipelineError>>()?,
         };
-        let value = t
-            .get("value")
-            .map(|v| value_spec(&at, "value", v))
-            .transpose()?
-            .unwrap_or_default();
+        let value = side_spec(&at, t, "value")?;
         if key == KeyOrValueSpec::Ignore && value == KeyOrValueSpec::Ignore {
             return Err(at.err(
                 "value",

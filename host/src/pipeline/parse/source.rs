@@ -7,8 +7,8 @@ use std::path::Path;
 use toml::{Table as TomlTable, Value};
 
 use super::values::{
-    At, duration, entry_name, join, properties, rfc3339_millis, string, strings, table, table_type,
-    value_spec,
+    At, duration, entry_name, join, properties, rfc3339_millis, side_spec, string, strings, table,
+    table_type,
 };
 use crate::ingest::{
     ConsumeSpec, ConsumerMode, DeadLetterRetry, HeaderColumns, HeaderType, InitialOffsets,
@@ -60,16 +60,8 @@ pub(super) fn source(
             "missing: give `topic = \"name\"` or `topics = [...]`",
         ));
     }
-    let key = t
-        .get("key")
-        .map(|v| value_spec(&at, "key", v))
-        .transpose()?
-        .unwrap_or_default();
-    let value = t
-        .get("value")
-        .map(|v| value_spec(&at, "value", v))
-        .transpose()?
-        .unwrap_or_default();
+    let key = side_spec(&at, t, "key")?;
+    let value = side_spec(&at, t, "value")?;
     if key == KeyOrValueSpec::Ignore && value == KeyOrValueSpec::Ignore {
         return Err(at.err(
             "value",

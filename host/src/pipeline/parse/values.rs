@@ -205,6 +205,18 @@ pub(super) fn value_spec(
     }
 }
 
+/// The `key` or `value` spec of an entry (`key` names which): `"ignore"` when absent.
+pub(super) fn side_spec(
+    at: &At<'_>,
+    t: &TomlTable,
+    key: &str,
+) -> Result<KeyOrValueSpec, PipelineError> {
+    t.get(key)
+        .map(|v| value_spec(at, key, v))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
 pub(super) fn properties(
     at: &At<'_>,
     key: &str,
