@@ -158,7 +158,7 @@ pub fn check_decoded(decoded: &Decoded, messages: usize, columns: usize) {
 /// started once per fuzzing process, with a client to register schemas.
 pub struct Registry {
     /// The running server (kept for the life of the process).
-    pub handle: topictable_schema_registry::RegistryHandle,
+    pub handle: topictable_registry_server::RegistryHandle,
     /// A client of it.
     pub client: topictable_schema_registry::RegistryClient,
 }
@@ -167,7 +167,7 @@ pub struct Registry {
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
-        let handle = topictable_schema_registry::server::spawn("127.0.0.1:0")
+        let handle = topictable_registry_server::spawn("127.0.0.1:0")
             .expect("the embedded registry starts");
         let mut config = topictable_schema_registry::ClientConfig::new(&handle.url());
         config.max_retries = 0;

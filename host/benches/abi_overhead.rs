@@ -8,8 +8,7 @@
 //! `ABI_BENCH_CASE=int64|string`, `ABI_BENCH_BATCH=N`) and compares the
 //! instructions spent in `run`: a figure the machine's noise cannot move.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use topictable_test_support::plugins;
 
 use std::time::{Duration, Instant};
 
@@ -67,7 +66,7 @@ fn main() {
     let only: Option<String> = env("ABI_BENCH_ONLY");
     let only_case: Option<String> = env("ABI_BENCH_CASE");
     let only_batch: Option<usize> = env("ABI_BENCH_BATCH");
-    let dir = common::plugin_dir_with(&["topictable_plugin_simple"]);
+    let dir = plugins::plugin_dir_with(&["topictable_plugin_simple"]);
     let (registry, errors) = PluginRegistry::load_dir(dir.path());
     assert!(errors.is_empty(), "{errors:?}");
 

@@ -29,8 +29,7 @@
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`);
 //! - `TANSU_STORAGE`: its `--storage-engine` (default `memory://tansu/`).
 
-#[path = "support/mod.rs"]
-mod support;
+use topictable_test_support::bench as support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};

@@ -40,8 +40,7 @@
 //!   becomes `floor` or `topictable`);
 //! - `TANSU`: the broker binary (default `~/.cargo/bin/tansu`).
 
-#[path = "support/mod.rs"]
-mod support;
+use topictable_test_support::bench as support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -648,7 +647,7 @@ fn main() {
         "building the plugins failed"
     );
 
-    let registry = topictable_schema_registry::server::spawn("127.0.0.1:0").expect("registry");
+    let registry = topictable_registry_server::spawn("127.0.0.1:0").expect("registry");
     let registry_url = registry.url();
     let client = RegistryClient::new(RegistryConfig::new(&registry_url)).expect("registry client");
     let broker = Broker::start(dir.path());

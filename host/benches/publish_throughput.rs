@@ -11,8 +11,7 @@
 //! (env `PUBLISH_BENCH_ROWS`, default 2,000,000; `PUBLISH_BENCH_ROUNDS`, default 2;
 //! `PUBLISH_BENCH_PROPERTIES`, extra producer properties `key=value,…` for both sides).
 
-#[path = "support/mod.rs"]
-mod support;
+use topictable_test_support::bench as support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -23,8 +23,7 @@
 //! (default 4), `TANSU` (the broker binary), `SERVE_BENCH_RAW` (also time a
 //! plain TCP read of the snapshot, to tell the client's share from the server's).
 
-#[path = "support/mod.rs"]
-mod support;
+use topictable_test_support::bench as support;
 
 use std::io::{BufRead, Read};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Loads real plugin libraries through the loader: first-party, third-party
 //! and broken ones.
 
-mod common;
+use topictable_test_support::plugins;
 
 use std::sync::{Arc, Mutex};
 
@@ -35,7 +35,7 @@ fn values(values: &[Option<&[u8]>]) -> OwnedMessageBatch {
 }
 
 fn first_party() -> (tempfile::TempDir, PluginRegistry) {
-    let dir = common::plugin_dir_with(&[
+    let dir = plugins::plugin_dir_with(&[
         "topictable_plugin_simple",
         "csv_line_codec",
         "topictable_fixture_test_plugin",
@@ -486,7 +486,7 @@ fn third_party_csv_plugin_decodes() {
 #[test]
 fn a_plugin_built_against_another_abi_is_refused_without_running_its_init() {
     let dir =
-        common::plugin_dir_with(&["topictable_fixture_foreign_abi", "topictable_plugin_simple"]);
+        plugins::plugin_dir_with(&["topictable_fixture_foreign_abi", "topictable_plugin_simple"]);
     let marker = dir.path().join("init-ran");
     // SAFETY: (test only) no other thread of this test binary reads this variable.
     unsafe { std::env::set_var("TOPICTABLE_FIXTURE_INIT_MARKER", &marker) };
@@ -519,7 +519,7 @@ fn a_plugin_built_against_another_abi_is_refused_without_running_its_init() {
 
 #[test]
 fn non_plugins_garbage_truncated_and_mismatched_files_are_refused_each_with_its_own_message() {
-    let dir = common::plugin_dir_with(&[
+    let dir = plugins::plugin_dir_with(&[
         "topictable_fixture_not_a_plugin",
         "topictable_fixture_layout_mismatch",
         "topictable_plugin_simple",
@@ -529,7 +529,7 @@ fn non_plugins_garbage_truncated_and_mismatched_files_are_refused_each_with_its_
         b"this is not an ELF file at all",
     )
     .unwrap();
-    let simple = std::fs::read(common::library_path("topictable_plugin_simple")).unwrap();
+    let simple = std::fs::read(plugins::library_path("topictable_plugin_simple")).unwrap();
     std::fs::write(dir.path().join("truncated.so"), &simple[..4096]).unwrap();
     std::fs::write(
         dir.path().join("README.txt"),
@@ -583,8 +583,8 @@ fn non_plugins_garbage_truncated_and_mismatched_files_are_refused_each_with_its_
 
 #[test]
 fn a_duplicate_format_names_both_files() {
-    let dir = common::plugin_dir_with(&["topictable_plugin_simple"]);
-    let original = common::library_path("topictable_plugin_simple");
+    let dir = plugins::plugin_dir_with(&["topictable_plugin_simple"]);
+    let original = plugins::library_path("topictable_plugin_simple");
     std::fs::copy(&original, dir.path().join("zz_second_simple.so")).unwrap();
     let (registry, errors) = PluginRegistry::load_dir(dir.path());
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -674,7 +674,7 @@ fn plugin_log_records_reach_the_host_subscriber() {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(captured.clone());
     tracing::subscriber::with_default(subscriber, || {
-        let dir = common::plugin_dir_with(&["topictable_fixture_test_plugin"]);
+        let dir = plugins::plugin_dir_with(&["topictable_fixture_test_plugin"]);
         let (registry, errors) = PluginRegistry::load_dir(dir.path());
         assert!(errors.is_empty(), "{errors:?}");
         let mut d = registry

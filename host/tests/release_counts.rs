@@ -2,7 +2,7 @@
 //! in its own test binary because it reads process-wide counters; also the
 //! binary `.ci/run` runs under valgrind.
 
-mod common;
+use topictable_test_support::plugins;
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use topictable_sdk::{MessageBatchBuilder, Side, SinkUpdate};
 #[test]
 fn every_ffi_object_is_released_exactly_once() {
     let dir =
-        common::plugin_dir_with(&["topictable_plugin_simple", "topictable_fixture_test_plugin"]);
+        plugins::plugin_dir_with(&["topictable_plugin_simple", "topictable_fixture_test_plugin"]);
     let host_before = local_object_counts();
     let (registry, errors) = PluginRegistry::load_dir(dir.path());
     assert!(errors.is_empty(), "{errors:?}");

@@ -370,10 +370,9 @@ pub fn plugin_dir() -> PathBuf {
     .clone()
 }
 
-#[path = "../support/reference_python.rs"]
-mod reference_python;
+use topictable_test_support::reference_python;
 
-/// The Python interpreter with confluent-kafka (see `tests/support/reference_python.rs`).
+/// The Python interpreter with confluent-kafka (see `topictable_test_support::reference_python`).
 pub fn python() -> PathBuf {
     reference_python::python(&workspace_root())
 }

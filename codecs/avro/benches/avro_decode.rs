@@ -12,7 +12,8 @@ use arrow_avro::reader::ReaderBuilder;
 use arrow_avro::schema::{AvroSchema, Fingerprint, FingerprintAlgorithm, SchemaStore};
 use serde_json::json;
 use topictable_codec_avro::AvroCodec;
-use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, server};
+use topictable_registry_server as server;
+use topictable_schema_registry::{ClientConfig, RegistryClient, Schema};
 use topictable_sdk::{Codec, Decoder, MessageBatchBuilder, OwnedMessageBatch, Side};
 
 const SCHEMA: &str = r#"{"type":"record","name":"Trade","namespace":"bench","fields":[

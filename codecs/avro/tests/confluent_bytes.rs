@@ -6,13 +6,12 @@ use std::path::PathBuf;
 use arrow_select::concat::concat_batches;
 use serde_json::{Value, json};
 use topictable_codec_avro::AvroCodec;
-use topictable_schema_registry::server::{self, RegistryHandle};
+use topictable_registry_server::{self as server, RegistryHandle};
 use topictable_sdk::arrow_array::RecordBatch;
 use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
 
-#[path = "../../../tests/support/reference_python.rs"]
-mod reference_python;
+use topictable_test_support::reference_python;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

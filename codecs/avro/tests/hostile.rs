@@ -298,7 +298,7 @@ fn fixed_of_size_zero_has_one_value_per_row() {
 fn random_schema_ids_keep_the_program_cache_bounded() {
     use topictable_codec_avro::{AvroConfig, AvroDecoder};
     use topictable_schema_registry::MAX_CACHED_SCHEMAS;
-    let registry = topictable_schema_registry::server::spawn("127.0.0.1:0").unwrap();
+    let registry = topictable_registry_server::spawn("127.0.0.1:0").unwrap();
     let config = json!({"schema_registry_url": registry.url(), "schema": "\"long\"",
         "column": "v"});
     let config = AvroCodec.description().config.validate(&config).unwrap();
@@ -334,7 +334,7 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
-    let live = topictable_schema_registry::server::spawn("127.0.0.1:0").unwrap();
+    let live = topictable_registry_server::spawn("127.0.0.1:0").unwrap();
     for (url, retry) in [(dead_url, true), (live.url(), false)] {
         let config = json!({"schema_registry_url": url, "schema": "\"long\"", "column": "v"});
         let config = AvroCodec.description().config.validate(&config).unwrap();
@@ -362,7 +362,8 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
 /// decode.
 #[test]
 fn rows_that_would_take_a_column_past_2_gib_go_to_a_batch_of_their_own() {
-    use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, server};
+    use topictable_registry_server as server;
+    use topictable_schema_registry::{ClientConfig, RegistryClient, Schema};
     const DEFAULT: usize = 100_000;
     let registry = server::spawn("127.0.0.1:0").unwrap();
     let client = RegistryClient::new(ClientConfig::new(&registry.url())).unwrap();

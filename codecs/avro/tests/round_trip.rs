@@ -8,7 +8,7 @@ use std::sync::Arc;
 use apache_avro::types::Value as Avro;
 use serde_json::{Value, json};
 use topictable_codec_avro::{AvroCodec, AvroConfig, AvroEncoder};
-use topictable_schema_registry::server;
+use topictable_registry_server as server;
 use topictable_schema_registry::{ClientConfig, RegistryClient, Schema};
 use topictable_sdk::arrow_array::builder::{
     FixedSizeBinaryBuilder, Int64Builder, ListBuilder, MapBuilder, MapFieldNames, StringBuilder,

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use serde_json::json;
 use topictable_codec_protobuf::{ProtobufCodec, ProtobufConfig, ProtobufDecoder};
-use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, SchemaType, server};
+use topictable_registry_server as server;
+use topictable_schema_registry::{ClientConfig, RegistryClient, Schema, SchemaType};
 use topictable_sdk::arrow_array::builder::{
     BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
 };

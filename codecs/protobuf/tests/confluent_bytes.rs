@@ -8,7 +8,7 @@ use base64::Engine;
 use prost::Message;
 use serde_json::{Value, json};
 use topictable_codec_protobuf::ProtobufCodec;
-use topictable_schema_registry::server::{self, RegistryHandle};
+use topictable_registry_server::{self as server, RegistryHandle};
 use topictable_schema_registry::{
     ClientConfig, RegistryClient, Schema, SchemaReference, SchemaType,
 };
@@ -16,8 +16,7 @@ use topictable_sdk::arrow_array::{Array, RecordBatch};
 use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 use topictable_sdk::{Codec, Decoded, Decoder, MessageBatchBuilder, Side};
 
-#[path = "../../../tests/support/reference_python.rs"]
-mod reference_python;
+use topictable_test_support::reference_python;
 
 fn protos() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/protos")

@@ -221,7 +221,7 @@ fn an_unreachable_registry_marks_rows_for_retry_and_a_404_does_not() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
-    let live = topictable_schema_registry::server::spawn("127.0.0.1:0").unwrap();
+    let live = topictable_registry_server::spawn("127.0.0.1:0").unwrap();
     for (url, retry) in [(dead_url, true), (live.url(), false)] {
         let config = json!({"schema_registry_url": url, "message": "c.M",
             "schema": "syntax = \"proto3\"; package c; message M { int64 v = 1; }"});

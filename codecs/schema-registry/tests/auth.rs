@@ -9,9 +9,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use topictable_schema_registry::{
-    ClientConfig, RegistryClient, RegistryError, RegistryServer, Schema,
-};
+use topictable_registry_server::RegistryServer;
+use topictable_schema_registry::{ClientConfig, RegistryClient, RegistryError, Schema};
 
 /// A one-shot HTTP server on loopback that answers one schema and returns
 /// the request it got.
@@ -326,7 +325,7 @@ except Exception as e:
 #[test]
 fn the_embedded_registry_caps_schema_count_and_size() {
     let registry = RegistryServer::in_memory()
-        .with_limits(topictable_schema_registry::RegistryLimits {
+        .with_limits(topictable_registry_server::RegistryLimits {
             max_schemas: 2,
             max_schema_bytes: 100,
         })

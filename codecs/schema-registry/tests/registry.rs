@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use topictable_registry_server::{self as server, RegistryServer};
 use topictable_schema_registry::model::error_codes;
 use topictable_schema_registry::{
-    ClientConfig, MAX_NOT_FOUND_IDS, MAX_RESPONSE_BYTES, RegistryClient, RegistryError,
-    RegistryServer, Schema, SchemaReference, SchemaType, Version, server,
+    ClientConfig, MAX_NOT_FOUND_IDS, MAX_RESPONSE_BYTES, RegistryClient, RegistryError, Schema,
+    SchemaReference, SchemaType, Version,
 };
 
 fn python() -> Option<String> {

@@ -110,7 +110,7 @@ pub fn demo(args: DemoArgs, plugins: &Arc<PluginRegistry>) -> ExitCode {
     let bootstrap = cluster.bootstrap_servers();
     println!("embedded Kafka broker (librdkafka mock cluster) at {bootstrap}");
     // Avro/Protobuf producers can register their schemas here while the demo runs.
-    let registry = topictable_schema_registry::server::spawn("127.0.0.1:0");
+    let registry = topictable_registry_server::spawn("127.0.0.1:0");
     match &registry {
         Ok(r) => println!(
             "embedded schema registry (Confluent-compatible) at {}",

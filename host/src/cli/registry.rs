@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::TokenArg;
-use topictable_schema_registry::{RegistryLimits, RegistryServer};
+use topictable_registry_server::{RegistryLimits, RegistryServer};
 
 /// Options of `topictable registry`.
 #[derive(Debug, Args)]

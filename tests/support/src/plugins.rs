@@ -1,6 +1,6 @@
-//! Shared by the host's loading tests and benches: builds the plugin cdylibs
-//! with the same profile as the running test, and lays out plugin directories.
-#![allow(dead_code)]
+//! The workspace's plugin libraries for the host's loading tests and benches:
+//! built with the same profile as the running test, laid out in plugin
+//! directories.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +31,8 @@ pub const PLUGIN_CRATES: [(&str, &str); 6] = [
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("host/ is inside the workspace")
+        .and_then(Path::parent)
+        .expect("tests/support/ is inside the workspace")
         .to_path_buf()
 }
 

@@ -6,10 +6,14 @@
 //! Bodies are `application/vnd.schemaregistry.v1+json`, and errors look like
 //! Confluent's: `{"error_code": 40401, "message": "Subject 'x' not found."}`.
 //!
+//! It is a server, used by `topictable registry`, `topictable demo` and the
+//! tests; the codecs only ever talk to a registry through
+//! `topictable-schema-registry`'s client.
+//!
 //! ```no_run
-//! let registry = topictable_schema_registry::server::spawn("127.0.0.1:0")?;
+//! let registry = topictable_registry_server::spawn("127.0.0.1:0")?;
 //! println!("registry at {}", registry.url());
-//! # Ok::<(), topictable_schema_registry::server::ServerError>(())
+//! # Ok::<(), topictable_registry_server::ServerError>(())
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,7 +31,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::model::{
+use topictable_schema_registry::model::{
     CONTENT_TYPE, ErrorBody, Schema, SchemaType, SubjectAndVersion, SubjectVersion, error_codes,
 };
 
@@ -84,7 +88,7 @@ impl Store {
 #[derive(PartialEq)]
 struct Normalized<'a> {
     kind: SchemaType,
-    refs: &'a [crate::model::SchemaReference],
+    refs: &'a [topictable_schema_registry::model::SchemaReference],
     json: Option<serde_json::Value>,
     text: &'a str,
 }

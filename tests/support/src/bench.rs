@@ -1,6 +1,5 @@
-//! Shared by the Kafka benches: a tansu broker with in-memory storage, the
+//! The Kafka benches' helpers: a tansu broker with in-memory storage, the
 //! plugins built with the bench's profile, and CPU time from rusage.
-#![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -108,6 +107,7 @@ pub fn build_plugins(dir: &Path, plugins: &[(&str, &str)]) -> bool {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
+        .and_then(Path::parent)
         .expect("workspace root");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args(["build", "--quiet", "--manifest-path"])

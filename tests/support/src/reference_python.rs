@@ -1,7 +1,5 @@
 //! The reference client of the tests: Python with confluent-kafka, running the
-//! scripts in `tests/python/`. The e2e harness and the codec crates' tests both
-//! include this file (`#[path]`), since the codec crates cannot depend on the
-//! e2e crate.
+//! scripts in `tests/python/`, for the e2e harness and the codec crates' tests.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
