@@ -61,11 +61,11 @@ fn loads_first_party_and_third_party_plugins() {
     assert!(registry.sink("collect").is_some());
     let simple = registry.plugin_of_format("simple").unwrap();
     assert_eq!(simple.info.abi_version, topictable_sdk::abi::ABI_VERSION);
-    assert!(simple.path.ends_with(format!(
-        "{}topictable_plugin_simple{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    )));
+    assert!(
+        simple
+            .path
+            .ends_with(plugins::library_file("topictable_plugin_simple"))
+    );
 }
 
 /// One `simple` case: config type/encoding, message values, expected column.

@@ -60,11 +60,9 @@ fn build_tutorial_plugin(dir: &Path) -> std::path::PathBuf {
         !stderr.contains("warning"),
         "the tutorial builds with warnings:\n{stderr}"
     );
-    let library = target.join("release").join(format!(
-        "{}kv_codec{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
+    let library = target
+        .join("release")
+        .join(topictable_test_support::plugins::library_file("kv_codec"));
     assert!(library.exists(), "{} was not built", library.display());
     library
 }

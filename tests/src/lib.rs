@@ -358,11 +358,7 @@ pub fn plugin_dir() -> PathBuf {
         let dir = profile_dir.join("e2e-plugins");
         std::fs::create_dir_all(&dir).expect("plugin dir");
         for (_, stem) in PLUGINS {
-            let file = format!(
-                "{}{stem}{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            );
+            let file = topictable_test_support::plugins::library_file(stem);
             std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
         }
         dir

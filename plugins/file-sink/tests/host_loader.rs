@@ -43,12 +43,9 @@ fn build_plugin() -> PathBuf {
     }
     let status = cmd.status().expect("run cargo build");
     assert!(status.success(), "building the file sink plugin failed");
-    let file = format!(
-        "{}topictable_plugin_file_sink{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let path = dir.join(file);
+    let path = dir.join(topictable_test_support::plugins::library_file(
+        "topictable_plugin_file_sink",
+    ));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }

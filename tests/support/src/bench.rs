@@ -124,11 +124,7 @@ pub fn build_plugins(dir: &Path, plugins: &[(&str, &str)]) -> bool {
         return false;
     }
     for (_, stem) in plugins {
-        let file = format!(
-            "{}{stem}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        );
+        let file = crate::plugins::library_file(stem);
         std::fs::copy(profile_dir.join(&file), dir.join(&file)).expect("copy plugin");
     }
     true

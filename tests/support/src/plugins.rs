@@ -77,15 +77,20 @@ pub fn ensure_plugins_built() -> PathBuf {
         .clone()
 }
 
-/// The built library file of a crate, by its file stem (e.g. `topictable_plugin_simple`).
-pub fn library_path(stem: &str) -> PathBuf {
-    let dir = ensure_plugins_built();
-    let file = format!(
+/// The file name of the library with file stem `stem` on this platform
+/// (`libNAME.so`, `libNAME.dylib` or `NAME.dll`).
+pub fn library_file(stem: &str) -> String {
+    format!(
         "{}{stem}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    );
-    let path = dir.join(file);
+    )
+}
+
+/// The built library file of a crate, by its file stem (e.g. `topictable_plugin_simple`).
+pub fn library_path(stem: &str) -> PathBuf {
+    let dir = ensure_plugins_built();
+    let path = dir.join(library_file(stem));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }

@@ -81,25 +81,12 @@ pub fn new_sink(config: Value) -> Result<Box<dyn Sink>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// The Python with pyarrow: `TOPICTABLE_TEST_PYTHON`, else the workspace's `.cache/venv`.
+/// The Python with pyarrow (the tests' reference Python: `TOPICTABLE_TEST_PYTHON`,
+/// else the workspace's `.cache/venv`).
 pub fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("TOPICTABLE_TEST_PYTHON") {
-        let python = PathBuf::from(python);
-        assert!(
-            python.exists(),
-            "TOPICTABLE_TEST_PYTHON is {}, which does not exist",
-            python.display()
-        );
-        return python;
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/venv/bin/python");
-    assert!(
-        venv.exists(),
-        "these tests read the files back with pyarrow, but found no Python: set TOPICTABLE_TEST_PYTHON \
-         to a python with pyarrow, or create {} (scripts/test.sh does)",
-        venv.display()
-    );
-    venv
+    topictable_test_support::reference_python::python(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+    )
 }
 
 /// Every final file in `dir` read by pyarrow: `{"files": [{name, columns, rows, …}], "others": [names]}`.
