@@ -23,21 +23,6 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn tansu_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("TANSU") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let cargo_bin = home.join(".cargo/bin/tansu");
-    if cargo_bin.exists() {
-        cargo_bin
-    } else {
-        PathBuf::from("tansu")
-    }
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -96,7 +81,7 @@ impl Broker {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let advertised = self.advertised.clone().unwrap_or_else(|| url.clone());
         let log = std::fs::File::create(self.dir.path().join("tansu.log")).expect("log file");
-        let child = Command::new(tansu_binary())
+        let child = Command::new(topictable_test_support::tansu::binary())
             .current_dir(self.dir.path())
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised])
             .args(["--storage-engine", "sqlite://tansu.db"])
@@ -133,7 +118,7 @@ impl Broker {
 
     /// Creates a topic.
     pub fn create_topic(&self, name: &str, partitions: u32) {
-        let status = Command::new(tansu_binary())
+        let status = Command::new(topictable_test_support::tansu::binary())
             .args([
                 "topic",
                 "create",
@@ -151,7 +136,7 @@ impl Broker {
 
     /// Deletes a topic.
     pub fn delete_topic(&self, name: &str) {
-        let status = Command::new(tansu_binary())
+        let status = Command::new(topictable_test_support::tansu::binary())
             .args(["topic", "delete", name, "--broker"])
             .arg(format!("tcp://127.0.0.1:{}", self.port))
             .stdout(Stdio::null())
@@ -164,7 +149,7 @@ impl Broker {
     /// PLAIN), then restarts the broker requiring every client to log in.
     /// tansu's own CLI cannot log in, so create the topics before this.
     pub fn require_scram_login(&mut self, user: &str, password: &str) {
-        let status = Command::new(tansu_binary())
+        let status = Command::new(topictable_test_support::tansu::binary())
             .args(["user", "create", user, password, "--mechanism", "scram512"])
             .arg("--broker")
             .arg(format!("tcp://127.0.0.1:{}", self.port))
@@ -335,26 +320,10 @@ pub fn shipped_bin() -> PathBuf {
 pub fn plugin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("exe");
-        let mut profile_dir = exe.parent().expect("dir").to_path_buf();
-        if profile_dir.ends_with("deps") {
-            profile_dir.pop();
-        }
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--quiet", "--manifest-path"])
-            .arg(workspace_root().join("Cargo.toml"));
-        cmd.arg("--target-dir")
-            .arg(profile_dir.parent().expect("target"));
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        // The whole workspace: the same feature resolution as `cargo build
-        // --workspace`, so this reuses that build instead of a second copy.
-        cmd.arg("--workspace");
-        assert!(
-            cmd.status().expect("cargo build").success(),
-            "building plugins failed"
-        );
+        // The whole workspace, built with this test's profile: the same
+        // feature resolution as `cargo build --workspace`, so this reuses
+        // that build instead of a second copy.
+        let profile_dir = topictable_test_support::plugins::ensure_plugins_built();
         let dir = profile_dir.join("e2e-plugins");
         std::fs::create_dir_all(&dir).expect("plugin dir");
         for (_, stem) in PLUGINS {

@@ -4,55 +4,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use common::{assert_row, expected_row, read_back, schema, update};
 use serde_json::json;
 use topictable::PluginRegistry;
 
-/// The profile directory the running test lives in (`…/debug` or `…/release`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut dir = exe.parent().expect("exe dir").to_path_buf();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir
-}
-
-/// Builds the workspace's libraries (this crate's cdylib among them) with the test's own profile and target dir, and returns its path.
-fn build_plugin() -> PathBuf {
-    let dir = profile_dir();
-    let target_dir = dir.parent().expect("target dir");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    // `--workspace`, like scripts/test.sh's build: the same feature resolution,
-    // so this reuses that build instead of compiling a second copy.
-    cmd.args(["build", "--quiet", "--workspace"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(target_dir);
-    if let Some(profile) = dir
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| *n != "debug")
-    {
-        cmd.args(["--profile", profile]);
-    }
-    let status = cmd.status().expect("run cargo build");
-    assert!(status.success(), "building the file sink plugin failed");
-    let path = dir.join(topictable_test_support::plugins::library_file(
-        "topictable_plugin_file_sink",
-    ));
-    assert!(path.exists(), "{} was not built", path.display());
-    path
-}
-
 #[test]
 fn the_host_loads_the_plugin_and_its_sink_writes_parquet() {
-    let library = build_plugin();
+    // Built with the test's own profile, like every workspace library.
+    let library = topictable_test_support::plugins::library_path("topictable_plugin_file_sink");
     let plugins = tempfile::tempdir().unwrap();
     std::fs::copy(&library, plugins.path().join(library.file_name().unwrap())).unwrap();
     let (registry, errors) = PluginRegistry::load_dir(plugins.path());

@@ -2,7 +2,7 @@
 //! plugins built with the bench's profile, and CPU time from rusage.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,17 +12,6 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(default)
-}
-
-fn tansu_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("TANSU") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let p = home.join(".cargo/bin/tansu");
-    if p.exists() { p } else { "tansu".into() }
 }
 
 /// tansu's `--storage-engine`: `TANSU_STORAGE` (e.g. `sqlite://bench.db`,
@@ -48,7 +37,7 @@ impl Broker {
             .port();
         let url = format!("tcp://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.join("tansu.log")).expect("log file");
-        let child = Command::new(tansu_binary())
+        let child = Command::new(crate::tansu::binary())
             .current_dir(dir)
             .args([
                 "broker",
@@ -78,7 +67,7 @@ impl Broker {
 
     /// Creates a topic.
     pub fn create_topic(&self, name: &str, partitions: u32) {
-        let status = Command::new(tansu_binary())
+        let status = Command::new(crate::tansu::binary())
             .args(["topic", "create", name, "--partitions"])
             .arg(partitions.to_string())
             .arg("--broker")
@@ -100,11 +89,7 @@ impl Drop for Broker {
 /// Builds the plugin crates `(package, library stem)` with this bench's
 /// profile and copies them into `dir`; false when the build failed.
 pub fn build_plugins(dir: &Path, plugins: &[(&str, &str)]) -> bool {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut profile_dir = exe.parent().expect("exe dir").to_path_buf();
-    if profile_dir.ends_with("deps") {
-        profile_dir.pop();
-    }
+    let profile_dir = crate::plugins::profile_dir();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .and_then(Path::parent)

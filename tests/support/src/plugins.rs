@@ -37,7 +37,7 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The profile directory the running test binary lives in (`target/debug` or `target/release`).
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let mut dir = exe.parent().expect("exe dir").to_path_buf();
     if dir.ends_with("deps") {
