@@ -2,8 +2,7 @@
 //! confluent-kafka's Python `SchemaRegistryClient` (the reference client).
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use topictable_registry_server::{self as server, RegistryServer};
@@ -12,43 +11,17 @@ use topictable_schema_registry::{
     ClientConfig, MAX_NOT_FOUND_IDS, MAX_RESPONSE_BYTES, RegistryClient, RegistryError, Schema,
     SchemaReference, SchemaType, Version,
 };
-
-fn python() -> Option<String> {
-    match std::env::var("TOPICTABLE_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            eprintln!(
-                "SKIPPED: TOPICTABLE_TEST_PYTHON is not set (CI sets it to a venv with confluent-kafka)"
-            );
-            None
-        }
-    }
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/python")
-        .join(name)
-}
+use topictable_test_support::reference_python;
 
 const ADDRESS: &str = r#"{"type":"record","name":"Address","namespace":"com.acme","fields":[{"name":"city","type":"string"}]}"#;
 
 #[test]
 fn confluent_python_client_works_against_our_registry() {
-    let Some(python) = python() else { return };
     let registry = server::spawn("127.0.0.1:0").unwrap();
-    let out = Command::new(&python)
-        .arg(script("registry_check.py"))
-        .arg(registry.url())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "registry_check.py failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The reference client; never skipped (it panics when there is no Python).
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = reference_python::run_script(&workspace, "registry_check.py", &[registry.url()]);
+    let seen: serde_json::Value = serde_json::from_str(&out).unwrap();
     let order_id = seen["order_id"].as_u64().unwrap() as u32;
 
     // What Python registered, our client reads, references resolved.
