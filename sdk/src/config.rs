@@ -3,6 +3,52 @@
 //! Each factory describes its keys; the host validates a user's config against
 //! that description before it creates anything, so unknown keys and wrong types
 //! are reported by name instead of surfacing as a plugin failure later.
+//!
+//! Write the description once, as the serde struct the plugin parses, and
+//! derive it:
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use topictable_sdk::{ConfigKeys, ConfigValue};
+//!
+//! /// How values are laid out.
+//! #[derive(Default, Serialize, Deserialize, ConfigValue)]
+//! #[serde(rename_all = "snake_case")]
+//! enum Layout {
+//!     #[default]
+//!     Binary,
+//!     Text,
+//! }
+//!
+//! #[derive(Deserialize, ConfigKeys)]
+//! struct MyConfig {
+//!     /// The names to read, in column order.
+//!     columns: Vec<String>,
+//!     /// How values are laid out: binary or text.
+//!     #[serde(default)]
+//!     layout: Layout,
+//!     /// The field separator.
+//!     #[serde(default = "comma")]
+//!     separator: String,
+//! }
+//!
+//! fn comma() -> String {
+//!     ",".into()
+//! }
+//!
+//! let spec = MyConfig::config_spec();
+//! let names: Vec<_> = spec.keys.iter().map(|k| k.name.as_str()).collect();
+//! assert_eq!(names, ["columns", "layout", "separator"]);
+//! assert!(spec.keys[0].required);
+//! assert_eq!(spec.keys[1].default, Some(serde_json::json!("binary")));
+//! assert_eq!(spec.keys[2].doc, "The field separator");
+//! ```
+//!
+//! A key is named as serde names the field, typed by the field's
+//! [`ConfigValue`], documented by its doc comment (required), and defaulted by
+//! its serde `default` (serialized, so default types implement `Serialize`). A
+//! field with no default that is not an `Option` is required;
+//! `#[serde(flatten)]` adds the keys of the flattened struct.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -68,6 +114,74 @@ impl ConfigType {
             Self::Any => "any".into(),
         }
     }
+}
+
+/// A type a config key can hold, described for validation and `plugins
+/// describe`. `#[derive(ConfigValue)]` describes a serde enum of unit variants
+/// as one of its names; implement it by hand for other types of your own.
+pub trait ConfigValue {
+    /// The value's [`ConfigType`].
+    fn config_type() -> ConfigType;
+}
+
+macro_rules! config_value {
+    ($kind:expr => $($t:ty),*) => {
+        $(impl ConfigValue for $t {
+            fn config_type() -> ConfigType {
+                $kind
+            }
+        })*
+    };
+}
+
+config_value!(ConfigType::String => String, std::path::PathBuf);
+config_value!(ConfigType::Boolean => bool);
+config_value!(ConfigType::Integer => i8, i16, i32, i64, u8, u16, u32, u64, usize);
+config_value!(ConfigType::Float => f32, f64);
+config_value!(ConfigType::Object => Map<String, Value>);
+config_value!(ConfigType::Any => Value);
+
+impl<T: ConfigValue> ConfigValue for Option<T> {
+    fn config_type() -> ConfigType {
+        T::config_type()
+    }
+}
+
+impl<T> ConfigValue for Vec<T> {
+    fn config_type() -> ConfigType {
+        ConfigType::List
+    }
+}
+
+impl<K, V, S> ConfigValue for std::collections::HashMap<K, V, S> {
+    fn config_type() -> ConfigType {
+        ConfigType::Object
+    }
+}
+
+impl<K, V> ConfigValue for std::collections::BTreeMap<K, V> {
+    fn config_type() -> ConfigType {
+        ConfigType::Object
+    }
+}
+
+/// A config struct whose keys are described, usually by
+/// `#[derive(ConfigKeys)]` (see the [module docs](self)).
+pub trait ConfigKeys {
+    /// The keys, in field order.
+    fn config_keys() -> Vec<ConfigKey>;
+
+    /// The keys as a [`ConfigSpec`], for a codec's or sink's description.
+    fn config_spec() -> ConfigSpec {
+        ConfigSpec::new(Self::config_keys())
+    }
+}
+
+/// A default as it appears in a [`ConfigKey`]: `None` for a default that
+/// serializes to `null` (an `Option` left unset). Used by the derive.
+#[doc(hidden)]
+pub fn default_value<T: Serialize>(value: &T) -> Option<Value> {
+    serde_json::to_value(value).ok().filter(|v| !v.is_null())
 }
 
 /// One documented config key.
@@ -294,5 +408,108 @@ mod tests {
         );
         let missing = spec().validate(&json!({})).unwrap_err();
         assert!(matches!(&missing[0], ConfigError::Missing { key, .. } if key == "type"));
+    }
+
+    /// Framing, as a codec would have it.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, crate::ConfigValue,
+    )]
+    #[serde(rename_all = "snake_case")]
+    enum Framing {
+        #[default]
+        LengthPrefixed,
+        #[serde(rename = "none")]
+        Bare,
+    }
+
+    #[derive(Debug, Default, PartialEq, Deserialize, crate::ConfigKeys)]
+    struct Shared {
+        /// Where the registry is.
+        url: Option<String>,
+        /// Request retries.
+        #[serde(default = "three")]
+        retries: u32,
+    }
+
+    fn three() -> u32 {
+        3
+    }
+
+    #[derive(Debug, PartialEq, Deserialize, crate::ConfigKeys)]
+    #[serde(deny_unknown_fields)]
+    struct Derived {
+        /// The column's type.
+        #[serde(rename = "type")]
+        kind: String,
+        /// How messages are framed:
+        /// length-prefixed or bare.
+        #[serde(default)]
+        framing: Framing,
+        /// Field renames.
+        #[serde(default)]
+        mapping: std::collections::BTreeMap<String, String>,
+        /// Columns to keep.
+        #[serde(default)]
+        include: Option<Vec<String>>,
+        #[serde(flatten)]
+        shared: Shared,
+    }
+
+    #[test]
+    fn derived_keys_follow_the_serde_struct() {
+        use crate::ConfigKeys;
+        let keys = Derived::config_keys();
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["type", "framing", "mapping", "include", "url", "retries"]
+        );
+        let kind = &keys[0];
+        assert!(kind.required && kind.default.is_none());
+        assert_eq!(kind.kind, ConfigType::String);
+        assert_eq!(kind.doc, "The column's type");
+        let framing = &keys[1];
+        assert_eq!(
+            framing.kind,
+            ConfigType::one_of(["length_prefixed", "none"])
+        );
+        assert_eq!(framing.default, Some(json!("length_prefixed")));
+        assert_eq!(
+            framing.doc,
+            "How messages are framed: length-prefixed or bare"
+        );
+        assert_eq!(keys[2].kind, ConfigType::Object);
+        assert_eq!(keys[2].default, Some(json!({})));
+        assert_eq!(keys[3].kind, ConfigType::List);
+        assert!(!keys[3].required && keys[3].default.is_none());
+        assert!(!keys[4].required && keys[4].default.is_none());
+        assert_eq!(
+            (keys[5].kind.clone(), keys[5].default.clone()),
+            (ConfigType::Integer, Some(json!(3)))
+        );
+    }
+
+    /// What validation accepts (and fills in), serde parses, for every choice
+    /// of every enum key: the description and the parser cannot drift.
+    #[test]
+    fn what_the_derived_spec_accepts_serde_parses() {
+        use crate::ConfigKeys;
+        let spec = Derived::config_spec();
+        for choice in ["length_prefixed", "none"] {
+            let filled = spec
+                .validate(&json!({"type": "int64", "framing": choice}))
+                .unwrap();
+            let parsed: Derived = serde_json::from_value(Value::Object(filled)).unwrap();
+            assert_eq!(parsed.shared.retries, 3);
+            assert_eq!(parsed.kind, "int64");
+        }
+        let filled = spec.validate(&json!({"type": "int64"})).unwrap();
+        let parsed: Derived = serde_json::from_value(Value::Object(filled)).unwrap();
+        assert_eq!(parsed.framing, Framing::LengthPrefixed);
+        assert!(
+            spec.validate(&json!({"type": "x", "framing": "Bare"}))
+                .is_err()
+        );
+        assert!(spec.validate(&json!({"framing": "none"})).is_err());
     }
 }

@@ -20,6 +20,9 @@
 //! See `sdk/README.md` for a tutorial.
 #![deny(missing_docs)]
 
+// The config derives name this crate by its path, inside it too.
+extern crate self as topictable_sdk;
+
 pub mod abi;
 pub mod config;
 mod decoder;
@@ -32,13 +35,16 @@ pub mod preview;
 mod sink;
 
 pub use abi::panic_message;
-pub use config::{ConfigError, ConfigKey, ConfigSpec, ConfigType};
+pub use config::{ConfigError, ConfigKey, ConfigKeys, ConfigSpec, ConfigType, ConfigValue};
 pub use decoder::{Decoded, Decoder, RowError, RowErrorKind};
 pub use encoder::{Encoded, Encoder};
 pub use error::PluginError;
 pub use message::{BinaryColumn, MessageBatch, MessageBatchBuilder, OwnedMessageBatch};
 pub use plugin::{Codec, CodecDescription, Side, SinkDescription, SinkFactory};
 pub use sink::{Sink, SinkUpdate};
+/// Derives [`ConfigKeys`] from a serde config struct, or [`ConfigValue`] from
+/// a serde enum of unit variants (see [`config`]).
+pub use topictable_sdk_derive::{ConfigKeys, ConfigValue};
 
 /// The arrow crates this SDK is built with, re-exported so a plugin needs no
 /// direct arrow dependency (and so its versions always match the SDK's).

@@ -97,7 +97,7 @@ fn the_sdk_tutorial_builds_outside_the_workspace_and_decodes_a_topic() {
     let (code, described, stderr) = topictable(&["plugins", "describe", "kv"]);
     assert_eq!(code, Some(0), "{described}\n{stderr}");
     assert!(
-        described.contains("columns") && described.contains("the names to read"),
+        described.contains("columns") && described.contains("The names to read"),
         "{described}"
     );
 

@@ -2,16 +2,16 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use topictable_schema_registry::{RegistryClient, RegistrySettings, Version};
-use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
+use topictable_sdk::{ConfigKeys, ConfigValue, PluginError, Side};
 
 use crate::plan::{Nested, PlanOptions, Unions};
 use crate::schema::SchemaSet;
 
 /// How messages are framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Magic byte `0x00`, 4-byte schema id, datum (Confluent's serializers).
@@ -21,114 +21,66 @@ pub enum Protocol {
     Raw,
 }
 
-/// Config of one `avro` decoder or encoder.
-#[derive(Debug, Clone, Deserialize)]
+/// Config of one `avro` decoder or encoder. The doc comments are the keys'
+/// descriptions in `topictable plugins describe`.
+#[derive(Debug, Clone, Deserialize, ConfigKeys)]
 pub struct AvroConfig {
-    /// `confluent` or `raw`.
+    /// confluent = magic byte 0x00 + 4-byte schema id + datum (writer schema
+    /// from the registry); raw = the bare datum, written with the reader schema.
     #[serde(default)]
     pub protocol: Protocol,
-    /// Inline reader schema (JSON text) or a path to an `.avsc` file.
+    /// Reader schema: inline Avro JSON, or a path to an .avsc file (else it
+    /// comes from the registry).
     #[serde(default)]
     pub schema: Option<String>,
     /// Registry location, subject and version (shared with the other Confluent codecs).
     #[serde(flatten)]
     pub registry: RegistrySettings,
-    /// Record full name for the record strategies.
+    /// Record full name for the record_name and topic_record_name strategies;
+    /// encoder: the generated schema's record name (default topictable.Row, or
+    /// topictable.Key for keys).
     #[serde(default)]
     pub record_name: Option<String>,
-    /// Field → column renames; other fields keep their names.
+    /// Field → column renames (nested fields by flattened name, e.g.
+    /// address__city); other fields keep their names. The encoder reads each
+    /// field from its column the same way.
     #[serde(default)]
     pub mapping: Option<HashMap<String, String>>,
-    /// Field → column; only these fields become columns.
+    /// Field → column; only these fields become columns (encoder: only these
+    /// columns are written, other fields take their default or null).
     #[serde(default)]
     pub mapping_only: Option<HashMap<String, String>>,
-    /// `flatten` (`a__b` columns) or `struct`.
+    /// Nested records: flatten into a__b columns, or keep as Arrow structs.
     #[serde(default)]
-    pub nested: Option<String>,
-    /// Separator of flattened names.
-    #[serde(default)]
-    pub separator: Option<String>,
-    /// Column name when the schema is not a record.
+    pub nested: Nested,
+    /// Separator of flattened column names.
+    #[serde(default = "default_separator")]
+    pub separator: String,
+    /// Column name when the schema is not a record (default KafkaKey or
+    /// KafkaValue); encoder without `schema`: write this column alone, not a
+    /// record.
     #[serde(default)]
     pub column: Option<String>,
-    /// Encoder: register the schema under the subject.
+    /// Encoder: register the schema (given, or generated from the table) under
+    /// the subject and write its id; else the schema must already be
+    /// registered there (a given schema is looked up, without `schema` the
+    /// subject's `schema_version` is used).
     #[serde(default)]
-    pub auto_register: Option<bool>,
-    /// Decoder: `error` (default) or `union` for unions other than `[null, T]`.
+    pub auto_register: bool,
+    /// Decoder: unions other than ["null", T] are an error, or become an Arrow
+    /// dense union column with one child per branch (named after the branch
+    /// type: int, string, com.acme.Address, array, map; a null branch is a
+    /// Null child).
     #[serde(default)]
-    pub unions: Option<String>,
+    pub unions: Unions,
+}
+
+fn default_separator() -> String {
+    "__".into()
 }
 
 impl AvroConfig {
-    /// The config keys, for validation and `topictable plugins describe`.
-    pub fn spec() -> ConfigSpec {
-        ConfigSpec::new(
-            [
-                vec![
-            ConfigKey::optional(
-                "protocol",
-                ConfigType::one_of(["confluent", "raw"]),
-                json!("confluent"),
-                "confluent = magic byte 0x00 + 4-byte schema id + datum (writer schema from the registry); raw = the bare datum, written with the reader schema",
-            ),
-            ConfigKey::unset(
-                "schema",
-                ConfigType::String,
-                "reader schema: inline Avro JSON, or a path to an .avsc file (else it comes from the registry)",
-            ),
-                ],
-                RegistrySettings::config_keys(),
-                vec![            ConfigKey::unset(
-                "record_name",
-                ConfigType::String,
-                "record full name for the record_name and topic_record_name strategies; encoder: the generated schema's record name (default topictable.Row, or topictable.Key for keys)",
-            ),
-            ConfigKey::unset(
-                "mapping",
-                ConfigType::Object,
-                "field → column renames (nested fields by flattened name, e.g. address__city); other fields keep their names. The encoder reads each field from its column the same way",
-            ),
-            ConfigKey::unset(
-                "mapping_only",
-                ConfigType::Object,
-                "field → column; only these fields become columns (encoder: only these columns are written, other fields take their default or null)",
-            ),
-            ConfigKey::optional(
-                "nested",
-                ConfigType::one_of(["flatten", "struct"]),
-                json!("flatten"),
-                "nested records: flatten into a__b columns, or keep as Arrow structs",
-            ),
-            ConfigKey::optional(
-                "separator",
-                ConfigType::String,
-                json!("__"),
-                "separator of flattened column names",
-            ),
-            ConfigKey::unset(
-                "column",
-                ConfigType::String,
-                "column name when the schema is not a record (default KafkaKey or KafkaValue); encoder without `schema`: write this column alone, not a record",
-            ),
-            ConfigKey::optional(
-                "auto_register",
-                ConfigType::Boolean,
-                json!(false),
-                "encoder: register the schema (given, or generated from the table) under the subject and write its id; else the schema must already be registered there (a given schema is looked up, without `schema` the subject's `schema_version` is used)",
-            ),
-            ConfigKey::optional(
-                "unions",
-                ConfigType::one_of(["error", "union"]),
-                json!("error"),
-                "decoder: unions other than [\"null\", T] are an error, or become an Arrow dense union column with one child per branch (named after the branch type: int, string, com.acme.Address, array, map; a null branch is a Null child)",
-            ),
-                ],
-            ]
-            .concat(),
-        )
-    }
-
-    /// Reads a config validated against [`AvroConfig::spec`].
+    /// Reads a config validated against [`AvroConfig::config_spec`].
     pub fn from_map(config: &Map<String, Value>) -> Result<Self, PluginError> {
         let c: Self = serde_json::from_value(Value::Object(config.clone()))?;
         if c.mapping.is_some() && c.mapping_only.is_some() {
@@ -211,20 +163,10 @@ impl AvroConfig {
 
     /// Options for planning the reader schema's columns.
     pub fn plan_options(&self, side: Side) -> Result<PlanOptions, PluginError> {
-        let nested = match self.nested.as_deref() {
-            None | Some("flatten") => Nested::Flatten,
-            Some("struct") => Nested::Struct,
-            Some(other) => return Err(PluginError::config(format!("unknown nested `{other}`"))),
-        };
-        let unions = match self.unions.as_deref() {
-            None | Some("error") => Unions::Error,
-            Some("union") => Unions::Union,
-            Some(other) => return Err(PluginError::config(format!("unknown unions `{other}`"))),
-        };
         Ok(PlanOptions {
-            nested,
-            unions,
-            separator: self.separator.clone().unwrap_or_else(|| "__".into()),
+            nested: self.nested,
+            unions: self.unions,
+            separator: self.separator.clone(),
             mapping_only: self.mapping_only.is_some(),
             mapping: self
                 .mapping
@@ -246,4 +188,35 @@ pub fn parse_schema(texts: &[String]) -> Result<(SchemaSet, usize), String> {
     apache_avro::Schema::parse_str_with_list(main, deps)
         .map_err(|e| format!("invalid Avro schema: {e}"))?;
     SchemaSet::parse(texts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topictable_sdk::ConfigType;
+
+    /// Every choice the description offers (and every default it fills in) is
+    /// one serde parses: `plugins describe` cannot drift from the parser.
+    #[test]
+    fn every_choice_the_description_offers_parses() {
+        let spec = AvroConfig::config_spec();
+        let base =
+            serde_json::json!({"schema_registry_url": "http://127.0.0.1:9", "schema": "\"long\""});
+        AvroConfig::from_map(&spec.validate(&base).unwrap()).unwrap();
+        let mut tried = 0;
+        for key in &spec.keys {
+            let ConfigType::Enum { choices } = &key.kind else {
+                continue;
+            };
+            for choice in choices {
+                let mut given = base.clone();
+                given[&key.name] = Value::from(choice.as_str());
+                let filled = spec.validate(&given).unwrap();
+                AvroConfig::from_map(&filled)
+                    .unwrap_or_else(|e| panic!("{} = {choice}: {e}", key.name));
+                tried += 1;
+            }
+        }
+        assert!(tried >= 7, "only {tried} choices");
+    }
 }

@@ -66,7 +66,7 @@ impl AvroEncoder {
     /// An encoder for `side` writing rows of `schema` (the table's schema).
     pub fn new(config: &AvroConfig, side: Side, schema: SchemaRef) -> Result<Self, PluginError> {
         let registry = config.registry()?;
-        let auto_register = config.auto_register.unwrap_or(false);
+        let auto_register = config.auto_register;
         if auto_register && registry.is_none() {
             return Err(PluginError::config(
                 "`auto_register` needs `schema_registry_url`",

@@ -41,7 +41,7 @@ pub use encode::AvroEncoder;
 
 use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::SchemaRef;
-use topictable_sdk::{Codec, CodecDescription, Decoder, Encoder, PluginError, Side};
+use topictable_sdk::{Codec, CodecDescription, ConfigKeys, Decoder, Encoder, PluginError, Side};
 
 /// The `avro` format's factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,7 +52,7 @@ impl Codec for AvroCodec {
         CodecDescription {
             format: "avro".into(),
             doc: "Avro datums, Confluent-framed with a Schema Registry or raw, with schema evolution.".into(),
-            config: AvroConfig::spec(),
+            config: AvroConfig::config_spec(),
             can_encode: true,
         }
     }

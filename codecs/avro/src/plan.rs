@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use topictable_sdk::ConfigValue;
 use topictable_sdk::arrow_array::{ArrayRef, StringArray};
 use topictable_sdk::arrow_schema::{
     DataType, Field, Fields, Schema, TimeUnit, UnionFields, UnionMode,
@@ -91,16 +92,23 @@ impl Target {
 }
 
 /// How nested records become columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, ConfigValue,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Nested {
     /// `a__b` columns (Deephaven's style).
+    #[default]
     Flatten,
     /// One Arrow struct column per record field.
     Struct,
 }
 
 /// How unions other than `[null, T]` are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, ConfigValue,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Unions {
     /// They are a config error.
     #[default]

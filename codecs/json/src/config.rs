@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::Schema;
-use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
+use topictable_sdk::{ConfigKeys, PluginError, Side};
 
 use crate::{JsonDecoder, JsonEncoder, JsonType};
 
@@ -21,92 +21,46 @@ pub struct ColumnDef {
 }
 
 /// Config of one `json` decoder or encoder (each ignores the other's keys).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+/// The doc comments are the keys' descriptions in `topictable plugins
+/// describe`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, ConfigKeys)]
 #[serde(deny_unknown_fields)]
 pub struct JsonConfig {
-    /// Decoder: the output columns, in order.
+    /// Decoder (required): the output columns in order, [{name, type}] with
+    /// type one of string|bool|int32|int64|float32|float64|timestamp|json.
     #[serde(default)]
     pub columns: Option<Vec<ColumnDef>>,
-    /// Decoder: JSON field or pointer → column; encoder: column → JSON field or pointer.
+    /// Decoder: JSON field or JSON Pointer (/order/price) → column; encoder:
+    /// column → JSON field or pointer. Unmapped columns use the field of the
+    /// same name.
     #[serde(default)]
     pub mapping: BTreeMap<String, String>,
-    /// Decoder: accept numeric strings for numbers, `"true"`/`"false"` for bools,
-    /// and numbers or bools as text for string columns.
+    /// Decoder: also accept numeric strings for number and timestamp columns
+    /// ("12" → 12), "true"/"false" for bool, and numbers or bools as text for
+    /// string columns.
     #[serde(default)]
     pub lenient: bool,
-    /// Encoder: only these columns (all when absent).
+    /// Encoder: write only these columns (default: all).
     #[serde(default)]
     pub include: Option<Vec<String>>,
     /// Encoder: leave these columns out.
     #[serde(default)]
     pub exclude: Vec<String>,
-    /// Encoder: split field names on this string into nested objects.
+    /// Encoder: split field names on this string into nested objects (".":
+    /// a.b → {"a":{"b":…}}).
     #[serde(default)]
     pub nested_delimiter: Option<String>,
-    /// Encoder: write null cells as `null` (true) or leave the field out (false).
+    /// Encoder: write null cells as null (true) or leave the field out (false).
     #[serde(default)]
     pub output_nulls: bool,
-    /// Encoder: a top-level field that gets the publish time in epoch milliseconds.
+    /// Encoder: a top-level field that gets the publish time in epoch
+    /// milliseconds.
     #[serde(default)]
     pub timestamp_field: Option<String>,
 }
 
 impl JsonConfig {
-    /// The config keys, for validation and `topictable plugins describe`.
-    pub fn spec() -> ConfigSpec {
-        let types: Vec<&str> = JsonType::ALL.iter().map(|t| t.name()).collect();
-        ConfigSpec::new(vec![
-            ConfigKey::unset(
-                "columns",
-                ConfigType::List,
-                &format!(
-                    "decoder (required): the output columns in order, [{{name, type}}] with type one of {}",
-                    types.join("|")
-                ),
-            ),
-            ConfigKey::optional(
-                "mapping",
-                ConfigType::Object,
-                json!({}),
-                "decoder: JSON field or JSON Pointer (/order/price) → column; encoder: column → JSON field or pointer. Unmapped columns use the field of the same name",
-            ),
-            ConfigKey::optional(
-                "lenient",
-                ConfigType::Boolean,
-                json!(false),
-                "decoder: also accept numeric strings for number and timestamp columns (\"12\" → 12), \"true\"/\"false\" for bool, and numbers or bools as text for string columns",
-            ),
-            ConfigKey::unset(
-                "include",
-                ConfigType::List,
-                "encoder: write only these columns (default: all)",
-            ),
-            ConfigKey::optional(
-                "exclude",
-                ConfigType::List,
-                json!([]),
-                "encoder: leave these columns out",
-            ),
-            ConfigKey::unset(
-                "nested_delimiter",
-                ConfigType::String,
-                "encoder: split field names on this string into nested objects (\".\": a.b → {\"a\":{\"b\":…}})",
-            ),
-            ConfigKey::optional(
-                "output_nulls",
-                ConfigType::Boolean,
-                json!(false),
-                "encoder: write null cells as null (true) or leave the field out (false)",
-            ),
-            ConfigKey::unset(
-                "timestamp_field",
-                ConfigType::String,
-                "encoder: a top-level field that gets the publish time in epoch milliseconds",
-            ),
-        ])
-    }
-
-    /// Reads a config that was validated against [`JsonConfig::spec`].
+    /// Reads a config that was validated against [`JsonConfig::config_spec`].
     pub fn from_map(config: &Map<String, Value>) -> Result<Self, PluginError> {
         serde_json::from_value(Value::Object(config.clone()))
             .map_err(|e| PluginError::config(format!("json: {e}")))
@@ -124,5 +78,28 @@ impl JsonConfig {
     /// unsupported types or two columns writing the same field.
     pub fn encoder(&self, schema: &Schema) -> Result<JsonEncoder, PluginError> {
         JsonEncoder::new(self, schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `columns` key's description lists the types serde parses.
+    #[test]
+    fn the_columns_key_names_every_type() {
+        let spec = JsonConfig::config_spec();
+        let columns = spec.keys.iter().find(|k| k.name == "columns").unwrap();
+        let names: Vec<&str> = JsonType::ALL.iter().map(|t| t.name()).collect();
+        assert!(
+            columns.doc.contains(&names.join("|")),
+            "{} does not list {names:?}",
+            columns.doc
+        );
+        for name in names {
+            let def: ColumnDef =
+                serde_json::from_value(serde_json::json!({"name": "c", "type": name})).unwrap();
+            assert_eq!(def.kind.name(), name);
+        }
     }
 }

@@ -58,7 +58,7 @@ pub use types::{EXTENSION_NAME_KEY, JSON_EXTENSION_NAME, JsonType};
 
 use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::SchemaRef;
-use topictable_sdk::{Codec, CodecDescription, Decoder, Encoder, PluginError, Side};
+use topictable_sdk::{Codec, CodecDescription, ConfigKeys, Decoder, Encoder, PluginError, Side};
 
 /// The `json` format's factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -69,7 +69,7 @@ impl Codec for JsonCodec {
         CodecDescription {
             format: "json".into(),
             doc: "One JSON object per key or value, read into typed columns by field name or JSON Pointer, and written back.".into(),
-            config: JsonConfig::spec(),
+            config: JsonConfig::config_spec(),
             can_encode: true,
         }
     }

@@ -1,14 +1,14 @@
 //! The `protobuf` format's config keys.
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use topictable_schema_registry::{RegistryClient, RegistrySettings, Version};
-use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError, Side};
+use topictable_sdk::{ConfigKeys, ConfigType, ConfigValue, PluginError, Side};
 
 use crate::options::{EnumsAs, PlanOptions, TimeUnitConfig};
 
 /// How messages are framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// Magic byte `0x00`, 4-byte schema id, message indexes, message (Confluent's serializers).
@@ -38,130 +38,74 @@ impl OneOrMany {
     }
 }
 
-/// Config of one `protobuf` decoder or encoder.
-#[derive(Debug, Clone, Deserialize)]
+/// A string or a list: serde reports which of the two it was not.
+impl ConfigValue for OneOrMany {
+    fn config_type() -> ConfigType {
+        ConfigType::Any
+    }
+}
+
+/// Config of one `protobuf` decoder or encoder. The doc comments are the
+/// keys' descriptions in `topictable plugins describe`.
+#[derive(Debug, Clone, Deserialize, ConfigKeys)]
 pub struct ProtobufConfig {
-    /// `confluent` or `raw`.
+    /// confluent = magic byte 0x00 + 4-byte schema id + message indexes +
+    /// message (each message's type from the registry); raw = the bare
+    /// message, of type `message`.
     #[serde(default)]
     pub protocol: Protocol,
-    /// Full name of the message type the table reads.
+    /// Full name of the message type the table reads (e.g. acme.Order);
+    /// default: the first message of the reader schema's file.
     #[serde(default)]
     pub message: Option<String>,
-    /// Inline `.proto` text.
+    /// Inline .proto text (imports of google/protobuf/*.proto allowed).
     #[serde(default)]
     pub schema: Option<String>,
-    /// Path of a serialized `FileDescriptorSet`.
+    /// Path of a serialized FileDescriptorSet (protoc --include_imports
+    /// --descriptor_set_out, buf build -o).
     #[serde(default)]
     pub descriptor_set: Option<String>,
-    /// `.proto` files compiled in-process.
+    /// .proto file path(s), compiled in-process (no protoc needed).
     #[serde(default)]
     pub proto_files: Option<OneOrMany>,
-    /// Include directories for `proto_files`.
+    /// Include directory (or list) for proto_files and their imports
+    /// (default: each file's directory).
     #[serde(default)]
     pub proto_include: Option<OneOrMany>,
     /// Registry location, subject and version (shared with the other Confluent codecs).
     #[serde(flatten)]
     pub registry: RegistrySettings,
-    /// Separator of flattened names.
-    #[serde(default)]
-    pub separator: Option<String>,
-    /// Field path globs to keep.
+    /// Separator of flattened nested field names (a_b for field b of message
+    /// field a).
+    #[serde(default = "default_separator")]
+    pub separator: String,
+    /// Field path glob(s) to keep, e.g. "/addr/*" or ["/id", "/addr/city"];
+    /// `*` matches within one segment, `**` any depth, and a path keeps
+    /// everything under it.
     #[serde(default)]
     pub include: Option<OneOrMany>,
-    /// Field path globs to drop.
+    /// Field path glob(s) to drop (applied after include).
     #[serde(default)]
     pub exclude: Option<OneOrMany>,
-    /// `string` or `int`.
+    /// Enum fields as their value name (Utf8) or number (Int32).
     #[serde(default)]
     pub enums: EnumsAs,
-    /// `ns` or `ms`.
+    /// Unit of google.protobuf.Timestamp (Timestamp, UTC) and Duration
+    /// columns.
     #[serde(default)]
     pub time_unit: TimeUnitConfig,
-    /// Encoder: register the schema under the subject.
+    /// Encoder: register the schema (and its imports, as references) under
+    /// the subject.
     #[serde(default)]
-    pub auto_register: Option<bool>,
+    pub auto_register: bool,
+}
+
+fn default_separator() -> String {
+    "_".into()
 }
 
 impl ProtobufConfig {
-    /// The config keys, for validation and `topictable plugins describe`.
-    pub fn spec() -> ConfigSpec {
-        ConfigSpec::new(
-            [
-                vec![
-            ConfigKey::optional(
-                "protocol",
-                ConfigType::one_of(["confluent", "raw"]),
-                json!("confluent"),
-                "confluent = magic byte 0x00 + 4-byte schema id + message indexes + message (each message's type from the registry); raw = the bare message, of type `message`",
-            ),
-            ConfigKey::unset(
-                "message",
-                ConfigType::String,
-                "full name of the message type the table reads (e.g. acme.Order); default: the first message of the reader schema's file",
-            ),
-            ConfigKey::unset(
-                "schema",
-                ConfigType::String,
-                "inline .proto text (imports of google/protobuf/*.proto allowed)",
-            ),
-            ConfigKey::unset(
-                "descriptor_set",
-                ConfigType::String,
-                "path of a serialized FileDescriptorSet (protoc --include_imports --descriptor_set_out, buf build -o)",
-            ),
-            ConfigKey::unset(
-                "proto_files",
-                ConfigType::Any,
-                ".proto file path(s), compiled in-process (no protoc needed)",
-            ),
-            ConfigKey::unset(
-                "proto_include",
-                ConfigType::Any,
-                "include directory (or list) for proto_files and their imports (default: each file's directory)",
-            ),
-                ],
-                RegistrySettings::config_keys(),
-                vec![            ConfigKey::optional(
-                "separator",
-                ConfigType::String,
-                json!("_"),
-                "separator of flattened nested field names (a_b for field b of message field a)",
-            ),
-            ConfigKey::unset(
-                "include",
-                ConfigType::Any,
-                "field path glob(s) to keep, e.g. \"/addr/*\" or [\"/id\", \"/addr/city\"]; `*` matches within one segment, `**` any depth, and a path keeps everything under it",
-            ),
-            ConfigKey::unset(
-                "exclude",
-                ConfigType::Any,
-                "field path glob(s) to drop (applied after include)",
-            ),
-            ConfigKey::optional(
-                "enums",
-                ConfigType::one_of(["string", "int"]),
-                json!("string"),
-                "enum fields as their value name (Utf8) or number (Int32)",
-            ),
-            ConfigKey::optional(
-                "time_unit",
-                ConfigType::one_of(["ns", "ms"]),
-                json!("ns"),
-                "unit of google.protobuf.Timestamp (Timestamp, UTC) and Duration columns",
-            ),
-            ConfigKey::optional(
-                "auto_register",
-                ConfigType::Boolean,
-                json!(false),
-                "encoder: register the schema (and its imports, as references) under the subject",
-            ),
-                ],
-            ]
-            .concat(),
-        )
-    }
-
-    /// Reads a config validated against [`ProtobufConfig::spec`].
+    /// Reads a config validated against [`ProtobufConfig::config_spec`].
     pub fn from_map(config: &Map<String, Value>) -> Result<Self, PluginError> {
         let c: Self = serde_json::from_value(Value::Object(config.clone()))?;
         let local = [
@@ -219,7 +163,7 @@ impl ProtobufConfig {
     /// Options for planning columns.
     pub fn plan_options(&self) -> PlanOptions {
         PlanOptions {
-            separator: self.separator.clone().unwrap_or_else(|| "_".into()),
+            separator: self.separator.clone(),
             include: self
                 .include
                 .as_ref()
@@ -233,5 +177,36 @@ impl ProtobufConfig {
             enums: self.enums,
             time_unit: self.time_unit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topictable_sdk::ConfigType;
+
+    /// Every choice the description offers (and every default it fills in) is
+    /// one serde parses: `plugins describe` cannot drift from the parser.
+    #[test]
+    fn every_choice_the_description_offers_parses() {
+        let spec = ProtobufConfig::config_spec();
+        let base =
+            serde_json::json!({"schema": "syntax = \"proto3\"; message M { int64 id = 1; }"});
+        ProtobufConfig::from_map(&spec.validate(&base).unwrap()).unwrap();
+        let mut tried = 0;
+        for key in &spec.keys {
+            let ConfigType::Enum { choices } = &key.kind else {
+                continue;
+            };
+            for choice in choices {
+                let mut given = base.clone();
+                given[&key.name] = Value::from(choice.as_str());
+                let filled = spec.validate(&given).unwrap();
+                ProtobufConfig::from_map(&filled)
+                    .unwrap_or_else(|e| panic!("{} = {choice}: {e}", key.name));
+                tried += 1;
+            }
+        }
+        assert!(tried >= 7, "only {tried} choices");
     }
 }

@@ -61,7 +61,7 @@ impl ProtobufEncoder {
                             "give `schema_subject`, or `topic` (with `subject_strategy`)",
                         )
                     })?;
-                    Some(if config.auto_register.unwrap_or(false) {
+                    Some(if config.auto_register {
                         register(r, &subject, &message)?
                     } else {
                         let (sv, _) =

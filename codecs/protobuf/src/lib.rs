@@ -44,7 +44,7 @@ pub use options::{EnumsAs, TimeUnitConfig};
 
 use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::SchemaRef;
-use topictable_sdk::{Codec, CodecDescription, Decoder, Encoder, PluginError, Side};
+use topictable_sdk::{Codec, CodecDescription, ConfigKeys, Decoder, Encoder, PluginError, Side};
 
 /// The `protobuf` format's factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,7 +56,7 @@ impl Codec for ProtobufCodec {
             format: "protobuf".into(),
             doc: "Protobuf messages, Confluent-framed with a Schema Registry (message indexes honoured) or raw."
                 .into(),
-            config: ProtobufConfig::spec(),
+            config: ProtobufConfig::config_spec(),
             can_encode: true,
         }
     }

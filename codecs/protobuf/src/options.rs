@@ -1,7 +1,8 @@
 //! The options that shape a message type's columns: what the config
 //! (`config.rs`) reads from the user's keys and the plan (`plan.rs`) follows.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use topictable_sdk::ConfigValue;
 
 /// Options that shape the columns.
 #[derive(Debug, Clone)]
@@ -19,7 +20,7 @@ pub struct PlanOptions {
 }
 
 /// How enum values become cells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum EnumsAs {
     /// The value's name (`Utf8`); an unknown number becomes its decimal text.
@@ -30,7 +31,7 @@ pub enum EnumsAs {
 }
 
 /// Unit of `google.protobuf.Timestamp` and `Duration` columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnitConfig {
     /// Nanoseconds (exact).

@@ -2,6 +2,7 @@
 //! client and the embedded server.
 
 use serde::{Deserialize, Serialize};
+use topictable_sdk::ConfigValue;
 
 /// The media type of every registry request and response body.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -138,7 +139,7 @@ pub mod error_codes {
 }
 
 /// How a schema's subject is named for a topic (Confluent's `subject.name.strategy`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectNameStrategy {
     /// `<topic>-key` or `<topic>-value` (the default).
@@ -151,13 +152,6 @@ pub enum SubjectNameStrategy {
 }
 
 impl SubjectNameStrategy {
-    /// Every strategy, by its config name.
-    pub const ALL: [(&'static str, SubjectNameStrategy); 3] = [
-        ("topic_name", SubjectNameStrategy::TopicName),
-        ("record_name", SubjectNameStrategy::RecordName),
-        ("topic_record_name", SubjectNameStrategy::TopicRecordName),
-    ];
-
     /// The subject for `topic`, the message part (`is_key`), and the record's
     /// full name (needed by the record strategies).
     pub fn subject(

@@ -4,57 +4,97 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
-use topictable_sdk::{ConfigKey, ConfigType};
+use serde_json::Value;
+use topictable_sdk::ConfigKeys;
 
 use crate::{ClientConfig, RegistryClient, SubjectNameStrategy, Version};
 
 /// Registry keys of a codec's config (flattened into it with `#[serde(flatten)]`).
-/// `Debug` masks the password and any credentials in the URL.
-#[derive(Clone, Default, PartialEq, Deserialize)]
+/// The doc comments are what `plugins describe` shows. `Debug` masks the
+/// password and any credentials in the URL.
+#[derive(Clone, PartialEq, Deserialize, ConfigKeys)]
 pub struct RegistrySettings {
-    /// Registry URL(s), comma-separated.
+    /// Schema Registry URL(s), comma-separated (needed for protocol confluent).
     #[serde(default)]
     pub schema_registry_url: Option<String>,
-    /// The reader schema's subject.
+    /// Subject of the reader schema in the registry (default: from topic and
+    /// subject_strategy).
     #[serde(default)]
     pub schema_subject: Option<String>,
-    /// Its version: a number or `"latest"`.
-    #[serde(default)]
+    /// Version of schema_subject: a number or "latest".
+    #[serde(default = "latest")]
     pub schema_version: Option<Value>,
-    /// The topic, to name the subject with `subject_strategy`.
+    /// Topic name, to name the subject with subject_strategy when
+    /// schema_subject is unset.
     #[serde(default)]
     pub topic: Option<String>,
-    /// `topic_name` (default), `record_name` or `topic_record_name`.
+    /// How subjects are named: TOPIC-value (or -key), the record's full
+    /// name, or TOPIC-FULLNAME.
     #[serde(default)]
-    pub subject_strategy: Option<String>,
-    /// Basic auth user.
+    pub subject_strategy: SubjectNameStrategy,
+    /// Registry basic auth user.
     #[serde(default)]
     pub registry_user: Option<String>,
-    /// Basic auth password.
+    /// Registry basic auth password.
     #[serde(default)]
     pub registry_password: Option<String>,
-    /// Bearer token, instead of basic auth.
+    /// Registry bearer token (instead of registry_user and registry_password).
     #[serde(default)]
     pub registry_bearer_token: Option<String>,
-    /// PEM file of a CA to trust.
+    /// PEM file of a CA to trust for an https registry.
     #[serde(default)]
     pub registry_ca_cert: Option<String>,
-    /// PEM file of the client certificate (chain), for mutual TLS.
+    /// PEM file of the client certificate, for a registry that asks for one
+    /// (mutual TLS).
     #[serde(default)]
     pub registry_client_cert: Option<String>,
-    /// PEM file of the client certificate's private key.
+    /// PEM file of registry_client_cert's private key.
     #[serde(default)]
     pub registry_client_key: Option<String>,
-    /// Allows credentials over plain http to a host that is not loopback.
+    /// Send credentials over plain http to a host that is not loopback
+    /// (refused by default).
     #[serde(default)]
-    pub registry_allow_insecure_auth: Option<bool>,
-    /// Time limit of one request, in ms.
-    #[serde(default)]
-    pub registry_timeout_ms: Option<u64>,
-    /// Retries when the registry is unreachable or answers 5xx.
-    #[serde(default)]
-    pub registry_retries: Option<u32>,
+    pub registry_allow_insecure_auth: bool,
+    /// Time limit of one registry request, in ms.
+    #[serde(default = "default_timeout_ms")]
+    pub registry_timeout_ms: u64,
+    /// Retries (with backoff from 100 ms) when the registry is unreachable or
+    /// answers 5xx.
+    #[serde(default = "default_retries")]
+    pub registry_retries: u32,
+}
+
+fn latest() -> Option<Value> {
+    Some(Value::from("latest"))
+}
+
+fn default_timeout_ms() -> u64 {
+    u64::try_from(ClientConfig::new("").request_timeout.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn default_retries() -> u32 {
+    ClientConfig::new("").max_retries
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self {
+            schema_registry_url: None,
+            schema_subject: None,
+            schema_version: latest(),
+            topic: None,
+            subject_strategy: SubjectNameStrategy::default(),
+            registry_user: None,
+            registry_password: None,
+            registry_bearer_token: None,
+            registry_ca_cert: None,
+            registry_client_cert: None,
+            registry_client_key: None,
+            registry_allow_insecure_auth: false,
+            registry_timeout_ms: default_timeout_ms(),
+            registry_retries: default_retries(),
+        }
+    }
 }
 
 impl std::fmt::Debug for RegistrySettings {
@@ -94,88 +134,6 @@ impl std::fmt::Debug for RegistrySettings {
 }
 
 impl RegistrySettings {
-    /// The keys, for a codec's `ConfigSpec`.
-    pub fn config_keys() -> Vec<ConfigKey> {
-        let strategies = ["topic_name", "record_name", "topic_record_name"];
-        vec![
-            ConfigKey::unset(
-                "schema_registry_url",
-                ConfigType::String,
-                "Schema Registry URL(s), comma-separated (needed for protocol confluent)",
-            ),
-            ConfigKey::unset(
-                "schema_subject",
-                ConfigType::String,
-                "subject of the reader schema in the registry (default: from topic and subject_strategy)",
-            ),
-            ConfigKey::optional(
-                "schema_version",
-                ConfigType::Any,
-                json!("latest"),
-                "version of schema_subject: a number or \"latest\"",
-            ),
-            ConfigKey::unset(
-                "topic",
-                ConfigType::String,
-                "topic name, to name the subject with subject_strategy when schema_subject is unset",
-            ),
-            ConfigKey::optional(
-                "subject_strategy",
-                ConfigType::one_of(strategies),
-                json!("topic_name"),
-                "how subjects are named: <topic>-value/-key, <record name>, or <topic>-<record name>",
-            ),
-            ConfigKey::unset(
-                "registry_user",
-                ConfigType::String,
-                "registry basic auth user",
-            ),
-            ConfigKey::unset(
-                "registry_password",
-                ConfigType::String,
-                "registry basic auth password",
-            ),
-            ConfigKey::unset(
-                "registry_bearer_token",
-                ConfigType::String,
-                "registry bearer token (instead of registry_user and registry_password)",
-            ),
-            ConfigKey::unset(
-                "registry_ca_cert",
-                ConfigType::String,
-                "PEM file of a CA to trust for an https registry",
-            ),
-            ConfigKey::unset(
-                "registry_client_cert",
-                ConfigType::String,
-                "PEM file of the client certificate, for a registry that asks for one (mutual TLS)",
-            ),
-            ConfigKey::unset(
-                "registry_client_key",
-                ConfigType::String,
-                "PEM file of registry_client_cert's private key",
-            ),
-            ConfigKey::optional(
-                "registry_allow_insecure_auth",
-                ConfigType::Boolean,
-                json!(false),
-                "send credentials over plain http to a host that is not loopback (refused by default)",
-            ),
-            ConfigKey::optional(
-                "registry_timeout_ms",
-                ConfigType::Integer,
-                json!(10000),
-                "time limit of one registry request",
-            ),
-            ConfigKey::optional(
-                "registry_retries",
-                ConfigType::Integer,
-                json!(3),
-                "retries (with backoff from 100 ms) when the registry is unreachable or answers 5xx",
-            ),
-        ]
-    }
-
     /// The registry client, if a URL is configured.
     pub fn client(&self) -> Result<Option<RegistryClient>, String> {
         let Some(url) = &self.schema_registry_url else {
@@ -207,13 +165,9 @@ impl RegistrySettings {
                 );
             }
         }
-        cc.allow_insecure_auth = self.registry_allow_insecure_auth.unwrap_or(false);
-        if let Some(ms) = self.registry_timeout_ms {
-            cc.request_timeout = Duration::from_millis(ms);
-        }
-        if let Some(n) = self.registry_retries {
-            cc.max_retries = n;
-        }
+        cc.allow_insecure_auth = self.registry_allow_insecure_auth;
+        cc.request_timeout = Duration::from_millis(self.registry_timeout_ms);
+        cc.max_retries = self.registry_retries;
         RegistryClient::new(cc).map(Some).map_err(|e| e.to_string())
     }
 
@@ -227,14 +181,7 @@ impl RegistrySettings {
         if let Some(s) = &self.schema_subject {
             return Ok(Some(s.clone()));
         }
-        let strategy = match self.subject_strategy.as_deref() {
-            None => SubjectNameStrategy::TopicName,
-            Some(name) => SubjectNameStrategy::ALL
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, s)| *s)
-                .ok_or_else(|| format!("unknown subject_strategy `{name}`"))?,
-        };
+        let strategy = self.subject_strategy;
         let topic = self.topic.as_deref().unwrap_or_default();
         if strategy != SubjectNameStrategy::RecordName && topic.is_empty() {
             return Ok(None);

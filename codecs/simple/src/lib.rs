@@ -39,7 +39,7 @@ pub use types::SimpleType;
 
 use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::SchemaRef;
-use topictable_sdk::{Codec, CodecDescription, Decoder, Encoder, PluginError, Side};
+use topictable_sdk::{Codec, CodecDescription, ConfigKeys, Decoder, Encoder, PluginError, Side};
 
 /// The `simple` format's factory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,7 +50,7 @@ impl Codec for SimpleCodec {
         CodecDescription {
             format: "simple".into(),
             doc: "One value of a primitive type per key or value, as Kafka's serializers write it or as text.".into(),
-            config: SimpleConfig::spec(),
+            config: SimpleConfig::config_spec(),
             can_encode: true,
         }
     }

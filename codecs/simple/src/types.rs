@@ -6,7 +6,7 @@ use serde::Deserialize;
 use topictable_sdk::arrow_schema::{DataType, Field, TimeUnit};
 
 /// A `simple` column type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, topictable_sdk::ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum SimpleType {
     /// UTF-8 text (`StringSerializer`).

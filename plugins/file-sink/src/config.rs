@@ -2,15 +2,15 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use topictable_sdk::{ConfigKey, ConfigSpec, ConfigType, PluginError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use topictable_sdk::{ConfigKeys, ConfigValue, PluginError};
 
 /// Parquet's default row group size (`parquet::file::properties`), used when `row_group_rows` is unset.
 pub const DEFAULT_ROW_GROUP_ROWS: u64 = 1024 * 1024;
 
 /// The file format written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// Apache Parquet, one row group per flush or per `row_group_rows` rows.
@@ -23,9 +23,6 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, in documentation order.
-    pub const ALL: [Format; 3] = [Format::Parquet, Format::Csv, Format::Jsonl];
-
     /// The name used in config, which is also the file extension.
     pub fn name(self) -> &'static str {
         match self {
@@ -37,7 +34,7 @@ impl Format {
 }
 
 /// Parquet column compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ConfigValue)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     /// No compression.
@@ -49,45 +46,38 @@ pub enum Compression {
     Zstd,
 }
 
-impl Compression {
-    /// Every choice, in documentation order.
-    pub const ALL: [Compression; 3] = [Compression::None, Compression::Snappy, Compression::Zstd];
-
-    /// The name used in config.
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Snappy => "snappy",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
-
-/// A validated `file` sink config.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A validated `file` sink config. The doc comments are the keys'
+/// descriptions in `topictable plugins describe`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ConfigKeys)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
-    /// The directory the files go to (created when missing).
+    /// The directory the files go to (created when missing); one sink per
+    /// directory and prefix.
     pub path: PathBuf,
-    /// The file format.
+    /// The file format, which is also the file extension.
     #[serde(default)]
     pub format: Format,
-    /// The file name prefix: files are `{prefix}-{n:06}.{format}`.
+    /// File names are PREFIX-000001.FORMAT, numbered on from the files already
+    /// there.
     #[serde(default = "default_prefix")]
     pub prefix: String,
-    /// A file is finished once it holds this many rows; 0 = no limit.
+    /// A file is finished once it holds this many rows; the open file's rows
+    /// are also kept in memory to rewrite them after an error (0 = no limit,
+    /// and an error then sticks).
     #[serde(default = "default_roll_rows")]
     pub roll_rows: u64,
-    /// A file is finished at the first write or flush this many seconds after it was opened; 0 = off.
+    /// A file is finished at the first write or flush this many seconds after
+    /// it was opened (0 = off).
     #[serde(default)]
     pub roll_seconds: u64,
-    /// The name of the column holding each row's change kind.
+    /// The column added to every row with its change: add, remove or modify.
     #[serde(default = "default_change_column")]
     pub change_column: String,
-    /// Parquet compression (Parquet only).
+    /// Parquet only: column compression (default snappy).
     #[serde(default)]
     pub compression: Option<Compression>,
-    /// Parquet's largest row group, in rows (Parquet only).
+    /// Parquet only: the largest row group, in rows (default 1048576); each
+    /// flush also ends one.
     #[serde(default)]
     pub row_group_rows: Option<u64>,
 }
@@ -105,58 +95,7 @@ fn default_change_column() -> String {
 }
 
 impl FileSinkConfig {
-    /// The config keys, for validation and `topictable plugins describe`.
-    pub fn spec() -> ConfigSpec {
-        ConfigSpec::new(vec![
-            ConfigKey::required(
-                "path",
-                ConfigType::String,
-                "the directory the files go to (created when missing); one sink per directory and prefix",
-            ),
-            ConfigKey::optional(
-                "format",
-                ConfigType::one_of(Format::ALL.map(Format::name)),
-                json!("parquet"),
-                "the file format, which is also the file extension",
-            ),
-            ConfigKey::optional(
-                "prefix",
-                ConfigType::String,
-                json!("part"),
-                "file names are PREFIX-000001.FORMAT, numbered on from the files already there",
-            ),
-            ConfigKey::optional(
-                "roll_rows",
-                ConfigType::Integer,
-                json!(default_roll_rows()),
-                "a file is finished once it holds this many rows; the open file's rows are also kept in memory to rewrite them after an error (0 = no limit, and an error then sticks)",
-            ),
-            ConfigKey::optional(
-                "roll_seconds",
-                ConfigType::Integer,
-                json!(0),
-                "a file is finished at the first write or flush this many seconds after it was opened (0 = off)",
-            ),
-            ConfigKey::optional(
-                "change_column",
-                ConfigType::String,
-                json!("_change"),
-                "the column added to every row with its change: add, remove or modify",
-            ),
-            ConfigKey::unset(
-                "compression",
-                ConfigType::one_of(Compression::ALL.map(Compression::name)),
-                "Parquet only: column compression (default snappy)",
-            ),
-            ConfigKey::unset(
-                "row_group_rows",
-                ConfigType::Integer,
-                "Parquet only: the largest row group, in rows (default 1048576); each flush also ends one",
-            ),
-        ])
-    }
-
-    /// Reads a config validated against [`FileSinkConfig::spec`], and checks what the spec cannot.
+    /// Reads a config validated against [`FileSinkConfig::config_spec`], and checks what the spec cannot.
     pub fn from_map(config: &Map<String, Value>) -> Result<Self, PluginError> {
         let config: Self = serde_json::from_value(Value::Object(config.clone()))?;
         config.check()?;

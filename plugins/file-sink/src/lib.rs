@@ -10,16 +10,10 @@
 //!
 //! # Config
 //!
-//! | key | type | default | meaning |
-//! |---|---|---|---|
-//! | `path` | string | required | the directory (created when missing) |
-//! | `format` | `parquet` \| `csv` \| `jsonl` | `parquet` | the file format, also the extension |
-//! | `prefix` | string | `part` | file names are `{prefix}-{n:06}.{format}` |
-//! | `roll_rows` | integer | 1000000 | a file holds at most this many rows (0 = no limit) |
-//! | `roll_seconds` | integer | 0 (off) | a file is finished at the first write or flush this long after it was opened |
-//! | `change_column` | string | `_change` | the column giving each row's change: `add`, `remove` or `modify` |
-//! | `compression` | `none` \| `snappy` \| `zstd` | `snappy` | Parquet only |
-//! | `row_group_rows` | integer | 1048576 | Parquet only: the largest row group |
+//! The keys are [`FileSinkConfig`]'s fields, whose doc comments are also what
+//! `topictable plugins describe` shows: `path` (required), `format`
+//! (`parquet`, `csv` or `jsonl`), `prefix`, `roll_rows`, `roll_seconds`,
+//! `change_column`, and for Parquet `compression` and `row_group_rows`.
 //!
 //! # Rows
 //!
@@ -90,7 +84,7 @@ mod sink;
 
 use serde_json::{Map, Value};
 use topictable_sdk::arrow_schema::SchemaRef;
-use topictable_sdk::{PluginError, Sink, SinkDescription, SinkFactory};
+use topictable_sdk::{ConfigKeys, PluginError, Sink, SinkDescription, SinkFactory};
 
 pub use config::{Compression, FileSinkConfig, Format};
 pub use format::parquet_writer_properties;
@@ -105,7 +99,7 @@ impl SinkFactory for FileSinkFactory {
             name: "file".into(),
             doc: "Writes a table's updates to rolling Parquet, CSV or JSON Lines files, with a change column."
                 .into(),
-            config: FileSinkConfig::spec(),
+            config: FileSinkConfig::config_spec(),
         }
     }
 

@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use topictable_sdk::arrow_array::builder::{
     BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
 };
 use topictable_sdk::arrow_array::{ArrayRef, RecordBatch};
 use topictable_sdk::arrow_schema::{DataType, Field, Schema, SchemaRef};
 use topictable_sdk::{
-    Codec, CodecDescription, ConfigKey, ConfigSpec, ConfigType, Decoded, Decoder, MessageBatch,
-    PluginError, RowError, Side,
+    Codec, CodecDescription, ConfigKeys, Decoded, Decoder, MessageBatch, PluginError, RowError,
+    Side,
 };
 
 /// One column of the CSV line.
@@ -24,11 +24,19 @@ struct Column {
     kind: String,
 }
 
-/// The codec's config.
-#[derive(Debug, Clone, Deserialize)]
+/// The codec's config; its doc comments are what `topictable plugins
+/// describe` shows for each key.
+#[derive(Debug, Clone, Deserialize, ConfigKeys)]
 struct CsvConfig {
+    /// The columns in order: [{name, type}].
     columns: Vec<Column>,
+    /// The field separator.
+    #[serde(default = "comma")]
     delimiter: String,
+}
+
+fn comma() -> String {
+    ",".into()
 }
 
 /// The `csv` format.
@@ -42,19 +50,7 @@ impl Codec for CsvLineCodec {
             doc:
                 "One CSV line per message, split into typed columns (string, int64, float64, bool)."
                     .into(),
-            config: ConfigSpec::new(vec![
-                ConfigKey::required(
-                    "columns",
-                    ConfigType::List,
-                    "the columns in order: [{name, type}]",
-                ),
-                ConfigKey::optional(
-                    "delimiter",
-                    ConfigType::String,
-                    json!(","),
-                    "the field separator",
-                ),
-            ]),
+            config: CsvConfig::config_spec(),
             can_encode: false,
         }
     }
