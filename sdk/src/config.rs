@@ -240,6 +240,9 @@ pub struct ConfigSpec {
     pub keys: Vec<ConfigKey>,
 }
 
+/// A validated config with a label saying what it tries (`key = choice`).
+pub type LabelledConfig = (String, Map<String, Value>);
+
 /// One problem found in a config; a validation reports all of them at once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -333,6 +336,27 @@ impl ConfigSpec {
         } else {
             Err(errors)
         }
+    }
+
+    /// `base`, validated, then with each choice of each enum key in turn, each
+    /// validated and filled in, labelled `key = choice`: for a plugin's test
+    /// that its parser takes every value its description offers.
+    pub fn every_choice(
+        &self,
+        base: &Value,
+    ) -> Result<Vec<LabelledConfig>, Vec<ConfigError>> {
+        let mut out = vec![("base".to_string(), self.validate(base)?)];
+        for key in &self.keys {
+            let ConfigType::Enum { choices } = &key.kind else {
+                continue;
+            };
+            for choice in choices {
+                let mut given = base.clone();
+                given[&key.name] = Value::from(choice.as_str());
+                out.push((format!("{} = {choice}", key.name), self.validate(&given)?));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -495,10 +519,13 @@ mod tests {
     fn what_the_derived_spec_accepts_serde_parses() {
         use crate::ConfigKeys;
         let spec = Derived::config_spec();
-        for choice in ["length_prefixed", "none"] {
-            let filled = spec
-                .validate(&json!({"type": "int64", "framing": choice}))
-                .unwrap();
+        let tried = spec.every_choice(&json!({"type": "int64"})).unwrap();
+        let labels: Vec<&str> = tried.iter().map(|(label, _)| label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["base", "framing = length_prefixed", "framing = none"]
+        );
+        for (_, filled) in tried {
             let parsed: Derived = serde_json::from_value(Value::Object(filled)).unwrap();
             assert_eq!(parsed.shared.retries, 3);
             assert_eq!(parsed.kind, "int64");
