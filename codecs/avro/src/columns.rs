@@ -1,61 +1,63 @@
 //! Output columns: growable buffers that can be cut back to a row count (so a
 //! message that fails half-way leaves no partial row), then finished into
-//! Arrow arrays.
+//! Arrow arrays. The leaves are `topictable-columns`' shared buffers; the
+//! arena adds Avro's fixed, enum and nested kinds.
 
 use std::sync::Arc;
 
+use topictable_columns::{BooleanBuf, BytesBuf, ColumnError, PrimitiveBuf, Validity};
 use topictable_sdk::arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type,
     Time32MillisecondType, Time64MicrosecondType, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType,
 };
 use topictable_sdk::arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, DictionaryArray, FixedSizeBinaryArray, ListArray,
-    MapArray, NullArray, PrimitiveArray, StringArray, StructArray, UnionArray,
+    ArrayRef, DictionaryArray, FixedSizeBinaryArray, ListArray, MapArray, NullArray, StructArray,
+    UnionArray,
 };
-use topictable_sdk::arrow_buffer::{
-    BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
-};
-use topictable_sdk::arrow_schema::{ArrowError, DataType, TimeUnit};
+use topictable_sdk::arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 
 /// A column id in a [`Columns`] arena.
 pub type ColId = usize;
 
-/// The values of one column.
+/// The values of one column, with their validity. Leaves are the shared
+/// buffers of `topictable-columns`; fixed-size bytes, enums and the nested
+/// kinds are Avro's own.
 #[derive(Debug)]
 pub enum Data {
     /// Nulls only.
-    Null,
-    /// Booleans.
-    Bool(BooleanBufferBuilder),
-    /// 32-bit values (int, date, time-millis).
-    I32(Vec<i32>),
-    /// 64-bit values (long, time-micros, timestamps).
-    I64(Vec<i64>),
-    /// `float`.
-    F32(Vec<f32>),
-    /// `double`.
-    F64(Vec<f64>),
-    /// Decimals.
-    I128(Vec<i128>),
-    /// Variable-length bytes (string, bytes).
-    Bytes {
-        /// `len + 1` offsets.
-        offsets: Vec<i32>,
-        /// The bytes.
-        data: Vec<u8>,
+    Null {
+        /// Number of rows.
+        len: usize,
     },
+    /// Booleans.
+    Bool(BooleanBuf),
+    /// 32-bit values (int, date, time-millis).
+    I32(PrimitiveBuf<i32>),
+    /// 64-bit values (long, time-micros, timestamps).
+    I64(PrimitiveBuf<i64>),
+    /// `float`.
+    F32(PrimitiveBuf<f32>),
+    /// `double`.
+    F64(PrimitiveBuf<f64>),
+    /// Decimals.
+    I128(PrimitiveBuf<i128>),
+    /// Variable-length bytes (string, bytes).
+    Bytes(BytesBuf),
     /// Fixed-size bytes.
     Fixed {
         /// Bytes per value.
         size: usize,
         /// The bytes.
         data: Vec<u8>,
+        /// Validity, one bit per row.
+        valid: Validity,
     },
     /// Enum symbol indexes into a fixed dictionary.
     Dict {
         /// Per row, the symbol index.
-        keys: Vec<i32>,
+        keys: PrimitiveBuf<i32>,
         /// The symbols.
         values: ArrayRef,
     },
@@ -65,6 +67,8 @@ pub enum Data {
         offsets: Vec<i32>,
         /// The item column.
         child: ColId,
+        /// Validity, one bit per row.
+        valid: Validity,
     },
     /// A map: offsets into the `keys` and `values` columns.
     Map {
@@ -74,13 +78,18 @@ pub enum Data {
         keys: ColId,
         /// The value column.
         values: ColId,
+        /// Validity, one bit per row.
+        valid: Validity,
     },
     /// A struct of child columns, each as long as this one.
     Struct {
         /// The children.
         children: Vec<ColId>,
+        /// Validity, one bit per row.
+        valid: Validity,
     },
     /// A dense union: per row, a child (the type id) and an offset into it.
+    /// It has no validity of its own: its nulls are its children's.
     Union {
         /// Per row, the child's index (its Arrow type id).
         type_ids: Vec<i8>,
@@ -93,52 +102,42 @@ pub enum Data {
     },
 }
 
-/// Validity bits, kept as a bare count until the first null arrives (most
-/// columns never see one, and a bit per value is a measurable cost).
-#[derive(Debug, Default)]
-pub struct Validity {
-    len: usize,
-    bits: Option<BooleanBufferBuilder>,
-}
-
-impl Validity {
-    /// Number of rows.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Appends one bit.
-    #[inline]
-    pub fn append(&mut self, valid: bool) {
-        self.len += 1;
-        match &mut self.bits {
-            Some(bits) => bits.append(valid),
-            None if valid => {}
-            None => {
-                let mut bits = BooleanBufferBuilder::new(self.len.max(64));
-                bits.append_n(self.len - 1, true);
-                bits.append(false);
-                self.bits = Some(bits);
-            }
+impl Data {
+    /// A list of `child`'s values.
+    pub fn list(child: ColId) -> Self {
+        Self::List {
+            offsets: vec![0],
+            child,
+            valid: Validity::new(),
         }
     }
 
-    /// Cuts back to `len` rows.
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-        if let Some(bits) = &mut self.bits {
-            bits.truncate(self.len);
+    /// A map of `keys` to `values`.
+    pub fn map(keys: ColId, values: ColId) -> Self {
+        Self::Map {
+            offsets: vec![0],
+            keys,
+            values,
+            valid: Validity::new(),
         }
     }
 
-    /// Takes the bits as a null buffer (`None` when every row is valid).
-    pub fn finish(&mut self) -> Option<NullBuffer> {
-        self.len = 0;
-        self.bits
-            .take()
-            .map(|mut b| NullBuffer::new(b.finish()))
-            .filter(|n| n.null_count() > 0)
+    /// A struct of `children`.
+    pub fn record(children: Vec<ColId>) -> Self {
+        Self::Struct {
+            children,
+            valid: Validity::new(),
+        }
+    }
+
+    /// A dense union of `children`, one per branch.
+    pub fn union(children: Vec<ColId>, null_child: Option<usize>) -> Self {
+        Self::Union {
+            type_ids: Vec::new(),
+            offsets: Vec::new(),
+            children,
+            null_child,
+        }
     }
 }
 
@@ -147,10 +146,8 @@ impl Validity {
 pub struct Column {
     /// The Arrow type it finishes into.
     pub data_type: DataType,
-    /// Its values.
+    /// Its values and validity.
     pub data: Data,
-    /// Validity, one bit per row.
-    pub valid: Validity,
 }
 
 /// All columns of a decoder, top-level and nested, by id.
@@ -163,36 +160,32 @@ pub struct Columns {
 impl Columns {
     /// Adds a column and returns its id (children must already be added).
     pub fn add(&mut self, data_type: DataType, data: Data) -> ColId {
-        self.cols.push(Column {
-            data_type,
-            data,
-            valid: Validity::default(),
-        });
+        self.cols.push(Column { data_type, data });
         self.cols.len() - 1
     }
 
     /// Adds a column of a type without children (enums pass their symbols).
     pub fn add_leaf(&mut self, data_type: DataType, dict_values: Option<ArrayRef>) -> ColId {
         let data = match &data_type {
-            DataType::Null => Data::Null,
-            DataType::Boolean => Data::Bool(BooleanBufferBuilder::new(0)),
-            DataType::Int32 | DataType::Date32 | DataType::Time32(_) => Data::I32(Vec::new()),
-            DataType::Int64 | DataType::Time64(_) | DataType::Timestamp(_, _) => {
-                Data::I64(Vec::new())
+            DataType::Null => Data::Null { len: 0 },
+            DataType::Boolean => Data::Bool(BooleanBuf::new()),
+            DataType::Int32 | DataType::Date32 | DataType::Time32(_) => {
+                Data::I32(PrimitiveBuf::new())
             }
-            DataType::Float32 => Data::F32(Vec::new()),
-            DataType::Float64 => Data::F64(Vec::new()),
-            DataType::Decimal128(_, _) => Data::I128(Vec::new()),
-            DataType::Utf8 | DataType::Binary => Data::Bytes {
-                offsets: vec![0],
-                data: Vec::new(),
-            },
+            DataType::Int64 | DataType::Time64(_) | DataType::Timestamp(_, _) => {
+                Data::I64(PrimitiveBuf::new())
+            }
+            DataType::Float32 => Data::F32(PrimitiveBuf::new()),
+            DataType::Float64 => Data::F64(PrimitiveBuf::new()),
+            DataType::Decimal128(_, _) => Data::I128(PrimitiveBuf::new()),
+            DataType::Utf8 | DataType::Binary => Data::Bytes(BytesBuf::new()),
             DataType::FixedSizeBinary(n) => Data::Fixed {
                 size: *n as usize,
                 data: Vec::new(),
+                valid: Validity::new(),
             },
             DataType::Dictionary(_, _) => Data::Dict {
-                keys: Vec::new(),
+                keys: PrimitiveBuf::new(),
                 values: dict_values.expect("an enum column comes with its symbols"),
             },
             other => unreachable!("{other} is not a leaf type"),
@@ -203,7 +196,21 @@ impl Columns {
     /// Number of rows in column `c`.
     #[inline]
     pub fn len(&self, c: ColId) -> usize {
-        self.cols[c].valid.len()
+        match &self.cols[c].data {
+            Data::Null { len } => *len,
+            Data::Bool(b) => b.len(),
+            Data::I32(b) | Data::Dict { keys: b, .. } => b.len(),
+            Data::I64(b) => b.len(),
+            Data::F32(b) => b.len(),
+            Data::F64(b) => b.len(),
+            Data::I128(b) => b.len(),
+            Data::Bytes(b) => b.len(),
+            Data::Fixed { valid, .. }
+            | Data::List { valid, .. }
+            | Data::Map { valid, .. }
+            | Data::Struct { valid, .. } => valid.len(),
+            Data::Union { type_ids, .. } => type_ids.len(),
+        }
     }
 
     /// Appends a null to column `c` (and an empty slot to its children).
@@ -223,24 +230,26 @@ impl Columns {
             }
             return;
         }
-        let col = &mut self.cols[c];
-        col.valid.append(false);
-        match &mut col.data {
-            Data::Null => {}
-            Data::Bool(b) => b.append(false),
-            Data::I32(v) => v.push(0),
-            Data::I64(v) => v.push(0),
-            Data::F32(v) => v.push(0.0),
-            Data::F64(v) => v.push(0.0),
-            Data::I128(v) => v.push(0),
-            Data::Bytes { offsets, data } => offsets.push(data.len() as i32),
-            Data::Fixed { size, data } => data.resize(data.len() + *size, 0),
-            Data::Dict { keys, .. } => keys.push(0),
-            Data::List { offsets, .. } | Data::Map { offsets, .. } => {
+        match &mut self.cols[c].data {
+            Data::Null { len } => *len += 1,
+            Data::Bool(b) => b.push_null(),
+            Data::I32(b) | Data::Dict { keys: b, .. } => b.push_null(),
+            Data::I64(b) => b.push_null(),
+            Data::F32(b) => b.push_null(),
+            Data::F64(b) => b.push_null(),
+            Data::I128(b) => b.push_null(),
+            Data::Bytes(b) => b.push_null(),
+            Data::Fixed { size, data, valid } => {
+                data.resize(data.len() + *size, 0);
+                valid.append_null();
+            }
+            Data::List { offsets, valid, .. } | Data::Map { offsets, valid, .. } => {
                 let last = *offsets.last().unwrap_or(&0);
                 offsets.push(last);
+                valid.append_null();
             }
-            Data::Struct { children } => {
+            Data::Struct { children, valid } => {
+                valid.append_null();
                 for child in children.clone() {
                     self.append_null(child);
                 }
@@ -253,12 +262,10 @@ impl Columns {
     /// the next slot of `child` (which the caller then fills).
     #[inline]
     pub fn append_union(&mut self, c: ColId, type_id: i8, child: ColId) {
-        let offset = self.cols[child].valid.len() as i32;
-        let col = &mut self.cols[c];
-        col.valid.append(true);
+        let offset = self.len(child) as i32;
         if let Data::Union {
             type_ids, offsets, ..
-        } = &mut col.data
+        } = &mut self.cols[c].data
         {
             type_ids.push(type_id);
             offsets.push(offset);
@@ -270,39 +277,46 @@ impl Columns {
     /// record appends its own row after its children's, so a row that
     /// failed inside one leaves children ahead of it.
     pub fn truncate(&mut self, c: ColId, len: usize) {
-        let col = &mut self.cols[c];
-        let len = len.min(col.valid.len());
-        col.valid.truncate(len);
+        let len = len.min(self.len(c));
         let mut nested: Vec<(ColId, usize)> = Vec::new();
-        match &mut col.data {
-            Data::Null => {}
+        match &mut self.cols[c].data {
+            Data::Null { len: rows } => *rows = len,
             Data::Bool(b) => b.truncate(len),
-            Data::I32(v) => v.truncate(len),
-            Data::I64(v) => v.truncate(len),
-            Data::F32(v) => v.truncate(len),
-            Data::F64(v) => v.truncate(len),
-            Data::I128(v) => v.truncate(len),
-            Data::Bytes { offsets, data } => {
-                offsets.truncate(len + 1);
-                data.truncate(offsets[len] as usize);
+            Data::I32(b) | Data::Dict { keys: b, .. } => b.truncate(len),
+            Data::I64(b) => b.truncate(len),
+            Data::F32(b) => b.truncate(len),
+            Data::F64(b) => b.truncate(len),
+            Data::I128(b) => b.truncate(len),
+            Data::Bytes(b) => b.truncate(len),
+            Data::Fixed { size, data, valid } => {
+                data.truncate(len * *size);
+                valid.truncate(len);
             }
-            Data::Fixed { size, data } => data.truncate(len * *size),
-            Data::Dict { keys, .. } => keys.truncate(len),
-            Data::List { offsets, child } => {
+            Data::List {
+                offsets,
+                child,
+                valid,
+            } => {
                 offsets.truncate(len + 1);
+                valid.truncate(len);
                 nested.push((*child, offsets[len] as usize));
             }
             Data::Map {
                 offsets,
                 keys,
                 values,
+                valid,
             } => {
                 offsets.truncate(len + 1);
+                valid.truncate(len);
                 let n = offsets[len] as usize;
                 nested.push((*keys, n));
                 nested.push((*values, n));
             }
-            Data::Struct { children } => nested.extend(children.iter().map(|&ch| (ch, len))),
+            Data::Struct { children, valid } => {
+                valid.truncate(len);
+                nested.extend(children.iter().map(|&ch| (ch, len)));
+            }
             Data::Union {
                 type_ids,
                 offsets,
@@ -333,24 +347,13 @@ impl Columns {
         }
     }
 
-    /// Takes column `c`'s rows as an Arrow array and leaves it empty.
-    pub fn finish(&mut self, c: ColId) -> Result<ArrayRef, ArrowError> {
-        let col = &mut self.cols[c];
-        let len = col.valid.len();
-        let nulls = col.valid.finish();
-        let data_type = col.data_type.clone();
-        macro_rules! prim {
-            ($t:ty, $v:expr) => {
-                Arc::new(PrimitiveArray::<$t>::new(
-                    ScalarBuffer::from(take_like($v)),
-                    nulls,
-                ))
-            };
-        }
-        let children = match &col.data {
+    /// Takes column `c`'s rows as an Arrow array and leaves it empty (with
+    /// its capacity: the next batch is likely as large).
+    pub fn finish(&mut self, c: ColId) -> Result<ArrayRef, ColumnError> {
+        let children = match &self.cols[c].data {
             Data::List { child, .. } => vec![*child],
             Data::Map { keys, values, .. } => vec![*keys, *values],
-            Data::Struct { children } | Data::Union { children, .. } => children.clone(),
+            Data::Struct { children, .. } | Data::Union { children, .. } => children.clone(),
             _ => Vec::new(),
         };
         let mut finished: Vec<ArrayRef> = children
@@ -358,73 +361,67 @@ impl Columns {
             .map(|&ch| self.finish(ch))
             .collect::<Result<_, _>>()?;
         let col = &mut self.cols[c];
-        Ok(match (&mut col.data, &data_type) {
-            (Data::Null, _) => Arc::new(NullArray::new(len)),
-            (Data::Bool(b), _) => Arc::new(BooleanArray::new(b.finish(), nulls)),
-            (Data::I32(v), DataType::Date32) => prim!(Date32Type, v),
-            (Data::I32(v), DataType::Time32(_)) => prim!(Time32MillisecondType, v),
-            (Data::I32(v), _) => prim!(Int32Type, v),
-            (Data::I64(v), DataType::Time64(_)) => prim!(Time64MicrosecondType, v),
-            (Data::I64(v), DataType::Timestamp(unit, tz)) => {
-                let values = ScalarBuffer::from(take_like(v));
+        Ok(match (&mut col.data, &col.data_type) {
+            (Data::Null { len }, _) => Arc::new(NullArray::new(std::mem::take(len))),
+            (Data::Bool(b), _) => Arc::new(b.take().finish()),
+            (Data::I32(b), DataType::Date32) => Arc::new(b.take().finish::<Date32Type>()),
+            (Data::I32(b), DataType::Time32(_)) => {
+                Arc::new(b.take().finish::<Time32MillisecondType>())
+            }
+            (Data::I32(b), _) => Arc::new(b.take().finish::<Int32Type>()),
+            (Data::I64(b), DataType::Time64(_)) => {
+                Arc::new(b.take().finish::<Time64MicrosecondType>())
+            }
+            (Data::I64(b), DataType::Timestamp(unit, tz)) => {
+                let b = b.take();
                 let tz = tz.clone();
                 match unit {
-                    TimeUnit::Millisecond => Arc::new(
-                        PrimitiveArray::<TimestampMillisecondType>::new(values, nulls)
-                            .with_timezone_opt(tz),
-                    ),
-                    TimeUnit::Microsecond => Arc::new(
-                        PrimitiveArray::<TimestampMicrosecondType>::new(values, nulls)
-                            .with_timezone_opt(tz),
-                    ),
-                    _ => Arc::new(
-                        PrimitiveArray::<TimestampNanosecondType>::new(values, nulls)
-                            .with_timezone_opt(tz),
-                    ),
+                    TimeUnit::Millisecond => {
+                        Arc::new(b.finish::<TimestampMillisecondType>().with_timezone_opt(tz))
+                    }
+                    TimeUnit::Microsecond => {
+                        Arc::new(b.finish::<TimestampMicrosecondType>().with_timezone_opt(tz))
+                    }
+                    _ => Arc::new(b.finish::<TimestampNanosecondType>().with_timezone_opt(tz)),
                 }
             }
-            (Data::I64(v), _) => prim!(Int64Type, v),
-            (Data::F32(v), _) => prim!(Float32Type, v),
-            (Data::F64(v), _) => prim!(Float64Type, v),
-            (Data::I128(v), DataType::Decimal128(p, s)) => Arc::new(
-                PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(take_like(v)), nulls)
+            (Data::I64(b), _) => Arc::new(b.take().finish::<Int64Type>()),
+            (Data::F32(b), _) => Arc::new(b.take().finish::<Float32Type>()),
+            (Data::F64(b), _) => Arc::new(b.take().finish::<Float64Type>()),
+            (Data::I128(b), DataType::Decimal128(p, s)) => Arc::new(
+                b.take()
+                    .finish::<Decimal128Type>()
                     .with_precision_and_scale(*p, *s)?,
             ),
             (Data::I128(_), _) => unreachable!("decimal data is Decimal128"),
-            (Data::Bytes { offsets, data }, dt) => {
-                let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
-                let values = Buffer::from(take_like(data));
-                if *dt == DataType::Utf8 {
-                    // SAFETY: every value was checked to be UTF-8 as it was appended,
-                    // and the offsets only grow.
-                    Arc::new(unsafe { StringArray::new_unchecked(offsets, values, nulls) })
-                } else {
-                    Arc::new(BinaryArray::new(offsets, values, nulls))
-                }
-            }
+            (Data::Bytes(b), DataType::Utf8) => Arc::new(b.take().finish_utf8()?),
+            (Data::Bytes(b), _) => Arc::new(b.take().finish_binary()?),
             // `try_new_with_len`: a `fixed` of size 0 has no bytes to give the length.
-            (Data::Fixed { size, data }, _) => Arc::new(FixedSizeBinaryArray::try_new_with_len(
-                *size as i32,
-                Buffer::from(take_like(data)),
-                nulls,
-                len,
-            )?),
-            (Data::Dict { keys, values }, _) => {
-                let keys =
-                    PrimitiveArray::<Int32Type>::new(ScalarBuffer::from(take_like(keys)), nulls);
-                // SAFETY: every key is an index into `values` (checked when decoded).
-                Arc::new(unsafe { DictionaryArray::new_unchecked(keys, values.clone()) })
+            (Data::Fixed { size, data, valid }, _) => {
+                let len = valid.len();
+                Arc::new(FixedSizeBinaryArray::try_new_with_len(
+                    *size as i32,
+                    Buffer::from(take_like(data)),
+                    valid.take().finish(),
+                    len,
+                )?)
             }
-            (Data::List { offsets, .. }, DataType::List(item)) => {
+            // `try_new` checks every key against the symbols (each was
+            // checked when decoded, but the check is a cheap pass).
+            (Data::Dict { keys, values }, _) => Arc::new(DictionaryArray::try_new(
+                keys.take().finish::<Int32Type>(),
+                values.clone(),
+            )?),
+            (Data::List { offsets, valid, .. }, DataType::List(item)) => {
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
                 Arc::new(ListArray::new(
                     item.clone(),
                     offsets,
                     finished.remove(0),
-                    nulls,
+                    valid.take().finish(),
                 ))
             }
-            (Data::Map { offsets, .. }, DataType::Map(entries, sorted)) => {
+            (Data::Map { offsets, valid, .. }, DataType::Map(entries, sorted)) => {
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(take_offsets(offsets)));
                 let DataType::Struct(kv) = entries.data_type() else {
                     unreachable!()
@@ -434,15 +431,20 @@ impl Columns {
                     entries.clone(),
                     offsets,
                     entries_array,
-                    nulls,
+                    valid.take().finish(),
                     *sorted,
                 ))
             }
             // `try_new_with_length`: an empty record has no children to give the length.
-            (Data::Struct { .. }, DataType::Struct(fields)) => Arc::new(
-                StructArray::try_new_with_length(fields.clone(), finished, nulls, len)?,
-            ),
-            // A union has no validity of its own: its nulls are its children's.
+            (Data::Struct { valid, .. }, DataType::Struct(fields)) => {
+                let len = valid.len();
+                Arc::new(StructArray::try_new_with_length(
+                    fields.clone(),
+                    finished,
+                    valid.take().finish(),
+                    len,
+                )?)
+            }
             (
                 Data::Union {
                     type_ids, offsets, ..

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use topictable_columns::ColumnError;
 use topictable_schema_registry::framing::split_frame;
 use topictable_schema_registry::{MAX_CACHED_SCHEMAS, RegistryClient, SchemaCache};
 use topictable_sdk::arrow_array::{RecordBatch, RecordBatchOptions};
@@ -256,18 +257,36 @@ impl Decoder for AvroDecoder {
                 self.fail_row(row, message, &mut errors);
             }
         }
-        let columns: Vec<_> = self
+        let finished = self
             .plan
             .top
             .clone()
             .into_iter()
             .map(|c| self.plan.columns.finish(c))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>();
+        let columns = match finished {
+            Ok(columns) => columns,
+            Err(e) => {
+                // Leave no rows behind for the next batch.
+                for c in self.plan.top.clone() {
+                    self.plan.columns.truncate(c, 0);
+                }
+                return Err(finish_error(e));
+            }
+        };
         let batch = RecordBatch::try_new_with_options(
             self.plan.schema.clone(),
             columns,
             &RecordBatchOptions::new().with_row_count(Some(messages.len())),
         )?;
         Ok(Decoded { batch, errors })
+    }
+}
+
+/// A column that could not be finished (Arrow's own errors keep their words).
+fn finish_error(e: ColumnError) -> PluginError {
+    match e {
+        ColumnError::Arrow(e) => PluginError::from(e),
+        other => PluginError::failed(format!("avro: {other}")),
     }
 }

@@ -363,13 +363,9 @@ impl Planner<'_> {
                 let (item, item_target) =
                     self.column(*items, "item", &format!("{path}[]"), depth + 1)?;
                 let dt = DataType::List(Arc::new(item));
-                let col = self.columns.add(
-                    dt.clone(),
-                    Data::List {
-                        offsets: vec![0],
-                        child: item_target.root_col(),
-                    },
-                );
+                let col = self
+                    .columns
+                    .add(dt.clone(), Data::list(item_target.root_col()));
                 Ok((
                     Field::new(name, dt, nullable),
                     Target::List {
@@ -391,14 +387,9 @@ impl Planner<'_> {
                     false,
                 );
                 let dt = DataType::Map(Arc::new(entries), false);
-                let col = self.columns.add(
-                    dt.clone(),
-                    Data::Map {
-                        offsets: vec![0],
-                        keys,
-                        values: value_target.root_col(),
-                    },
-                );
+                let col = self
+                    .columns
+                    .add(dt.clone(), Data::map(keys, value_target.root_col()));
                 Ok((
                     Field::new(name, dt, nullable),
                     Target::Map {
@@ -421,7 +412,7 @@ impl Planner<'_> {
                     targets.push(t);
                 }
                 let dt = DataType::Struct(Fields::from(child_fields));
-                let col = self.columns.add(dt.clone(), Data::Struct { children });
+                let col = self.columns.add(dt.clone(), Data::record(children));
                 Ok((
                     Field::new(name, dt, nullable),
                     Target::Record {
@@ -461,15 +452,9 @@ impl Planner<'_> {
                 let fields = UnionFields::try_new(0..branches.len() as i8, child_fields)
                     .map_err(|e| format!("field `{path}`: {e}"))?;
                 let dt = DataType::Union(fields, UnionMode::Dense);
-                let col = self.columns.add(
-                    dt.clone(),
-                    Data::Union {
-                        type_ids: Vec::new(),
-                        offsets: Vec::new(),
-                        children,
-                        null_child,
-                    },
-                );
+                let col = self
+                    .columns
+                    .add(dt.clone(), Data::union(children, null_child));
                 // An Arrow union has no validity of its own: nulls are in its children.
                 Ok((
                     Field::new(name, dt, true),

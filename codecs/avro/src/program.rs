@@ -611,10 +611,8 @@ impl Op {
         macro_rules! push {
             ($c:expr, $variant:ident, $v:expr) => {{
                 let v = $v;
-                let col = &mut cols.cols[*$c];
-                col.valid.append(true);
-                match &mut col.data {
-                    Data::$variant(vec) => vec.push(v),
+                match &mut cols.cols[*$c].data {
+                    Data::$variant(buf) => buf.push(v),
                     _ => unreachable!("column type checked when planned"),
                 }
             }};
@@ -622,14 +620,7 @@ impl Op {
         match self {
             Op::Skip(s) => s.run(cur)?,
             Op::Null(cs) => cs.iter().for_each(|c| cols.append_null(*c)),
-            Op::Bool(c) => {
-                let v = cur.boolean()?;
-                let col = &mut cols.cols[*c];
-                col.valid.append(true);
-                if let Data::Bool(b) = &mut col.data {
-                    b.append(v)
-                }
-            }
+            Op::Bool(c) => push!(c, Bool, cur.boolean()?),
             Op::Int(c) => push!(c, I32, cur.int()?),
             Op::IntToLong(c) => push!(c, I64, i64::from(cur.int()?)),
             Op::IntToFloat(c) => push!(c, F32, cur.int()? as f32),
@@ -657,13 +648,10 @@ impl Op {
                     )
                     .into());
                 }
-                let col = &mut cols.cols[*c];
-                if let Data::Bytes { offsets, data } = &mut col.data {
-                    let end = i32::try_from(data.len() + b.len()).map_err(|_| past_2_gib())?;
-                    data.extend_from_slice(b);
-                    offsets.push(end);
+                if let Data::Bytes(buf) = &mut cols.cols[*c].data {
+                    // A refused value fails the row, which cuts it off.
+                    buf.push(b).map_err(|_| past_2_gib())?;
                 }
-                col.valid.append(true);
             }
             Op::UuidText(c) => {
                 let b = cur.bytes()?;
@@ -709,9 +697,7 @@ impl Op {
                         .into());
                     }
                 };
-                let column = &mut cols.cols[*col];
-                column.valid.append(true);
-                if let Data::Dict { keys, .. } = &mut column.data {
+                if let Data::Dict { keys, .. } = &mut cols.cols[*col].data {
                     keys.push(key);
                 }
             }
@@ -768,8 +754,10 @@ impl Op {
                     op.run(&mut Cursor::new(bytes), cols)
                         .map_err(|e| e.in_field(name))?;
                 }
-                if let Some(c) = struct_col {
-                    cols.cols[*c].valid.append(true);
+                if let Some(c) = struct_col
+                    && let Data::Struct { valid, .. } = &mut cols.cols[*c].data
+                {
+                    valid.append_valid();
                 }
             }
             Op::Union(branches) => {
@@ -802,18 +790,18 @@ impl Op {
 }
 
 fn push_fixed(cols: &mut Columns, c: ColId, b: &[u8]) {
-    let col = &mut cols.cols[c];
-    col.valid.append(true);
-    if let Data::Fixed { data, .. } = &mut col.data {
+    if let Data::Fixed { data, valid, .. } = &mut cols.cols[c].data {
         data.extend_from_slice(b);
+        valid.append_valid();
     }
 }
 
 fn push_offset(cols: &mut Columns, c: ColId, end: i32) {
-    let col = &mut cols.cols[c];
-    col.valid.append(true);
-    match &mut col.data {
-        Data::List { offsets, .. } | Data::Map { offsets, .. } => offsets.push(end),
+    match &mut cols.cols[c].data {
+        Data::List { offsets, valid, .. } | Data::Map { offsets, valid, .. } => {
+            offsets.push(end);
+            valid.append_valid();
+        }
         _ => unreachable!("list and map columns have offsets"),
     }
 }

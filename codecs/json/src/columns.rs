@@ -1,144 +1,44 @@
-//! Column buffers the decoder writes into: plain vectors that can drop a
-//! half-written row, turned into Arrow arrays without a copy.
+//! The decoder's column buffers: one shared buffer (`topictable-columns`)
+//! per output column, chosen by the column's JSON type.
 
 use std::sync::Arc;
 
+use topictable_columns::{BooleanBuf, BytesBuf, ColumnError, PrimitiveBuf};
 use topictable_sdk::PluginError;
+use topictable_sdk::arrow_array::ArrayRef;
 use topictable_sdk::arrow_array::types::{
     Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
 };
-use topictable_sdk::arrow_array::{ArrayRef, BooleanArray, PrimitiveArray, StringArray};
-use topictable_sdk::arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 
 use crate::JsonType;
 
-/// Values of a fixed-width column plus their validity.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PrimBuf<T> {
-    values: Vec<T>,
-    valid: Vec<bool>,
-}
-
-impl<T: Copy + Default> PrimBuf<T> {
-    fn with_capacity(rows: usize) -> Self {
-        Self {
-            values: Vec::with_capacity(rows),
-            valid: Vec::with_capacity(rows),
-        }
-    }
-    #[inline]
-    pub fn push(&mut self, v: T) {
-        self.values.push(v);
-        self.valid.push(true);
-    }
-    #[inline]
-    fn push_null(&mut self) {
-        self.values.push(T::default());
-        self.valid.push(false);
-    }
-    #[inline]
-    fn truncate(&mut self, rows: usize) {
-        self.values.truncate(rows);
-        self.valid.truncate(rows);
-    }
-    fn nulls(&self) -> Option<NullBuffer> {
-        self.valid
-            .contains(&false)
-            .then(|| NullBuffer::from(self.valid.as_slice()))
-    }
-}
-
-/// UTF-8 values in Arrow's offsets + data layout, plus their validity.
-#[derive(Debug, Clone)]
-pub(crate) struct TextBuf {
-    offsets: Vec<i32>,
-    data: Vec<u8>,
-    valid: Vec<bool>,
-}
-
-impl TextBuf {
-    fn with_capacity(rows: usize, bytes: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
-        Self {
-            offsets,
-            data: Vec::with_capacity(bytes),
-            valid: Vec::with_capacity(rows),
-        }
-    }
-    #[inline]
-    pub fn push(&mut self, s: &str) {
-        self.data.extend_from_slice(s.as_bytes());
-        // Checked once in `finish`: offsets never exceed the final length.
-        self.offsets.push(self.data.len() as i32);
-        self.valid.push(true);
-    }
-    #[inline]
-    fn push_null(&mut self) {
-        self.offsets.push(self.data.len() as i32);
-        self.valid.push(false);
-    }
-    #[inline]
-    fn len(&self) -> usize {
-        self.valid.len()
-    }
-    #[inline]
-    fn truncate(&mut self, rows: usize) {
-        if rows < self.len() {
-            self.data.truncate(self.offsets[rows] as usize);
-            self.offsets.truncate(rows + 1);
-            self.valid.truncate(rows);
-        }
-    }
-    fn finish(self) -> Result<StringArray, PluginError> {
-        if i32::try_from(self.data.len()).is_err() {
-            return Err(PluginError::failed(
-                "json: a decoded string column exceeds 2 GiB in one batch; use smaller batches",
-            ));
-        }
-        let nulls = self
-            .valid
-            .contains(&false)
-            .then(|| NullBuffer::from(self.valid.as_slice()));
-        // SAFETY: offsets start at 0, never decrease and end at `data.len()`
-        // (checked above to fit i32).
-        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)) };
-        // SAFETY: the offsets are valid for `data` (above), and every value
-        // between two offsets was appended whole from a `&str`, so each slice
-        // is valid UTF-8.
-        let array =
-            unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(self.data), nulls) };
-        Ok(array)
-    }
-}
-
 /// The buffer of one output column.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum ColumnBuf {
     /// `string` and `json` columns.
-    Text(TextBuf),
+    Text(BytesBuf),
     /// `bool` columns.
-    Bool(PrimBuf<bool>),
+    Bool(BooleanBuf),
     /// `int32` columns.
-    Int32(PrimBuf<i32>),
+    Int32(PrimitiveBuf<i32>),
     /// `int64` and `timestamp` (epoch millis) columns.
-    Int64(PrimBuf<i64>),
+    Int64(PrimitiveBuf<i64>),
     /// `float32` columns.
-    Float32(PrimBuf<f32>),
+    Float32(PrimitiveBuf<f32>),
     /// `float64` columns.
-    Float64(PrimBuf<f64>),
+    Float64(PrimitiveBuf<f64>),
 }
 
 impl ColumnBuf {
     /// An empty buffer for `rows` rows of `kind`, with `bytes` of text room.
     pub fn new(kind: JsonType, rows: usize, bytes: usize) -> Self {
         match kind {
-            JsonType::String | JsonType::Json => Self::Text(TextBuf::with_capacity(rows, bytes)),
-            JsonType::Bool => Self::Bool(PrimBuf::with_capacity(rows)),
-            JsonType::Int32 => Self::Int32(PrimBuf::with_capacity(rows)),
-            JsonType::Int64 | JsonType::Timestamp => Self::Int64(PrimBuf::with_capacity(rows)),
-            JsonType::Float32 => Self::Float32(PrimBuf::with_capacity(rows)),
-            JsonType::Float64 => Self::Float64(PrimBuf::with_capacity(rows)),
+            JsonType::String | JsonType::Json => Self::Text(BytesBuf::with_capacity(rows, bytes)),
+            JsonType::Bool => Self::Bool(BooleanBuf::with_capacity(rows)),
+            JsonType::Int32 => Self::Int32(PrimitiveBuf::with_capacity(rows)),
+            JsonType::Int64 | JsonType::Timestamp => Self::Int64(PrimitiveBuf::with_capacity(rows)),
+            JsonType::Float32 => Self::Float32(PrimitiveBuf::with_capacity(rows)),
+            JsonType::Float64 => Self::Float64(PrimitiveBuf::with_capacity(rows)),
         }
     }
 
@@ -147,11 +47,11 @@ impl ColumnBuf {
     pub fn len(&self) -> usize {
         match self {
             Self::Text(b) => b.len(),
-            Self::Bool(b) => b.valid.len(),
-            Self::Int32(b) => b.valid.len(),
-            Self::Int64(b) => b.valid.len(),
-            Self::Float32(b) => b.valid.len(),
-            Self::Float64(b) => b.valid.len(),
+            Self::Bool(b) => b.len(),
+            Self::Int32(b) => b.len(),
+            Self::Int64(b) => b.len(),
+            Self::Float32(b) => b.len(),
+            Self::Float64(b) => b.len(),
         }
     }
 
@@ -184,30 +84,26 @@ impl ColumnBuf {
     /// The Arrow array of a column of `kind`.
     pub fn finish(self, kind: JsonType) -> Result<ArrayRef, PluginError> {
         Ok(match self {
-            Self::Text(b) => Arc::new(b.finish()?),
-            Self::Bool(b) => {
-                let nulls = b.nulls();
-                Arc::new(BooleanArray::new(BooleanBuffer::from(b.values), nulls))
-            }
-            Self::Int32(b) => prim::<Int32Type>(b),
+            Self::Text(b) => Arc::new(b.finish_utf8().map_err(text_error)?),
+            Self::Bool(b) => Arc::new(b.finish()),
+            Self::Int32(b) => Arc::new(b.finish::<Int32Type>()),
             Self::Int64(b) if kind == JsonType::Timestamp => {
-                let nulls = b.nulls();
-                Arc::new(
-                    PrimitiveArray::<TimestampMillisecondType>::new(b.values.into(), nulls)
-                        .with_timezone("UTC"),
-                )
+                Arc::new(b.finish::<TimestampMillisecondType>().with_timezone("UTC"))
             }
-            Self::Int64(b) => prim::<Int64Type>(b),
-            Self::Float32(b) => prim::<Float32Type>(b),
-            Self::Float64(b) => prim::<Float64Type>(b),
+            Self::Int64(b) => Arc::new(b.finish::<Int64Type>()),
+            Self::Float32(b) => Arc::new(b.finish::<Float32Type>()),
+            Self::Float64(b) => Arc::new(b.finish::<Float64Type>()),
         })
     }
 }
 
-fn prim<T>(b: PrimBuf<T::Native>) -> ArrayRef
-where
-    T: topictable_sdk::arrow_array::types::ArrowPrimitiveType,
-{
-    let nulls = b.nulls();
-    Arc::new(PrimitiveArray::<T>::new(b.values.into(), nulls))
+/// A text column that could not be finished: a value refused for passing
+/// 2 GiB fails the batch (the store goes on past it, see [`crate::convert`]).
+fn text_error(e: ColumnError) -> PluginError {
+    match e {
+        ColumnError::Overflow { .. } => PluginError::failed(
+            "json: a decoded string column exceeds 2 GiB in one batch; use smaller batches",
+        ),
+        other => PluginError::failed(format!("json: a decoded string column: {other}")),
+    }
 }

@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use topictable_columns::BytesBuf;
+
 use crate::JsonType;
 use crate::columns::ColumnBuf;
 
@@ -34,14 +36,14 @@ pub(crate) fn store(
     let is_number = first == b'-' || first.is_ascii_digit();
     let is_string = first == b'"';
     match (buf, kind) {
-        (ColumnBuf::Text(b), JsonType::Json) => b.push(raw),
+        (ColumnBuf::Text(b), JsonType::Json) => push_text(b, raw),
         (ColumnBuf::Text(b), _) => {
             if is_string && plain {
-                b.push(&raw[1..raw.len() - 1]);
+                push_text(b, &raw[1..raw.len() - 1]);
             } else if is_string {
-                b.push(&unquote(raw));
+                push_text(b, &unquote(raw));
             } else if lenient && (is_number || first == b't' || first == b'f') {
-                b.push(raw);
+                push_text(b, raw);
             } else {
                 return Err(mismatch("a string", raw));
             }
@@ -108,6 +110,13 @@ pub(crate) fn store(
         }
     }
     Ok(())
+}
+
+/// Appends text. A value that would take the column past 2 GiB is refused
+/// and fails the whole batch when the column is finished, so the row goes on.
+#[inline]
+fn push_text(b: &mut BytesBuf, text: &str) {
+    let _ = b.push_str(text);
 }
 
 /// An integer literal (or, when lenient, a string holding one), exactly.

@@ -8,66 +8,61 @@
 
 use std::sync::Arc;
 
+use topictable_columns::{BooleanBuf, BytesBuf, ColumnError, PrimitiveBuf, Validity};
 use topictable_sdk::arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Int32Array, Int64Array, ListArray, MapArray,
-    PrimitiveArray, StringArray, StructArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, ListArray, MapArray, StructArray,
     types::{
-        DurationMillisecondType, DurationNanosecondType, Float32Type, Float64Type,
-        TimestampMillisecondType, TimestampNanosecondType,
+        DurationMillisecondType, DurationNanosecondType, Float32Type, Float64Type, Int32Type,
+        Int64Type, TimestampMillisecondType, TimestampNanosecondType, UInt32Type, UInt64Type,
     },
 };
-use topictable_sdk::arrow_buffer::{
-    BooleanBuffer, Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
-};
+use topictable_sdk::arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use topictable_sdk::arrow_schema::{DataType, TimeUnit};
 
-/// The values of one column.
+/// The values of one column, with their validity. Leaves are the shared
+/// buffers of `topictable-columns`; lists and structs are protobuf's own.
 #[derive(Debug)]
 pub enum Data {
     /// `Boolean`.
-    Bool(Vec<bool>),
+    Bool(BooleanBuf),
     /// `Int32`.
-    I32(Vec<i32>),
+    I32(PrimitiveBuf<i32>),
     /// `Int64`, `Timestamp` and `Duration`.
-    I64(Vec<i64>),
+    I64(PrimitiveBuf<i64>),
     /// `UInt32`.
-    U32(Vec<u32>),
+    U32(PrimitiveBuf<u32>),
     /// `UInt64`.
-    U64(Vec<u64>),
+    U64(PrimitiveBuf<u64>),
     /// `Float32`.
-    F32(Vec<f32>),
+    F32(PrimitiveBuf<f32>),
     /// `Float64`.
-    F64(Vec<f64>),
-    /// `Utf8` (validated when written) and `Binary`.
-    Bytes {
-        /// One more than the slots.
-        offsets: Vec<i32>,
-        /// The concatenated values.
-        data: Vec<u8>,
-    },
+    F64(PrimitiveBuf<f64>),
+    /// `Utf8` (validated when written, and checked again when finished) and `Binary`.
+    Bytes(BytesBuf),
     /// `List` and `Map`: offsets into the child (a struct of key and value for maps).
     List {
         /// One more than the slots.
         offsets: Vec<i32>,
         /// The child column.
         child: usize,
+        /// Validity, one bit per slot.
+        valid: Validity,
     },
     /// `Struct`: one column per field.
     Struct {
         /// The field columns.
         children: Vec<usize>,
-        /// Its slots (the children may hold more while an element is read).
-        len: usize,
+        /// Validity, one bit per slot; its length is the slots (the
+        /// children may hold more while an element is read).
+        valid: Validity,
     },
 }
 
 /// One column: values, validity and type.
 #[derive(Debug)]
 pub struct Column {
-    /// The values.
+    /// The values and their validity.
     pub data: Data,
-    /// Validity, materialised only once a null is appended.
-    nulls: NullBufferBuilder,
     /// The Arrow type it finishes as.
     pub data_type: DataType,
 }
@@ -83,31 +78,9 @@ pub struct Columns {
     overflow: bool,
 }
 
-/// The most bytes (or list items) one column takes in one batch: Arrow's
-/// `i32` offsets.
-pub const MAX_OFFSET: usize = i32::MAX as usize;
-
-/// The row error for a row that would take a column past [`MAX_OFFSET`].
+/// The row error for a row that would take a column past 2 GiB.
 pub const PAST_2_GIB: &str =
     "this row would take a column past 2 GiB (2^31 bytes or list items) in one batch";
-
-/// The zero value of each data kind, for a cell that holds no value.
-macro_rules! push_zero {
-    ($data:expr) => {
-        match $data {
-            Data::Bool(v) => v.push(false),
-            Data::I32(v) => v.push(0),
-            Data::I64(v) => v.push(0),
-            Data::U32(v) => v.push(0),
-            Data::U64(v) => v.push(0),
-            Data::F32(v) => v.push(0.0),
-            Data::F64(v) => v.push(0.0),
-            Data::Bytes { offsets, data } => offsets.push(data.len() as i32),
-            Data::List { offsets, .. } => offsets.push(*offsets.last().unwrap_or(&0)),
-            Data::Struct { len, .. } => *len += 1,
-        }
-    };
-}
 
 macro_rules! put {
     ($name:ident, $variant:ident, $t:ty) => {
@@ -115,17 +88,26 @@ macro_rules! put {
         /// slot is not written yet, else it replaces the slot.
         #[inline]
         pub fn $name(&mut self, col: usize, row: Option<usize>, value: $t) {
-            let c = &mut self.cols[col];
-            if let Data::$variant(v) = &mut c.data {
-                if row.is_some_and(|r| v.len() > r) {
-                    if let Some(last) = v.last_mut() {
+            if let Data::$variant(b) = &mut self.cols[col].data {
+                if row.is_some_and(|r| b.len() > r) {
+                    if let Some(last) = b.last_mut() {
                         *last = value;
                     }
                 } else {
-                    v.push(value);
-                    c.nulls.append_non_null();
+                    b.push(value);
                 }
             }
+        }
+    };
+}
+
+/// Appends the zero value (valid) or a null to a leaf's buffer.
+macro_rules! push_zero {
+    ($b:expr, $valid:expr, $zero:expr) => {
+        if $valid {
+            $b.push($zero)
+        } else {
+            $b.push_null()
         }
     };
 }
@@ -134,52 +116,48 @@ impl Columns {
     /// Adds a column of `data_type` whose children (if any) already exist.
     pub fn add(&mut self, data_type: DataType, children: Vec<usize>) -> usize {
         let data = match &data_type {
-            DataType::Boolean => Data::Bool(Vec::new()),
-            DataType::Int32 => Data::I32(Vec::new()),
+            DataType::Boolean => Data::Bool(BooleanBuf::new()),
+            DataType::Int32 => Data::I32(PrimitiveBuf::new()),
             DataType::Int64 | DataType::Timestamp(..) | DataType::Duration(_) => {
-                Data::I64(Vec::new())
+                Data::I64(PrimitiveBuf::new())
             }
-            DataType::UInt32 => Data::U32(Vec::new()),
-            DataType::UInt64 => Data::U64(Vec::new()),
-            DataType::Float32 => Data::F32(Vec::new()),
-            DataType::Float64 => Data::F64(Vec::new()),
-            DataType::Utf8 | DataType::Binary => Data::Bytes {
-                offsets: vec![0],
-                data: Vec::new(),
-            },
+            DataType::UInt32 => Data::U32(PrimitiveBuf::new()),
+            DataType::UInt64 => Data::U64(PrimitiveBuf::new()),
+            DataType::Float32 => Data::F32(PrimitiveBuf::new()),
+            DataType::Float64 => Data::F64(PrimitiveBuf::new()),
+            DataType::Utf8 | DataType::Binary => Data::Bytes(BytesBuf::new()),
             DataType::List(_) | DataType::Map(..) => Data::List {
                 offsets: vec![0],
                 child: children[0],
+                valid: Validity::new(),
             },
-            DataType::Struct(_) => Data::Struct { children, len: 0 },
+            DataType::Struct(_) => Data::Struct {
+                children,
+                valid: Validity::new(),
+            },
             other => unreachable!("the plan makes no {other} column"),
         };
-        self.cols.push(Column {
-            data,
-            nulls: NullBufferBuilder::new(0),
-            data_type,
-        });
+        self.cols.push(Column { data, data_type });
         self.cols.len() - 1
     }
 
-    /// How many slots `col` has (from the values: the validity builder's
-    /// own count is not inlined across crates, and this is on the hot path).
+    /// How many slots `col` has.
     #[inline]
     pub fn len(&self, col: usize) -> usize {
         match &self.cols[col].data {
-            Data::Bool(v) => v.len(),
-            Data::I32(v) => v.len(),
-            Data::I64(v) => v.len(),
-            Data::U32(v) => v.len(),
-            Data::U64(v) => v.len(),
-            Data::F32(v) => v.len(),
-            Data::F64(v) => v.len(),
-            Data::Bytes { offsets, .. } | Data::List { offsets, .. } => offsets.len() - 1,
-            Data::Struct { len, .. } => *len,
+            Data::Bool(b) => b.len(),
+            Data::I32(b) => b.len(),
+            Data::I64(b) => b.len(),
+            Data::U32(b) => b.len(),
+            Data::U64(b) => b.len(),
+            Data::F32(b) => b.len(),
+            Data::F64(b) => b.len(),
+            Data::Bytes(b) => b.len(),
+            Data::List { offsets, .. } => offsets.len() - 1,
+            Data::Struct { valid, .. } => valid.len(),
         }
     }
 
-    put!(put_bool, Bool, bool);
     put!(put_i32, I32, i32);
     put!(put_i64, I64, i64);
     put!(put_u32, U32, u32);
@@ -187,24 +165,31 @@ impl Columns {
     put!(put_f32, F32, f32);
     put!(put_f64, F64, f64);
 
+    /// Writes a bool (see [`Columns::put_i64`] for `row`).
+    #[inline]
+    pub fn put_bool(&mut self, col: usize, row: Option<usize>, value: bool) {
+        if let Data::Bool(b) = &mut self.cols[col].data {
+            if row.is_some_and(|r| b.len() > r) {
+                b.set_last(value);
+            } else {
+                b.push(value);
+            }
+        }
+    }
+
     /// Writes a string or bytes value (see [`Columns::put_i64`] for `row`).
     #[inline]
     pub fn put_bytes(&mut self, col: usize, row: Option<usize>, value: &[u8]) {
-        let c = &mut self.cols[col];
-        if let Data::Bytes { offsets, data } = &mut c.data {
-            if row.is_some_and(|r| offsets.len() > r + 1) {
-                offsets.pop();
-                data.truncate(*offsets.last().unwrap_or(&0) as usize);
+        if let Data::Bytes(b) = &mut self.cols[col].data {
+            let written = if row.is_some_and(|r| b.len() > r) {
+                b.replace_last(value)
             } else {
-                c.nulls.append_non_null();
-            }
-            if data.len() + value.len() > MAX_OFFSET {
+                b.push(value)
+            };
+            // A refused value leaves an empty one in its slot; the row is failed.
+            if written.is_err() {
                 self.overflow = true;
-            } else {
-                data.extend_from_slice(value);
             }
-            // Never past MAX_OFFSET, so the cast is exact.
-            offsets.push(data.len() as i32);
         }
     }
 
@@ -216,12 +201,30 @@ impl Columns {
 
     /// Appends a cell holding the zero value (valid), or a null.
     pub fn push_zero(&mut self, col: usize, valid: bool) {
-        let c = &mut self.cols[col];
-        push_zero!(&mut c.data);
-        c.nulls.append(valid);
-        if let Data::Struct { children, .. } = &c.data {
-            for child in children.clone() {
-                self.push_zero(child, valid);
+        match &mut self.cols[col].data {
+            Data::Bool(b) => push_zero!(b, valid, false),
+            Data::I32(b) => push_zero!(b, valid, 0),
+            Data::I64(b) => push_zero!(b, valid, 0),
+            Data::U32(b) => push_zero!(b, valid, 0),
+            Data::U64(b) => push_zero!(b, valid, 0),
+            Data::F32(b) => push_zero!(b, valid, 0.0),
+            Data::F64(b) => push_zero!(b, valid, 0.0),
+            Data::Bytes(b) if valid => {
+                // An empty value adds no bytes, so it is never refused.
+                let _ = b.push(b"");
+            }
+            Data::Bytes(b) => b.push_null(),
+            Data::List {
+                offsets, valid: v, ..
+            } => {
+                offsets.push(*offsets.last().unwrap_or(&0));
+                v.append(valid);
+            }
+            Data::Struct { children, valid: v } => {
+                v.append(valid);
+                for child in children.clone() {
+                    self.push_zero(child, valid);
+                }
             }
         }
     }
@@ -239,20 +242,20 @@ impl Columns {
                 i32::MAX
             }
         };
-        let c = &mut self.cols[col];
-        if let Data::List { offsets, .. } = &mut c.data {
+        if let Data::List {
+            offsets, valid: v, ..
+        } = &mut self.cols[col].data
+        {
             offsets.push(n);
+            v.append(valid);
         }
-        c.nulls.append(valid);
     }
 
     /// Marks one more struct slot valid (its children were written).
     pub fn push_struct(&mut self, col: usize) {
-        let c = &mut self.cols[col];
-        if let Data::Struct { len, .. } = &mut c.data {
-            *len += 1;
+        if let Data::Struct { valid, .. } = &mut self.cols[col].data {
+            valid.append_valid();
         }
-        c.nulls.append_non_null();
     }
 
     /// Drops every slot from `len` on, children included. The children are
@@ -261,30 +264,27 @@ impl Columns {
     /// leaves children ahead of it.
     pub fn truncate(&mut self, col: usize, len: usize) {
         let len = len.min(self.len(col));
-        let c = &mut self.cols[col];
-        c.nulls.truncate(len);
         let mut nested = Vec::new();
-        match &mut c.data {
-            Data::Bool(v) => v.truncate(len),
-            Data::I32(v) => v.truncate(len),
-            Data::I64(v) => v.truncate(len),
-            Data::U32(v) => v.truncate(len),
-            Data::U64(v) => v.truncate(len),
-            Data::F32(v) => v.truncate(len),
-            Data::F64(v) => v.truncate(len),
-            Data::Bytes { offsets, data } => {
+        match &mut self.cols[col].data {
+            Data::Bool(b) => b.truncate(len),
+            Data::I32(b) => b.truncate(len),
+            Data::I64(b) => b.truncate(len),
+            Data::U32(b) => b.truncate(len),
+            Data::U64(b) => b.truncate(len),
+            Data::F32(b) => b.truncate(len),
+            Data::F64(b) => b.truncate(len),
+            Data::Bytes(b) => b.truncate(len),
+            Data::List {
+                offsets,
+                child,
+                valid,
+            } => {
                 offsets.truncate(len + 1);
-                data.truncate(offsets[len] as usize);
-            }
-            Data::List { offsets, child } => {
-                offsets.truncate(len + 1);
+                valid.truncate(len);
                 nested.push((*child, offsets[len] as usize));
             }
-            Data::Struct {
-                children,
-                len: slots,
-            } => {
-                *slots = len;
+            Data::Struct { children, valid } => {
+                valid.truncate(len);
                 nested.extend(children.iter().map(|&c| (c, len)));
             }
         }
@@ -295,74 +295,51 @@ impl Columns {
 
     /// The column's values as an Arrow array; the column starts empty again
     /// and keeps its capacity.
-    pub fn finish(&mut self, col: usize) -> ArrayRef {
+    pub fn finish(&mut self, col: usize) -> Result<ArrayRef, ColumnError> {
         let nested: Vec<usize> = match &self.cols[col].data {
             Data::List { child, .. } => vec![*child],
             Data::Struct { children, .. } => children.clone(),
             _ => Vec::new(),
         };
-        let children: Vec<ArrayRef> = nested.iter().map(|&c| self.finish(c)).collect();
+        let children: Vec<ArrayRef> = nested
+            .iter()
+            .map(|&c| self.finish(c))
+            .collect::<Result<_, _>>()?;
         let c = &mut self.cols[col];
-        let nulls = c.nulls.finish();
-        fn take<T>(v: &mut Vec<T>) -> Vec<T> {
-            let cap = v.capacity();
-            std::mem::replace(v, Vec::with_capacity(cap))
-        }
-        match (&mut c.data, &c.data_type) {
-            (Data::Bool(v), _) => {
-                let values = BooleanBuffer::from(v.as_slice());
-                v.clear();
-                Arc::new(BooleanArray::new(values, nulls))
-            }
-            (Data::I32(v), _) => Arc::new(Int32Array::new(ScalarBuffer::from(take(v)), nulls)),
-            (Data::I64(v), DataType::Timestamp(unit, tz)) => {
-                let values = ScalarBuffer::from(take(v));
+        Ok(match (&mut c.data, &c.data_type) {
+            (Data::Bool(b), _) => Arc::new(b.take().finish()),
+            (Data::I32(b), _) => Arc::new(b.take().finish::<Int32Type>()),
+            (Data::I64(b), DataType::Timestamp(unit, tz)) => {
+                let b = b.take();
                 match unit {
                     TimeUnit::Millisecond => Arc::new(
-                        PrimitiveArray::<TimestampMillisecondType>::new(values, nulls)
+                        b.finish::<TimestampMillisecondType>()
                             .with_timezone_opt(tz.clone()),
                     ),
                     _ => Arc::new(
-                        PrimitiveArray::<TimestampNanosecondType>::new(values, nulls)
+                        b.finish::<TimestampNanosecondType>()
                             .with_timezone_opt(tz.clone()),
                     ),
                 }
             }
-            (Data::I64(v), DataType::Duration(unit)) => {
-                let values = ScalarBuffer::from(take(v));
+            (Data::I64(b), DataType::Duration(unit)) => {
+                let b = b.take();
                 match unit {
-                    TimeUnit::Millisecond => Arc::new(
-                        PrimitiveArray::<DurationMillisecondType>::new(values, nulls),
-                    ),
-                    _ => Arc::new(PrimitiveArray::<DurationNanosecondType>::new(values, nulls)),
+                    TimeUnit::Millisecond => Arc::new(b.finish::<DurationMillisecondType>()),
+                    _ => Arc::new(b.finish::<DurationNanosecondType>()),
                 }
             }
-            (Data::I64(v), _) => Arc::new(Int64Array::new(ScalarBuffer::from(take(v)), nulls)),
-            (Data::U32(v), _) => Arc::new(UInt32Array::new(ScalarBuffer::from(take(v)), nulls)),
-            (Data::U64(v), _) => Arc::new(UInt64Array::new(ScalarBuffer::from(take(v)), nulls)),
-            (Data::F32(v), _) => Arc::new(PrimitiveArray::<Float32Type>::new(
-                ScalarBuffer::from(take(v)),
-                nulls,
-            )),
-            (Data::F64(v), _) => Arc::new(PrimitiveArray::<Float64Type>::new(
-                ScalarBuffer::from(take(v)),
-                nulls,
-            )),
-            (Data::Bytes { offsets, data }, dt) => {
+            (Data::I64(b), _) => Arc::new(b.take().finish::<Int64Type>()),
+            (Data::U32(b), _) => Arc::new(b.take().finish::<UInt32Type>()),
+            (Data::U64(b), _) => Arc::new(b.take().finish::<UInt64Type>()),
+            (Data::F32(b), _) => Arc::new(b.take().finish::<Float32Type>()),
+            (Data::F64(b), _) => Arc::new(b.take().finish::<Float64Type>()),
+            (Data::Bytes(b), DataType::Utf8) => Arc::new(b.take().finish_utf8()?),
+            (Data::Bytes(b), _) => Arc::new(b.take().finish_binary()?),
+            (Data::List { offsets, valid, .. }, dt) => {
                 let o = OffsetBuffer::new(ScalarBuffer::from(take(offsets)));
                 offsets.push(0);
-                let values = Buffer::from_vec(take(data));
-                if *dt == DataType::Utf8 {
-                    // SAFETY: every value was checked to be UTF-8 when it was
-                    // written (`wire::read_value`), and offsets only grow.
-                    Arc::new(unsafe { StringArray::new_unchecked(o, values, nulls) })
-                } else {
-                    Arc::new(BinaryArray::new(o, values, nulls))
-                }
-            }
-            (Data::List { offsets, .. }, dt) => {
-                let o = OffsetBuffer::new(ScalarBuffer::from(take(offsets)));
-                offsets.push(0);
+                let nulls = valid.take().finish();
                 let child = children.into_iter().next().expect("a list has a child");
                 match dt {
                     DataType::Map(entries, sorted) => Arc::new(MapArray::new(
@@ -379,8 +356,9 @@ impl Columns {
                 }
             }
             // A message without fields has no children to give the length.
-            (Data::Struct { len, .. }, DataType::Struct(fields)) => {
-                let rows = std::mem::take(len);
+            (Data::Struct { valid, .. }, DataType::Struct(fields)) => {
+                let rows = valid.len();
+                let nulls = valid.take().finish();
                 if fields.is_empty() {
                     Arc::new(StructArray::new_empty_fields(rows, nulls))
                 } else {
@@ -388,8 +366,14 @@ impl Columns {
                 }
             }
             (Data::Struct { .. }, other) => unreachable!("struct data as {other}"),
-        }
+        })
     }
+}
+
+/// Takes a vector's content, leaving an empty one with the same capacity.
+fn take<T>(v: &mut Vec<T>) -> Vec<T> {
+    let cap = v.capacity();
+    std::mem::replace(v, Vec::with_capacity(cap))
 }
 
 fn child_struct(a: ArrayRef) -> StructArray {

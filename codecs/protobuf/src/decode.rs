@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost_reflect::MessageDescriptor;
+use topictable_columns::ColumnError;
 use topictable_schema_registry::framing::{decode_message_indexes, split_frame};
 use topictable_schema_registry::{MAX_CACHED_SCHEMAS, RegistryClient, SchemaCache};
 use topictable_sdk::arrow_array::{RecordBatch, RecordBatchOptions};
@@ -411,17 +412,35 @@ impl Decoder for ProtobufDecoder {
                 self.fail_row(row, message, &mut errors);
             }
         }
-        let columns: Vec<_> = self
+        let finished = self
             .plan
             .top
             .iter()
             .map(|&(c, _)| self.columns.finish(c))
-            .collect();
+            .collect::<Result<Vec<_>, _>>();
+        let columns = match finished {
+            Ok(columns) => columns,
+            Err(e) => {
+                // Leave no rows behind for the next batch.
+                for &(c, _) in &self.plan.top {
+                    self.columns.truncate(c, 0);
+                }
+                return Err(finish_error(e));
+            }
+        };
         let batch = RecordBatch::try_new_with_options(
             self.schema.clone(),
             columns,
             &RecordBatchOptions::new().with_row_count(Some(messages.len())),
         )?;
         Ok(Decoded { batch, errors })
+    }
+}
+
+/// A column that could not be finished (Arrow's own errors keep their words).
+fn finish_error(e: ColumnError) -> PluginError {
+    match e {
+        ColumnError::Arrow(e) => PluginError::from(e),
+        other => PluginError::failed(format!("protobuf: {other}")),
     }
 }
