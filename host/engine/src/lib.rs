@@ -86,5 +86,5 @@ pub use report::CycleReport;
 pub use table::TableType;
 pub use table::handle::{Subscription, Table};
 pub use time_table::{ROW_NUMBER_COLUMN, TIMESTAMP_COLUMN};
-pub use update::{RowKey, Update};
+pub use update::{RowKey, RowKeys, Update};
 pub use writer::{RowFilter, Writer};

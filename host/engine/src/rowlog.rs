@@ -352,12 +352,12 @@ impl KeyedRows {
         Ok(crate::update::Update {
             cycle,
             added,
-            added_keys: slot_keys(add_slots),
+            added_keys: slot_keys(add_slots).into(),
             removed,
-            removed_keys: slot_keys(rem_slots),
+            removed_keys: slot_keys(rem_slots).into(),
             modified,
             modified_prev,
-            modified_keys: slot_keys(mod_slots),
+            modified_keys: slot_keys(mod_slots).into(),
         })
     }
 }

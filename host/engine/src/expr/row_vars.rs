@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int32Array, Int64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 
-use crate::update::RowKey;
+use crate::update::RowKeys;
 
 /// The variables, their types, and what they mean (for errors and docs).
 const VARIABLES: [(&str, DataType); 3] = [
@@ -68,7 +68,7 @@ impl RowVars {
     }
 
     /// The variables' values for rows at positions `first..` with keys `keys`.
-    pub fn arrays(&self, first: u64, keys: &[RowKey]) -> Result<Vec<ArrayRef>, ArrowError> {
+    pub fn arrays(&self, first: u64, keys: &RowKeys) -> Result<Vec<ArrayRef>, ArrowError> {
         let n = keys.len() as u64;
         self.names
             .iter()
@@ -88,7 +88,9 @@ impl RowVars {
                     "ii" => Arc::new(Int64Array::from_iter_values(
                         (first..first + n).map(|p| p as i64),
                     )),
-                    _ => Arc::new(Int64Array::from_iter_values(keys.iter().map(|&k| k as i64))),
+                    _ => Arc::new(Int64Array::from_iter_values(
+                        keys.iter_keys().map(|k| k as i64),
+                    )),
                 })
             })
             .collect()

@@ -341,7 +341,7 @@ impl AggOp {
             .map_err(|e| EngineError::arrow(&self.name, e))?;
         let mut u = Update::empty(&parent.schema(), 0);
         u.added = rows;
-        u.added_keys = keys;
+        u.added_keys = keys.into();
         self.apply(&u, parent)?;
         Ok(())
     }

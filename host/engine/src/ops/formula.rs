@@ -23,7 +23,7 @@ use crate::expr::{self, CompiledExpr, RowVars};
 use crate::rowlog::{RowLog, RowLogVersion};
 use crate::table::chunks::{ChunkList, ChunkedVersion};
 use crate::table::handle::{ParentInfo, Table};
-use crate::update::{RowKey, Update};
+use crate::update::{RowKey, RowKeys, Update};
 use crate::version::{Version, VersionRef};
 
 impl Table {
@@ -261,7 +261,7 @@ impl FormulaPlan {
         &self,
         parent_rows: &RecordBatch,
         first: u64,
-        keys: &[RowKey],
+        keys: &RowKeys,
         kept: Option<&RecordBatch>,
     ) -> std::result::Result<RecordBatch, ArrowError> {
         let rows = parent_rows.num_rows();
@@ -435,30 +435,39 @@ impl OrderedStore {
     }
 
     /// Appends rows with input keys `keys` (rising, above every held key).
-    fn push(
-        &mut self,
-        keys: &[RowKey],
-        stored: RecordBatch,
-    ) -> std::result::Result<(), ArrowError> {
+    fn push(&mut self, keys: &RowKeys, stored: RecordBatch) -> std::result::Result<(), ArrowError> {
         let first = self.next_arrival;
         // Whole runs of consecutive keys at a time (an append source gives
-        // one per cycle): the persistent vector is touched once per run.
-        let mut i = 0;
-        while i < keys.len() {
-            let start = i;
-            i += 1;
-            while i < keys.len() && keys[i] == keys[i - 1] + 1 {
-                i += 1;
-            }
-            let (key, arrival, len) = (keys[start], first + start as u64, (i - start) as u64);
-            match self.runs.back_mut() {
-                Some(r) if r.key + r.len == key && r.arrival + r.len == arrival => r.len += len,
-                _ => self.runs.push_back(Run { key, arrival, len }),
+        // one per cycle, as a range): the persistent vector is touched once
+        // per run.
+        match keys.as_range() {
+            Some(range) => self.push_run(range.start, first, range.end - range.start),
+            None => {
+                let mut i = 0;
+                while i < keys.len() {
+                    let start = i;
+                    i += 1;
+                    while i < keys.len() && keys[i] == keys[i - 1] + 1 {
+                        i += 1;
+                    }
+                    self.push_run(keys[start], first + start as u64, (i - start) as u64);
+                }
             }
         }
         self.next_arrival += keys.len() as u64;
         self.chunks.append(first, &[stored])?;
         Ok(())
+    }
+
+    /// Records that input keys `key..key + len` arrived as `arrival..`.
+    fn push_run(&mut self, key: RowKey, arrival: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        match self.runs.back_mut() {
+            Some(r) if r.key + r.len == key && r.arrival + r.len == arrival => r.len += len,
+            _ => self.runs.push_back(Run { key, arrival, len }),
+        }
     }
 }
 
@@ -507,7 +516,7 @@ impl FormulaOp {
             .version
             .materialize()
             .map_err(|e| EngineError::arrow(&op.name, e))?;
-        let keys = parent.version.keys();
+        let keys = RowKeys::from(parent.version.keys());
         op.add(&rows, &keys)
             .map_err(|e| EngineError::arrow(&op.name, e))?;
         op.publish(parent.version.clone());
@@ -518,7 +527,7 @@ impl FormulaOp {
     fn add(
         &mut self,
         rows: &RecordBatch,
-        keys: &[RowKey],
+        keys: &RowKeys,
     ) -> std::result::Result<RecordBatch, ArrowError> {
         match &mut self.store {
             Store::Ordered(s) => {
@@ -530,7 +539,7 @@ impl FormulaOp {
             }
             Store::Keyed(s) => {
                 let stored = self.plan.evaluate(rows, 0, keys, None)?;
-                let slots: Vec<u32> = keys.iter().map(|&k| s.slot_for(k)).collect();
+                let slots: Vec<u32> = keys.iter_keys().map(|k| s.slot_for(k)).collect();
                 s.log.set(&slots, stored.clone())?;
                 Ok(stored)
             }

@@ -127,7 +127,7 @@ impl ByOp {
         let rows = parent.rows(&keys).map_err(self.err())?;
         let mut u = Update::empty(&parent.schema(), 0);
         u.added = rows;
-        u.added_keys = keys;
+        u.added_keys = keys.into();
         self.apply(&u, parent)?;
         Ok(())
     }

@@ -212,7 +212,7 @@ impl Table {
                 let keys = v.keys();
                 let mut u = Update::empty(&v.schema(), 0);
                 u.added = v.rows(&keys).map_err(|e| EngineError::arrow(&name, e))?;
-                u.added_keys = keys;
+                u.added_keys = keys.into();
                 Ok(u)
             };
             let (lu, ru) = (init(&left.version)?, init(&right.version)?);
@@ -439,7 +439,7 @@ impl JoinOp {
             combine(&schema, &lrows, &old_store.rows_opt(&gids2).map_err(err)?).map_err(err)?;
         out.modified = concat(&schema, &[m_new, n_new]).map_err(err)?;
         out.modified_prev = concat(&schema, &[m_prev, n_prev]).map_err(err)?;
-        out.modified_keys = [l.modified_keys.clone(), keys2].concat();
+        out.modified_keys = l.modified_keys.iter_keys().chain(keys2).collect();
 
         self.version = Arc::new(JoinVersion {
             schema,

@@ -16,7 +16,7 @@ use crate::error::{EngineError, Result};
 use crate::expr::{self, CompiledExpr};
 use crate::keys::column_index;
 use crate::table::handle::Table;
-use crate::update::{RowKey, Update};
+use crate::update::{RowKey, RowKeys, Update};
 use crate::version::{Version, VersionRef};
 
 /// Comparison operators accepted by [`Table::where_`].
@@ -291,16 +291,29 @@ struct WhereOp {
 /// Keeps the rows of `batch`/`keys` where `mask` is set.
 fn select(
     batch: &RecordBatch,
-    keys: &[RowKey],
+    keys: &RowKeys,
     mask: &BooleanArray,
-) -> Result<(RecordBatch, Vec<RowKey>), ArrowError> {
+) -> Result<(RecordBatch, RowKeys), ArrowError> {
+    if mask.true_count() == keys.len() {
+        // Every row stays: a range of keys stays a range.
+        return Ok((batch.clone(), keys.clone()));
+    }
     let kept = keys
-        .iter()
+        .iter_keys()
         .zip(mask.values().iter())
         .filter(|(_, m)| *m)
-        .map(|(k, _)| *k)
+        .map(|(k, _)| k)
         .collect();
     Ok((filter_record_batch(batch, mask)?, kept))
+}
+
+/// `a`'s keys, then `b`'s.
+fn chain(a: RowKeys, b: RowKeys) -> RowKeys {
+    match (a.is_empty(), b.is_empty()) {
+        (_, true) => a,
+        (true, false) => b,
+        (false, false) => a.iter_keys().chain(b.iter_keys()).collect(),
+    }
 }
 
 impl Operator for WhereOp {
@@ -335,9 +348,9 @@ impl Operator for WhereOp {
         let (came, came_keys) = select(&u.modified, &u.modified_keys, &only_is).map_err(err)?;
         let schema = u.added.schema();
         out.added = crate::version::concat(&schema, &[added, came]).map_err(err)?;
-        out.added_keys = [added_keys, came_keys].concat();
+        out.added_keys = chain(added_keys, came_keys);
         out.removed = crate::version::concat(&schema, &[removed, gone]).map_err(err)?;
-        out.removed_keys = [removed_keys, gone_keys].concat();
+        out.removed_keys = chain(removed_keys, gone_keys);
         out.modified = m_new;
         out.modified_prev = m_prev;
         out.modified_keys = m_keys;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::{ArrowError, SchemaRef};
 
-use crate::update::RowKey;
+use crate::update::{RowKey, RowKeys};
 use crate::version::{Version, concat, gather};
 
 /// Chunks stop growing by merges at this many rows.
@@ -142,17 +142,17 @@ impl ChunkList {
         Ok(added)
     }
 
-    /// Removes the `n` oldest rows and returns them with their first key.
-    pub fn pop_front(&mut self, mut n: usize) -> Result<(Vec<RowKey>, RecordBatch), ArrowError> {
+    /// Removes the `n` oldest rows and returns them with their keys.
+    pub fn pop_front(&mut self, mut n: usize) -> Result<(RowKeys, RecordBatch), ArrowError> {
         let mut parts = Vec::new();
-        let mut keys = Vec::with_capacity(n);
+        let mut keys = RowKeys::new();
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
                 break;
             };
             let rows = front.batch.num_rows();
             let take = n.min(rows);
-            keys.extend(front.first..front.first + take as RowKey);
+            keys.push_range(front.first..front.first + take as RowKey);
             if take == rows {
                 if let Some(c) = self.chunks.pop_front() {
                     parts.push(c.batch);
@@ -174,10 +174,10 @@ impl ChunkList {
     pub fn remove_where(
         &mut self,
         filter: &dyn Fn(&RecordBatch) -> Result<BooleanArray, ArrowError>,
-    ) -> Result<(Vec<RowKey>, RecordBatch), ArrowError> {
+    ) -> Result<(RowKeys, RecordBatch), ArrowError> {
         let mut kept = VecDeque::with_capacity(self.chunks.len());
         let mut parts = Vec::new();
-        let mut keys = Vec::new();
+        let mut keys = RowKeys::new();
         for chunk in std::mem::take(&mut self.chunks) {
             let mask = filter(&chunk.batch)?;
             let gone = |i: usize| mask.is_valid(i) && mask.value(i);
@@ -197,7 +197,7 @@ impl ChunkList {
                     chunk.batch.slice(start, i - start),
                 );
                 if remove {
-                    keys.extend(first..first + run.num_rows() as RowKey);
+                    keys.push_range(first..first + run.num_rows() as RowKey);
                     parts.push(run);
                 } else {
                     kept.push_back(Chunk { first, batch: run });

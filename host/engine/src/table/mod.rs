@@ -10,7 +10,7 @@ pub(crate) mod source;
 use arrow_array::RecordBatch;
 
 use crate::error::Result;
-use crate::update::{RowKey, Update};
+use crate::update::{RowKey, RowKeys, Update};
 use crate::version::VersionRef;
 
 /// How a source table keeps rows across cycles (Deephaven's table types).
@@ -51,7 +51,7 @@ pub(crate) fn new_store(
 /// An update that only adds `batch` with keys starting at `first`.
 pub(crate) fn added_update(batch: RecordBatch, first: RowKey, cycle: u64) -> Update {
     let mut u = Update::empty(&batch.schema(), cycle);
-    u.added_keys = (first..first + batch.num_rows() as RowKey).collect();
+    u.added_keys = RowKeys::range(first..first + batch.num_rows() as RowKey);
     u.added = batch;
     u
 }

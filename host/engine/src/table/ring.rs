@@ -6,7 +6,7 @@ use arrow_schema::SchemaRef;
 use super::SourceStore;
 use super::chunks::ChunkList;
 use crate::error::{EngineError, Result};
-use crate::update::{RowKey, Update};
+use crate::update::{RowKey, RowKeys, Update};
 use crate::version::{VersionRef, concat};
 
 /// Storage of a ring table; evicted rows are reported as removed.
@@ -51,7 +51,7 @@ impl SourceStore for RingStore {
         update.removed_keys = removed_keys;
         let first = self.next_key;
         self.next_key += batch.num_rows() as RowKey;
-        update.added_keys = (first..self.next_key).collect();
+        update.added_keys = RowKeys::range(first..self.next_key);
         update.added = batch.clone();
         self.chunks.push(first, batch).map_err(err)?;
         Ok(Some(update).filter(|u| !u.is_empty()))

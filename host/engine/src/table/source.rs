@@ -9,7 +9,7 @@ use arrow_select::filter::{filter_record_batch, prep_null_mask_filter};
 use super::SourceStore;
 use crate::error::{EngineError, Result};
 use crate::ops::{Input, Operator};
-use crate::update::Update;
+use crate::update::{RowKey, RowKeys, Update};
 use crate::version::{VersionRef, concat};
 use crate::writer::{Drained, RowFilter, WriterShared};
 
@@ -104,16 +104,16 @@ fn any_of(
 /// Two key-ordered lists of removed rows as one, in key order.
 fn merge_by_key(
     schema: &arrow_schema::SchemaRef,
-    (a_keys, a): (Vec<crate::update::RowKey>, RecordBatch),
-    (b_keys, b): (Vec<crate::update::RowKey>, RecordBatch),
-) -> std::result::Result<(Vec<crate::update::RowKey>, RecordBatch), arrow_schema::ArrowError> {
+    (a_keys, a): (RowKeys, RecordBatch),
+    (b_keys, b): (RowKeys, RecordBatch),
+) -> std::result::Result<(RowKeys, RecordBatch), arrow_schema::ArrowError> {
     if b_keys.is_empty() {
         return Ok((a_keys, a));
     }
     let joined = concat(schema, &[a, b])?;
-    let mut keys: Vec<(crate::update::RowKey, u32)> = a_keys
-        .into_iter()
-        .chain(b_keys)
+    let mut keys: Vec<(RowKey, u32)> = a_keys
+        .iter_keys()
+        .chain(b_keys.iter_keys())
         .enumerate()
         .map(|(i, k)| (k, i as u32))
         .collect();
