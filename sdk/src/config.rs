@@ -341,10 +341,7 @@ impl ConfigSpec {
     /// `base`, validated, then with each choice of each enum key in turn, each
     /// validated and filled in, labelled `key = choice`: for a plugin's test
     /// that its parser takes every value its description offers.
-    pub fn every_choice(
-        &self,
-        base: &Value,
-    ) -> Result<Vec<LabelledConfig>, Vec<ConfigError>> {
+    pub fn every_choice(&self, base: &Value) -> Result<Vec<LabelledConfig>, Vec<ConfigError>> {
         let mut out = vec![("base".to_string(), self.validate(base)?)];
         for key in &self.keys {
             let ConfigType::Enum { choices } = &key.kind else {
