@@ -510,6 +510,40 @@ mod tests {
         );
     }
 
+    /// A struct defaulted as a whole (`#[serde(default = "...")]` on the
+    /// container) shows each field's default from that function.
+    #[derive(Debug, Serialize, Deserialize, crate::ConfigKeys)]
+    #[serde(default = "Whole::defaults")]
+    struct Whole {
+        /// Rows per file.
+        rows: u64,
+        /// The name prefix.
+        prefix: Option<String>,
+    }
+
+    impl Whole {
+        fn defaults() -> Self {
+            Self {
+                rows: 1000,
+                prefix: Some("part".into()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_container_default_describes_each_field() {
+        use crate::ConfigKeys;
+        let keys = Whole::config_keys();
+        assert_eq!(keys[0].default, Some(json!(1000)));
+        assert_eq!(keys[1].default, Some(json!("part")));
+        assert!(!keys[0].required && !keys[1].required);
+        let parsed: Whole = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(
+            (parsed.rows, parsed.prefix.as_deref()),
+            (1000, Some("part"))
+        );
+    }
+
     /// What validation accepts (and fills in), serde parses, for every choice
     /// of every enum key: the description and the parser cannot drift.
     #[test]

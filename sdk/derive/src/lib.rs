@@ -90,13 +90,17 @@ fn config_keys(input: &DeriveInput) -> syn::Result<Tokens> {
                 "a config key needs a doc comment: it is the line `plugins describe` shows",
             ));
         }
-        let default = match (&attrs.default, container.default.is_some()) {
+        let default = match (&attrs.default, &container.default) {
             (Some(Some(path)), _) => Some(quote! { &#path() }),
             // An `Option` defaults to `None`: unset, and no `Serialize` needed.
             (Some(None), _) if is_option(ty) => None,
             (Some(None), _) => Some(quote! { &<#ty as ::core::default::Default>::default() }),
-            (None, true) => Some(quote! { &<Self as ::core::default::Default>::default().#ident }),
-            (None, false) => None,
+            // A container default: the field of the whole struct's default.
+            (None, Some(Some(path))) => Some(quote! { &#path().#ident }),
+            (None, Some(None)) => {
+                Some(quote! { &<Self as ::core::default::Default>::default().#ident })
+            }
+            (None, None) => None,
         };
         let required = default.is_none() && !is_option(ty);
         let default = match default {
