@@ -133,6 +133,10 @@ impl BytesBuf {
         }
         self.data.extend_from_slice(value);
         self.offsets.push(end as i32);
+        // The last row's refused value is gone: the row holds this one now.
+        if self.refused == Some(rows - 1) {
+            self.refused = None;
+        }
         Ok(())
     }
 
@@ -327,5 +331,26 @@ mod tests {
             Err(ColumnError::Overflow { row: 1 })
         ));
         assert_eq!(refused_then(1).unwrap().len(), 1);
+    }
+
+    /// A refused last value replaced by one that fits no longer blocks
+    /// finish; an earlier refused row still does.
+    #[test]
+    fn replacing_a_refused_last_value_clears_the_refusal() {
+        let mut b = BytesBuf::new();
+        b.push(b"ok").unwrap();
+        assert_eq!(b.refuse(), Err(OffsetOverflow));
+        b.replace_last(b"fits").unwrap();
+        let a = b.finish_binary().unwrap();
+        assert_eq!((a.value(0), a.value(1)), (&b"ok"[..], &b"fits"[..]));
+
+        let mut b = BytesBuf::new();
+        assert_eq!(b.refuse(), Err(OffsetOverflow));
+        b.push(b"next").unwrap();
+        b.replace_last(b"fits").unwrap();
+        assert!(matches!(
+            b.finish_binary(),
+            Err(ColumnError::Overflow { row: 0 })
+        ));
     }
 }
